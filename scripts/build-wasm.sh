@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the wasm engine into www/pkg.   scripts/build-wasm.sh [dist|release]
+#   dist    : fat LTO + wasm-opt, the shipped build (about 30 min clean on 2 cores)
+#   release : no LTO, no wasm-opt, for tests (minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=${1:-dist}
+. scripts/env.sh
+
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+# wasm-bindgen-cli must be the exact version in Cargo.lock (no prebuilt downloads here, no --locked).
+want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+  echo "build-wasm: installing wasm-bindgen-cli $want (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$want"
+fi
+
+cargo build --lib --target wasm32-unknown-unknown --profile "$profile"
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/hies.wasm"
+rm -rf www/pkg
+wasm-bindgen --target web --no-typescript --out-dir www/pkg "$wasm"
+if [ "$profile" = dist ]; then
+  if command -v wasm-opt >/dev/null; then
+    echo "build-wasm: wasm-opt -O3 (a few minutes)"
+    wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      www/pkg/hies_bg.wasm -o www/pkg/hies_bg.opt.wasm
+    mv www/pkg/hies_bg.opt.wasm www/pkg/hies_bg.wasm
+  else
+    echo "build-wasm: wasm-opt not found (apt-get install binaryen); shipping the unoptimised wasm"
+  fi
+fi
+ls -l www/pkg/hies_bg.wasm

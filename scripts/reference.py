@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/parity.json: what an independent implementation says the model computes.
+
+Independent of the Rust code on every step: token ids from Hugging Face transformers' pure-Python
+BertTokenizer (vocab.txt, not tokenizer.json), and the encoder written out in float64 numpy from
+the safetensors file. The Rust tests (native, wgpu, wasm in Chromium) compare against this file.
+
+    python3 scripts/reference.py          # installs its pinned packages into .venv/reference once
+
+Rerunning it reproduces the committed fixture (the sampling below is seeded).
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv", "reference")
+PACKAGES = ["numpy==2.4.6", "safetensors==0.8.0", "transformers==4.57.6"]
+MODEL = os.path.join(ROOT, "assets", "models", "all-MiniLM-L6-v2")
+OUT = os.path.join(ROOT, "tests", "fixtures", "parity.json")
+
+
+def ensure_venv():
+    """Re-run this script inside a venv that has the pinned packages."""
+    python = os.path.join(VENV, "bin", "python")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES], check=True)
+    os.execv(python, [python, *sys.argv])
+
+
+ensure_venv()
+
+import numpy as np  # noqa: E402
+from safetensors.numpy import load_file  # noqa: E402
+from transformers import BertTokenizer  # noqa: E402
+
+LONG = " ".join(["the film's long, winding middle section tests everyone's patience"] * 60)
+SENTENCES = [
+    "The weather is lovely today.",
+    "It's so sunny outside!",
+    "He drove to the stadium.",
+    "",
+    "wonderful",
+    "?!?... --- ((( ))) ;;; @#$%^&*",
+    "Crème brûlée, naïve café, résumé — Señor Müller's façade.",
+    "I loved it 😍🎬 but my friend hated it 😡",
+    "東京は美しい街です and Zürich too",
+    "a gorgeously elaborate continuation of the lord of the rings trilogy",
+    "The plot is thin, the acting wooden, and the ending never arrives.",
+    "NOT BAD AT ALL. Honestly? Better than I expected!!!",
+    "2 hours, 17 minutes and $150 million later: meh.",
+    "   leading and trailing spaces   ",
+    "tabs\tand\nnewlines inside",
+    "supercalifragilisticexpialidocious antidisestablishmentarianism",
+    "a",
+    LONG,
+]
+# Gated runs: (sentence index, heads set to 0 as [layer, head]); the last removes a whole layer.
+GATED = [
+    (0, [[0, 2]]),
+    (9, [[0, 0], [1, 5], [3, 0], [3, 1], [3, 2], [3, 3], [5, 11]]),
+    (10, [[4, h] for h in range(12)]),
+]
+FULL_ATTENTION = 0  # this sentence's maps are stored whole
+SAMPLES = 256  # attention entries sampled per sentence
+
+
+def layer_norm(x, w, b, eps):
+    m = x.mean(-1, keepdims=True)
+    v = ((x - m) ** 2).mean(-1, keepdims=True)
+    return (x - m) / np.sqrt(v + eps) * w + b
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def gelu(x):
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def forward(w, cfg, ids, gate):
+    """One sentence, no padding. Returns (token states [T, D], attention [L, H, T, T])."""
+    t, d, nh = len(ids), cfg["hidden_size"], cfg["num_attention_heads"]
+    dh, eps = d // nh, cfg["layer_norm_eps"]
+    x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t] \
+        + w["embeddings.token_type_embeddings.weight"][0]
+    x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+    maps = []
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{l}."
+        lin = lambda name, v: v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+        heads = lambda v: v.reshape(t, nh, dh).transpose(1, 0, 2)  # [H, T, dh]
+        q, k, v = (heads(lin(f"attention.self.{n}", x)) for n in ("query", "key", "value"))
+        probs = softmax(q @ k.transpose(0, 2, 1) / math.sqrt(dh))  # [H, T, T]
+        maps.append(probs)
+        probs = probs * gate[l][:, None, None]  # HF head_mask
+        ctx = (probs @ v).transpose(1, 0, 2).reshape(t, d)
+        a = layer_norm(lin("attention.output.dense", ctx) + x,
+                       w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+        ff = lin("output.dense", gelu(lin("intermediate.dense", a)))
+        x = layer_norm(ff + a, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+    return x, np.stack(maps)
+
+
+def embed(states):
+    v = states.mean(0)  # mean over real tokens (one sentence: all of them)
+    return v / max(np.linalg.norm(v), 1e-12)  # modules.json declares Normalize
+
+
+def r(x):
+    return float(f"{x:.9g}")
+
+
+def main():
+    cfg = json.load(open(os.path.join(MODEL, "config.json")))
+    w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(MODEL, "model.safetensors")).items()
+         if k != "embeddings.position_ids"}
+    tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
+    max_len = cfg["max_position_embeddings"]
+    L, H = cfg["num_hidden_layers"], cfg["num_attention_heads"]
+    rng = np.random.default_rng(20261129)
+
+    out = {"model": "all-MiniLM-L6-v2", "layers": L, "heads": H,
+           "generator": "scripts/reference.py (numpy float64, transformers BertTokenizer)", "sentences": []}
+    ones = np.ones((L, H))
+    for i, text in enumerate(SENTENCES):
+        full = tok(text)["input_ids"]
+        ids = tok(text, truncation=True, max_length=max_len)["input_ids"]
+        states, maps = forward(w, cfg, ids, ones)
+        t = len(ids)
+        idx = np.stack([rng.integers(0, L, SAMPLES), rng.integers(0, H, SAMPLES),
+                        rng.integers(0, t, SAMPLES), rng.integers(0, t, SAMPLES)], axis=1)
+        entry = {"text": text, "ids": ids, "truncated": len(full) > len(ids),
+                 "embedding": [r(x) for x in embed(states)],
+                 "attention_samples": [[int(a), int(b), int(c), int(d), r(maps[a, b, c, d])] for a, b, c, d in idx]}
+        if i == FULL_ATTENTION:
+            entry["attention"] = [r(x) for x in maps.reshape(-1)]
+        out["sentences"].append(entry)
+        print(f"{i:2d} T={t:3d} {'(truncated) ' if entry['truncated'] else ''}{text[:50]!r}", flush=True)
+
+    out["gated"] = []
+    for i, off in GATED:
+        gate = np.ones((L, H))
+        for l, h in off:
+            gate[l, h] = 0.0
+        states, _ = forward(w, cfg, out["sentences"][i]["ids"], gate)
+        out["gated"].append({"sentence": i, "off": off, "embedding": [r(x) for x in embed(states)]})
+
+    e = [np.array(out["sentences"][i]["embedding"]) for i in range(3)]
+    out["cosines"] = {"0,1": r(e[0] @ e[1]), "0,2": r(e[0] @ e[2]), "1,2": r(e[1] @ e[2])}
+    print("cosines", out["cosines"])
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.relpath(OUT, ROOT)} ({os.path.getsize(OUT) // 1024} KB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+// A static file server for the repository root, on loopback. No dependencies.
+//   node scripts/serve.mjs [port]      (PORT env or 8080; 0 picks a free port)
+// Prints "serving http://127.0.0.1:PORT/" once listening, which the browser tests wait for.
+import { createServer } from 'node:http';
+import { createReadStream, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+const types = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml',
+  '.png': 'image/png', '.txt': 'text/plain; charset=utf-8', '.tsv': 'text/tab-separated-values; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+};
+
+const server = createServer((req, res) => {
+  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  let file = normalize(join(root, path));
+  if (!file.startsWith(root + sep) && file !== root) { res.writeHead(403).end(); return; }
+  try {
+    if (statSync(file).isDirectory()) file = join(file, 'index.html');
+    const { size } = statSync(file);
+    res.writeHead(200, {
+      'content-type': types[extname(file)] ?? 'application/octet-stream',
+      'content-length': size,
+      'cache-control': 'no-cache',
+      // The page talks to nothing but its own origin.
+      'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self'",
+    });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  } catch {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
+  }
+});
+server.listen(port, '127.0.0.1', () => {
+  console.log(`serving http://127.0.0.1:${server.address().port}/`);
+});

@@ -1,0 +1,163 @@
+//! The model's shape, read from Hugging Face `config.json`, and the pooling that the
+//! sentence-transformers files (`modules.json`, `1_Pooling/config.json`) declare.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+    pub pad_token_id: u32,
+}
+
+impl BertConfig {
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Raw {
+            model_type: Option<String>,
+            architectures: Option<Vec<String>>,
+            vocab_size: Option<usize>,
+            hidden_size: Option<usize>,
+            num_hidden_layers: Option<usize>,
+            num_attention_heads: Option<usize>,
+            intermediate_size: Option<usize>,
+            max_position_embeddings: Option<usize>,
+            type_vocab_size: Option<usize>,
+            layer_norm_eps: Option<f64>,
+            pad_token_id: Option<u32>,
+            hidden_act: Option<String>,
+            position_embedding_type: Option<String>,
+            is_decoder: Option<bool>,
+        }
+        let raw: Raw = serde_json::from_slice(bytes)
+            .map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
+
+        let bert_arch = raw.architectures.iter().flatten().any(|a| a.starts_with("Bert"));
+        match raw.model_type.as_deref() {
+            Some("bert") => {}
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "model_type is \"{other}\"; HIES Lab runs BERT models (model_type \"bert\")"
+                )));
+            }
+            None if bert_arch => {}
+            None => return Err(Error::config("no model_type: expected a BERT config (model_type \"bert\")")),
+        }
+        if let Some(act) = raw.hidden_act.as_deref()
+            && act != "gelu"
+        {
+            return Err(Error::config(format!(
+                "hidden_act \"{act}\" is not supported; only exact (erf) \"gelu\" is"
+            )));
+        }
+        if let Some(p) = raw.position_embedding_type.as_deref()
+            && p != "absolute"
+        {
+            return Err(Error::config(format!(
+                "position_embedding_type \"{p}\" is not supported; only \"absolute\" is"
+            )));
+        }
+        if raw.is_decoder == Some(true) {
+            return Err(Error::config("is_decoder is true; only BERT encoders are supported"));
+        }
+
+        fn need(v: Option<usize>, name: &str) -> Result<usize> {
+            match v {
+                Some(0) => Err(Error::config(format!("{name} is 0"))),
+                Some(n) => Ok(n),
+                None => Err(Error::config(format!("{name} is missing"))),
+            }
+        }
+        let config = Self {
+            vocab_size: need(raw.vocab_size, "vocab_size")?,
+            hidden_size: need(raw.hidden_size, "hidden_size")?,
+            num_hidden_layers: need(raw.num_hidden_layers, "num_hidden_layers")?,
+            num_attention_heads: need(raw.num_attention_heads, "num_attention_heads")?,
+            intermediate_size: need(raw.intermediate_size, "intermediate_size")?,
+            max_position_embeddings: need(raw.max_position_embeddings, "max_position_embeddings")?,
+            type_vocab_size: raw.type_vocab_size.unwrap_or(2).max(1),
+            layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-12),
+            pad_token_id: raw.pad_token_id.unwrap_or(0),
+        };
+        if config.hidden_size % config.num_attention_heads != 0 {
+            return Err(Error::config(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                config.hidden_size, config.num_attention_heads
+            )));
+        }
+        if config.max_position_embeddings < 2 {
+            return Err(Error::config("max_position_embeddings must leave room for [CLS] and [SEP]"));
+        }
+        Ok(config)
+    }
+}
+
+/// How token states become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolingMode {
+    /// Mean over real (non-padding) tokens, as sentence-transformers' `pooling_mode_mean_tokens`.
+    Mean,
+    /// The [CLS] state, as `pooling_mode_cls_token`.
+    Cls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pooling {
+    pub mode: PoolingMode,
+    /// L2-normalise the pooled vector (a `Normalize` module in modules.json).
+    pub normalize: bool,
+}
+
+impl Default for Pooling {
+    /// A bare Hugging Face checkpoint has no sentence-transformers files: mean, not normalised.
+    fn default() -> Self {
+        Self { mode: PoolingMode::Mean, normalize: false }
+    }
+}
+
+impl Pooling {
+    /// Reads sentence-transformers' `modules.json` and `1_Pooling/config.json`; either may be absent.
+    pub fn from_sentence_transformers(modules: Option<&[u8]>, pooling: Option<&[u8]>) -> Result<Self> {
+        let mut out = Self::default();
+        if let Some(bytes) = modules {
+            #[derive(Deserialize)]
+            struct Module {
+                #[serde(rename = "type")]
+                kind: String,
+            }
+            let modules: Vec<Module> = serde_json::from_slice(bytes)
+                .map_err(|e| Error::config(format!("modules.json is not a module list ({e})")))?;
+            out.normalize = modules.iter().any(|m| m.kind.ends_with(".Normalize"));
+        }
+        if let Some(bytes) = pooling {
+            let v: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| Error::config(format!("1_Pooling/config.json is not JSON ({e})")))?;
+            let flag = |k: &str| v.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
+            out.mode = match (flag("pooling_mode_mean_tokens"), flag("pooling_mode_cls_token")) {
+                (true, false) => PoolingMode::Mean,
+                (false, true) => PoolingMode::Cls,
+                _ => {
+                    return Err(Error::config(
+                        "1_Pooling/config.json: only mean or CLS pooling (exactly one) is supported",
+                    ));
+                }
+            };
+            if flag("pooling_mode_max_tokens") || flag("pooling_mode_mean_sqrt_len_tokens") {
+                return Err(Error::config("1_Pooling/config.json: max and sqrt-len pooling are not supported"));
+            }
+        }
+        Ok(out)
+    }
+}

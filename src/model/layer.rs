@@ -1,0 +1,35 @@
+use burn::tensor::{Device, Tensor, activation::gelu};
+
+use super::attention::AttentionOutput;
+use super::{LayerNorm, Linear, SelfAttention};
+use crate::config::BertConfig;
+use crate::error::Result;
+use crate::weights::Weights;
+
+/// `encoder.layer.{i}`: post-LN attention block, then the feed-forward block with exact GELU.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub attention: SelfAttention,
+    pub intermediate_dense: Linear,
+    pub output_dense: Linear,
+    pub output_layer_norm: LayerNorm,
+}
+
+impl Layer {
+    pub fn load(w: &mut Weights, i: usize, c: &BertConfig, device: &Device) -> Result<Self> {
+        let p = format!("encoder.layer.{i}");
+        let (d, ff) = (c.hidden_size, c.intermediate_size);
+        Ok(Self {
+            attention: SelfAttention::load(w, &format!("{p}.attention"), c, device)?,
+            intermediate_dense: Linear::load(w, &format!("{p}.intermediate.dense"), d, ff, device)?,
+            output_dense: Linear::load(w, &format!("{p}.output.dense"), ff, d, device)?,
+            output_layer_norm: LayerNorm::load(w, &format!("{p}.output.LayerNorm"), d, c.layer_norm_eps, device)?,
+        })
+    }
+
+    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<1>>, keep_probs: bool) -> AttentionOutput {
+        let AttentionOutput { hidden, probs } = self.attention.forward(x, mask, gate, keep_probs);
+        let ff = self.output_dense.forward(gelu(self.intermediate_dense.forward(hidden.clone())));
+        AttentionOutput { hidden: self.output_layer_norm.forward(ff + hidden), probs }
+    }
+}

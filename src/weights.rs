@@ -1,0 +1,188 @@
+//! Safetensors bytes → named f32 arrays, with every check done before the model is built.
+//!
+//! Names follow Hugging Face's BERT (`encoder.layer.0.attention.self.query.weight`); a `bert.`
+//! prefix (BertForSequenceClassification) is stripped and old `LayerNorm.gamma/beta` names are
+//! read as `weight/bias`. The model builder `take`s each tensor it expects with its shape;
+//! `finish` then rejects any tensor nobody took, so a wrong checkpoint never loads half-way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+
+/// Tensors that HF checkpoints carry but the model never reads.
+const IGNORED: &[&str] = &["embeddings.position_ids"];
+
+pub struct Weights<'a> {
+    file: SafeTensors<'a>,
+    /// canonical name → name in the file
+    names: BTreeMap<String, String>,
+    taken: BTreeSet<String>,
+}
+
+fn canonical(name: &str) -> String {
+    let name = name.strip_prefix("bert.").unwrap_or(name);
+    if let Some(stem) = name.strip_suffix("LayerNorm.gamma") {
+        format!("{stem}LayerNorm.weight")
+    } else if let Some(stem) = name.strip_suffix("LayerNorm.beta") {
+        format!("{stem}LayerNorm.bias")
+    } else {
+        name.to_string()
+    }
+}
+
+impl<'a> Weights<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() < 8 {
+            return Err(Error::weights(format!(
+                "file is {} bytes long; a safetensors file starts with an 8-byte header length",
+                bytes.len()
+            )));
+        }
+        let file = SafeTensors::deserialize(bytes).map_err(|e| {
+            Error::weights(format!("not a valid safetensors file (truncated or corrupt?): {e}"))
+        })?;
+        let mut names = BTreeMap::new();
+        for name in file.names() {
+            if let Some(previous) = names.insert(canonical(name), name.to_string()) {
+                return Err(Error::weights(format!("tensors \"{previous}\" and \"{name}\" name the same weight")));
+            }
+        }
+        Ok(Self { file, names, taken: BTreeSet::new() })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    pub fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        let stored = self.names.get(name)?;
+        self.file.tensor(stored).ok().map(|v| v.shape().to_vec())
+    }
+
+    /// The tensor `name` as f32, checked against `shape`.
+    pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let stored = self
+            .names
+            .get(name)
+            .ok_or_else(|| Error::weights(format!("missing tensor \"{name}\" (expected shape {shape:?})")))?;
+        let view = self
+            .file
+            .tensor(stored)
+            .map_err(|e| Error::weights(format!("tensor \"{stored}\" cannot be read: {e}")))?;
+        if view.shape() != shape {
+            return Err(Error::weights(format!(
+                "tensor \"{stored}\" has shape {:?}, but config.json implies {shape:?}",
+                view.shape()
+            )));
+        }
+        let values = to_f32(view.dtype(), view.data())
+            .ok_or_else(|| Error::weights(format!("tensor \"{stored}\" has dtype {:?}; expected a float type (F32, F16, BF16, F64)", view.dtype())))?;
+        self.taken.insert(name.to_string());
+        Ok(values)
+    }
+
+    /// A vector [n].
+    pub fn vector(&mut self, name: &str, n: usize, device: &Device) -> Result<Tensor<1>> {
+        let v = self.take(name, &[n])?;
+        Ok(Tensor::from_data(TensorData::new(v, [n]), device))
+    }
+
+    /// A matrix stored as [rows, cols], kept as it is (embedding tables).
+    pub fn matrix(&mut self, name: &str, rows: usize, cols: usize, device: &Device) -> Result<Tensor<2>> {
+        let v = self.take(name, &[rows, cols])?;
+        Ok(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
+    }
+
+    /// A Linear weight stored by PyTorch as [out, in], returned transposed to [in, out] so that
+    /// the forward pass is a plain `x @ w`.
+    pub fn linear_weight(&mut self, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Tensor<2>> {
+        let v = self.take(name, &[d_out, d_in])?;
+        let mut t = vec![0f32; v.len()];
+        for o in 0..d_out {
+            for i in 0..d_in {
+                t[i * d_out + o] = v[o * d_in + i];
+            }
+        }
+        Ok(Tensor::from_data(TensorData::new(t, [d_in, d_out]), device))
+    }
+
+    /// Fails on the first tensor that nothing took: a checkpoint for another architecture, or
+    /// one with more layers than config.json declares.
+    pub fn finish(self) -> Result<()> {
+        let unexpected: Vec<&String> = self
+            .names
+            .iter()
+            .filter(|(c, _)| !self.taken.contains(*c) && !IGNORED.contains(&c.as_str()))
+            .map(|(_, stored)| stored)
+            .collect();
+        match unexpected.as_slice() {
+            [] => Ok(()),
+            [one] => Err(Error::weights(format!("unexpected tensor \"{one}\": it does not belong to a BERT encoder with this config.json"))),
+            [first, rest @ ..] => Err(Error::weights(format!(
+                "unexpected tensor \"{first}\" (and {} more): they do not belong to a BERT encoder with this config.json",
+                rest.len()
+            ))),
+        }
+    }
+}
+
+fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    let v = match dtype {
+        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+            .collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// IEEE half → single, including subnormals, infinities and NaN.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // subnormal: renormalise
+            let shift = f.leading_zeros() - 21;
+            sign | ((113 - shift) << 23) | (((f << shift) & 0x3ff) << 13)
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_conversion_matches_known_values() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(canonical("bert.encoder.layer.0.output.LayerNorm.gamma"), "encoder.layer.0.output.LayerNorm.weight");
+        assert_eq!(canonical("embeddings.LayerNorm.beta"), "embeddings.LayerNorm.bias");
+        assert_eq!(canonical("classifier.weight"), "classifier.weight");
+    }
+}

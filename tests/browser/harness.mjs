@@ -1,0 +1,74 @@
+// Shared by the browser tests: the static server, Debian's Chromium, the fixture, artefacts.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+export const artifacts = `${root}/artifacts`;
+mkdirSync(artifacts, { recursive: true });
+
+export const fixture = JSON.parse(readFileSync(`${root}/tests/fixtures/parity.json`, 'utf8'));
+
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function startServer() {
+  const proc = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      const m = /serving (\S+)/.exec(String(d));
+      if (m) resolve(m[1]);
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { url, stop: () => proc.kill() };
+}
+
+export async function launch({ webgpu = true } = {}) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: webgpu ? [...FLAGS, '--enable-unsafe-webgpu'] : FLAGS,
+  });
+}
+
+/** A page that records console errors and uncaught exceptions. */
+export async function openPage(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });
+  await page.goto(url);
+  return page;
+}
+
+export function maxAbsDiff(a, b) {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Embeds `texts` through the page's engine; typed arrays come back as plain arrays. */
+export function embedInPage(page, texts) {
+  return page.evaluate(async (texts) => {
+    const r = await window.hies.embed(texts);
+    const rows = [];
+    for (let i = 0; i < texts.length; i++) rows.push(Array.from(r.embeddings.subarray(i * r.dim, (i + 1) * r.dim)));
+    return { rows, ids: r.ids.map((a) => Array.from(a)), truncated: r.truncated, ms: r.ms };
+  }, texts);
+}
+
+export function attentionInPage(page, text) {
+  return page.evaluate(async (text) => {
+    const r = await window.hies.attention(text);
+    return { ...r, probs: Array.from(r.probs), ids: Array.from(r.ids) };
+  }, text);
+}
+
+export function sampleDiff(att, samples) {
+  const { heads, len: t, probs } = att;
+  let m = 0;
+  for (const [l, h, i, j, p] of samples) m = Math.max(m, Math.abs(probs[((l * heads + h) * t + i) * t + j] - p));
+  return m;
+}

@@ -1,0 +1,121 @@
+// The page in headless Chromium: the wasm engine on the CPU and on WebGPU (SwiftShader here)
+// against the float64 reference fixture, the no-WebGPU fallback, and bad files through the API.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  artifacts, attentionInPage, embedInPage, fixture, launch, maxAbsDiff, openPage, sampleDiff, startServer,
+} from './harness.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(() => server?.stop());
+
+test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the reference', { timeout: 600_000 }, async () => {
+  const browser = await launch();
+  try {
+    const page = await openPage(browser, `${server.url}?backend=cpu`);
+    await page.evaluate(() => window.hies.ready);
+    const info = await page.evaluate(() => window.hies.info());
+    assert.equal(info.backend, 'cpu');
+    assert.deepEqual([info.layers, info.heads, info.hidden], [6, 12, 384]);
+
+    const s = fixture.sentences;
+    const out = await embedInPage(page, s.map((x) => x.text));
+    s.forEach((x, i) => {
+      assert.deepEqual(out.ids[i], x.ids, `ids of ${JSON.stringify(x.text)}`);
+      assert.equal(out.truncated[i], x.truncated, `truncation of ${JSON.stringify(x.text)}`);
+      const d = maxAbsDiff(out.rows[i], x.embedding);
+      assert.ok(d <= 1e-4, `embedding of ${JSON.stringify(x.text.slice(0, 40))}: max |diff| ${d}`);
+    });
+    for (const x of s.slice(0, 8)) {
+      const att = await attentionInPage(page, x.text);
+      assert.ok(sampleDiff(att, x.attention_samples) <= 1e-5, `attention of ${JSON.stringify(x.text)}`);
+      if (x.attention) assert.ok(maxAbsDiff(att.probs, x.attention) <= 1e-5, 'full attention maps');
+    }
+    await page.click('#run');
+    await page.waitForFunction(() => document.querySelector('#cosine').textContent !== '–');
+    assert.equal(await page.textContent('#cosine'), '0.6660');
+    await page.screenshot({ path: `${artifacts}/browser-cpu.png`, fullPage: true });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3)', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const page = await openPage(browser, `${server.url}?backend=gpu`);
+    await page.evaluate(() => window.hies.ready);
+    const info = await page.evaluate(() => window.hies.info());
+    assert.equal(info.backend, 'gpu', `WebGPU should be used: ${JSON.stringify(info)}`);
+    const s = fixture.sentences.slice(0, 2);
+    const out = await embedInPage(page, s.map((x) => x.text));
+    s.forEach((x, i) => {
+      assert.deepEqual(out.ids[i], x.ids);
+      const d = maxAbsDiff(out.rows[i], x.embedding);
+      assert.ok(d <= 1e-3, `WebGPU embedding of ${JSON.stringify(x.text)}: max |diff| ${d}`);
+    });
+    const att = await attentionInPage(page, s[0].text);
+    assert.ok(maxAbsDiff(att.probs, s[0].attention) <= 1e-3, 'WebGPU attention maps');
+    await page.screenshot({ path: `${artifacts}/browser-webgpu.png`, fullPage: true });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('without WebGPU, auto falls back to the CPU and says why', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, `${server.url}?backend=auto`);
+    await page.evaluate(() => window.hies.ready);
+    const info = await page.evaluate(() => window.hies.info());
+    assert.equal(info.backend, 'cpu');
+    assert.ok(info.fallback, 'the reason for the fallback is reported');
+    await page.waitForFunction(() => document.querySelector('#cosine').textContent !== '–');
+    assert.equal(await page.textContent('#cosine'), '0.6660');
+    assert.match(await page.textContent('#backend'), /WebGPU unavailable/);
+    await page.screenshot({ path: `${artifacts}/browser-no-webgpu.png`, fullPage: true });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('bad model files come back as JS errors that name the problem', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, `${server.url}?backend=cpu`);
+    await page.evaluate(() => window.hies.ready);
+    const messages = await page.evaluate(async () => {
+      const { default: init, HiesEngine } = await import('./www/pkg/hies.js');
+      await init();
+      const base = './assets/models/all-MiniLM-L6-v2';
+      const get = async (f) => new Uint8Array(await (await fetch(`${base}/${f}`)).arrayBuffer());
+      const [config, weights, tokenizer] = await Promise.all([get('config.json'), get('model.safetensors'), get('tokenizer.json')]);
+      const edit = (f) => { const c = JSON.parse(new TextDecoder().decode(config)); f(c); return new TextEncoder().encode(JSON.stringify(c)); };
+      const attempt = async (...files) => {
+        try { await HiesEngine.create(...files, undefined, undefined, 'cpu'); return 'loaded'; } catch (e) { return e.message; }
+      };
+      return {
+        truncated: await attempt(config, weights.subarray(0, weights.length >> 1), tokenizer),
+        wrongHidden: await attempt(edit((c) => { c.hidden_size = 768; }), weights, tokenizer),
+        notBert: await attempt(edit((c) => { c.model_type = 'gpt2'; }), weights, tokenizer),
+        badTokenizer: await attempt(config, weights, new TextEncoder().encode('{}')),
+        badBackend: await HiesEngine.create(config, weights, tokenizer, undefined, undefined, 'tpu').then(() => 'loaded', (e) => e.message),
+      };
+    });
+    assert.match(messages.truncated, /model\.safetensors: .*truncated or corrupt/);
+    assert.match(messages.wrongHidden, /embeddings\.word_embeddings\.weight.*\[30522, 384\].*\[30522, 768\]/);
+    assert.match(messages.notBert, /config\.json: model_type is "gpt2"/);
+    assert.match(messages.badTokenizer, /tokenizer\.json: cannot be read/);
+    assert.match(messages.badBackend, /unknown backend "tpu"/);
+    // The page's own engine still works after the failed loads.
+    const out = await embedInPage(page, ['still working']);
+    assert.equal(out.rows[0].length, 384);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});

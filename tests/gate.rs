@@ -1,0 +1,46 @@
+//! Head-gate semantics: ξ = 1 everywhere is the ungated model; ξ[l,h] = 0 is the same as zeroing
+//! that head's slice of the context (the rows of attention.output.dense that read it).
+
+mod common;
+
+use burn::tensor::{Tensor, TensorData};
+use common::*;
+use hies::Backend;
+use hies::batch::Batch;
+use hies::engine::read;
+
+fn hidden(engine: &hies::Engine, gate: Option<Tensor<2>>) -> Vec<f32> {
+    let e = engine.encode("the acting is wooden but the score soars").unwrap();
+    let e2 = engine.encode("meh").unwrap();
+    let batch = Batch::new(&[e.ids.as_slice(), e2.ids.as_slice()], 0);
+    pollster::block_on(read(engine.forward(&batch, gate, false).0.hidden)).unwrap()
+}
+
+#[test]
+fn all_ones_gate_equals_no_gate() {
+    let engine = engine(Backend::Cpu);
+    let d = max_abs_diff(&hidden(&engine, None), &hidden(&engine, Some(gate_with_off(&engine, &[]))));
+    assert_eq!(d, 0.0, "an all-ones gate must not change a single value");
+}
+
+#[test]
+fn zeroed_head_equals_zeroed_context_slice() {
+    let reference = engine(Backend::Cpu);
+    let c = reference.config().clone();
+    let dh = c.head_dim();
+    for [l, h] in [[0usize, 2usize], [3, 7], [5, 11]] {
+        let gated = hidden(&reference, Some(gate_with_off(&reference, &[[l, h]])));
+        let ungated = hidden(&reference, None);
+        assert!(max_abs_diff(&gated, &ungated) > 1e-4, "gating head {l}.{h} must change something");
+
+        // Same model with rows h*dh..(h+1)*dh of attention.output.dense ([in, out]) zeroed.
+        let mut surgery = engine(Backend::Cpu);
+        let dense = &mut surgery.model.layers[l].attention.output_dense;
+        let mut w = pollster::block_on(read(dense.weight.clone())).unwrap();
+        w[h * dh * c.hidden_size..(h + 1) * dh * c.hidden_size].fill(0.0);
+        dense.weight = Tensor::from_data(TensorData::new(w, [c.hidden_size, c.hidden_size]), &surgery.device);
+        let sliced = hidden(&surgery, None);
+        let d = max_abs_diff(&gated, &sliced);
+        assert!(d <= 1e-5, "head {l}.{h}: gate vs context slice differ by {d:e}");
+    }
+}
