@@ -17,19 +17,26 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv", "reference")
-PACKAGES = ["numpy==2.4.6", "safetensors==0.8.0", "transformers==4.57.6"]
+PACKAGES = ["numpy==2.4.6", "scipy==1.17.1", "safetensors==0.8.0", "transformers==4.57.6"]
 MODEL = os.path.join(ROOT, "assets", "models", "all-MiniLM-L6-v2")
 OUT = os.path.join(ROOT, "tests", "fixtures", "parity.json")
+SCORES_OUT = os.path.join(ROOT, "tests", "fixtures", "scores.json")
+CALIBRATION_TSV = os.path.join(ROOT, "tests", "fixtures", "calibration.tsv")
+HEAD = os.path.join(ROOT, "heads", "minilm-rotten-tomatoes.safetensors")
 
 
 def ensure_venv():
     """Re-run this script inside a venv that has the pinned packages."""
     python = os.path.join(VENV, "bin", "python")
+    stamp = os.path.join(VENV, "hies-packages.txt")
     if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
         return
     if not os.path.exists(python):
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    if not os.path.exists(stamp) or open(stamp).read() != "\n".join(PACKAGES):
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES], check=True)
+        with open(stamp, "w") as f:
+            f.write("\n".join(PACKAGES))
     os.execv(python, [python, *sys.argv])
 
 
@@ -37,6 +44,7 @@ ensure_venv()
 
 import numpy as np  # noqa: E402
 from safetensors.numpy import load_file  # noqa: E402
+from scipy.special import erf  # noqa: E402
 from transformers import BertTokenizer  # noqa: E402
 
 LONG = " ".join(["the film's long, winding middle section tests everyone's patience"] * 60)
@@ -76,11 +84,8 @@ def layer_norm(x, w, b, eps):
     return (x - m) / np.sqrt(v + eps) * w + b
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
 def gelu(x):
-    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
 def softmax(x):
@@ -88,15 +93,19 @@ def softmax(x):
     return e / e.sum(-1, keepdims=True)
 
 
-def forward(w, cfg, ids, gate):
-    """One sentence, no padding. Returns (token states [T, D], attention [L, H, T, T])."""
+def forward(w, cfg, ids, gate, start=0, x=None, inputs=None):
+    """One sentence, no padding. Returns (token states [T, D], attention [L, H, T, T]).
+    With `start` and `x`, runs layers start.. on x; `inputs` (a list) collects each layer's input."""
     t, d, nh = len(ids), cfg["hidden_size"], cfg["num_attention_heads"]
     dh, eps = d // nh, cfg["layer_norm_eps"]
-    x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t] \
-        + w["embeddings.token_type_embeddings.weight"][0]
-    x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+    if x is None:
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t] \
+            + w["embeddings.token_type_embeddings.weight"][0]
+        x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
     maps = []
-    for l in range(cfg["num_hidden_layers"]):
+    for l in range(start, cfg["num_hidden_layers"]):
+        if inputs is not None:
+            inputs.append(x)
         p = f"encoder.layer.{l}."
         lin = lambda name, v: v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
         heads = lambda v: v.reshape(t, nh, dh).transpose(1, 0, 2)  # [H, T, dh]
@@ -109,7 +118,7 @@ def forward(w, cfg, ids, gate):
                        w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
         ff = lin("output.dense", gelu(lin("intermediate.dense", a)))
         x = layer_norm(ff + a, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
-    return x, np.stack(maps)
+    return x, np.stack(maps) if maps else None
 
 
 def embed(states):
@@ -166,5 +175,79 @@ def main():
     print(f"wrote {os.path.relpath(OUT, ROOT)} ({os.path.getsize(OUT) // 1024} KB)")
 
 
+# Calibration examples of our own (the Rotten Tomatoes data may not be committed): 1 = positive.
+CALIBRATION = [
+    (1, "a warm, funny and beautifully acted film"),
+    (0, "the plot is a mess and the jokes fall flat"),
+    (1, "one of the most moving stories i have seen this year"),
+    (0, "tedious, overlong and painfully predictable"),
+    (1, "the cast is terrific and the script sparkles"),
+    (0, "a lifeless remake that nobody asked for"),
+    (1, "smart, stylish and surprisingly touching"),
+    (0, "i kept checking my watch"),
+    (1, "an absolute delight from start to finish"),
+    (0, "the dialogue is clumsy and the pacing drags"),
+    (1, "gorgeous to look at and a joy to watch"),
+    (0, "neither funny nor scary, just dull"),
+    (1, "a bold, original vision"),
+    (0, "wooden acting and a script full of clichés"),
+    (1, "it will make you laugh and cry"),
+    (0, "bad"),
+]
+FD_STEP = 1e-4  # central differences on each gate, in float64
+
+
+def scores_main():
+    """AE, confidence and HIS (|dL/dgate| by central finite differences) over CALIBRATION."""
+    cfg = json.load(open(os.path.join(MODEL, "config.json")))
+    w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(MODEL, "model.safetensors")).items()
+         if k != "embeddings.position_ids"}
+    head = {k: v.astype(np.float64) for k, v in load_file(HEAD).items()}
+    tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
+    L, H = cfg["num_hidden_layers"], cfg["num_attention_heads"]
+
+    def loss(states, label):
+        z = head["classifier.weight"] @ embed(states) + head["classifier.bias"]
+        z = z - z.max()
+        return -(z[label] - np.log(np.exp(z).sum()))
+
+    ent, nats, conf, his = (np.zeros((L, H)) for _ in range(4))
+    tokens = 0
+    for k, (label, text) in enumerate(CALIBRATION):
+        ids = tok(text, truncation=True, max_length=cfg["max_position_embeddings"])["input_ids"]
+        n = len(ids)
+        tokens += n
+        ones = np.ones((L, H))
+        inputs = []
+        _, maps = forward(w, cfg, ids, ones, inputs=inputs)  # [L, H, n, n]
+        p = np.where(maps > 0, maps, 1.0)
+        row_h = -(maps * np.log(p)).sum(-1)  # [L, H, n]
+        nats += row_h.mean(-1)
+        ent += row_h.mean(-1) / math.log(n) if n > 1 else 0.0
+        conf += maps.max(-1).mean(-1)
+        for l in range(L):
+            for h in range(H):
+                g = ones.copy()
+                g[l, h] = 1 + FD_STEP
+                up = loss(forward(w, cfg, ids, g, start=l, x=inputs[l])[0], label)
+                g[l, h] = 1 - FD_STEP
+                down = loss(forward(w, cfg, ids, g, start=l, x=inputs[l])[0], label)
+                his[l, h] += abs((up - down) / (2 * FD_STEP))
+        print(f"calibration {k + 1}/{len(CALIBRATION)}", flush=True)
+    m = len(CALIBRATION)
+    grid = lambda a: [[r(x) for x in row] for row in a / m]
+    out = {"generator": "scripts/reference.py (numpy float64, central differences)", "head": "heads/minilm-rotten-tomatoes.safetensors",
+           "examples": [{"label": y, "text": t} for y, t in CALIBRATION], "tokens": tokens,
+           "entropy": grid(ent), "entropy_nats": grid(nats), "confidence": grid(conf), "his_raw": grid(his)}
+    with open(SCORES_OUT, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+    with open(CALIBRATION_TSV, "w") as f:
+        f.writelines(f"{y}\t{t}\n" for y, t in CALIBRATION)
+    print(f"wrote {os.path.relpath(SCORES_OUT, ROOT)} and {os.path.relpath(CALIBRATION_TSV, ROOT)}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--scores-only" not in sys.argv:
+        main()
+    scores_main()

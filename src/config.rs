@@ -16,6 +16,8 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     pub layer_norm_eps: f64,
     pub pad_token_id: u32,
+    /// `id2label` in index order, when the checkpoint names its classes.
+    pub labels: Option<Vec<String>>,
 }
 
 impl BertConfig {
@@ -40,6 +42,7 @@ impl BertConfig {
             hidden_act: Option<String>,
             position_embedding_type: Option<String>,
             is_decoder: Option<bool>,
+            id2label: Option<std::collections::BTreeMap<String, String>>,
         }
         let raw: Raw = serde_json::from_slice(bytes)
             .map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
@@ -90,6 +93,11 @@ impl BertConfig {
             type_vocab_size: raw.type_vocab_size.unwrap_or(2).max(1),
             layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-12),
             pad_token_id: raw.pad_token_id.unwrap_or(0),
+            labels: raw.id2label.and_then(|m| {
+                let mut v: Vec<(usize, String)> = m.into_iter().filter_map(|(k, l)| Some((k.parse().ok()?, l))).collect();
+                v.sort();
+                v.iter().enumerate().all(|(i, (k, _))| i == *k).then(|| v.into_iter().map(|(_, l)| l).collect())
+            }),
         };
         if config.hidden_size % config.num_attention_heads != 0 {
             return Err(Error::config(format!(

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 use crate::batch::{self, Batch};
+use crate::classifier::{Classifier, HeadMeta};
 use crate::config::{BertConfig, Pooling};
 use crate::device::Backend;
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ pub struct Engine {
     pub model: Bert,
     pub tokenizer: TextTokenizer,
     pub pooling: Pooling,
+    /// The checkpoint's own classifier, or a head set with `set_head`.
+    pub classifier: Option<Classifier>,
     pub device: Device,
     pub backend: Backend,
 }
@@ -61,7 +64,31 @@ impl Engine {
         let pooling = Pooling::from_sentence_transformers(files.modules, files.pooling)?;
         let tokenizer = TextTokenizer::from_bytes(files.tokenizer, config.max_position_embeddings, config.vocab_size)?;
         let model = Bert::load(&config, files.weights, &device)?;
-        Ok(Self { model, tokenizer, pooling, device, backend })
+        let classifier = Classifier::from_checkpoint(&model, config.labels.clone());
+        Ok(Self { model, tokenizer, pooling, classifier, device, backend })
+    }
+
+    /// Puts a separately trained classifier head (safetensors + sidecar) on the encoder.
+    pub fn set_head(&mut self, bytes: &[u8], meta: &HeadMeta) -> Result<()> {
+        self.classifier = Some(Classifier::from_head(bytes, meta, self.config().hidden_size, self.pooling, &self.device)?);
+        Ok(())
+    }
+
+    pub fn classifier(&self) -> Result<&Classifier> {
+        self.classifier
+            .as_ref()
+            .ok_or_else(|| Error::input("this model has no classifier: give a head file (classifier.weight/bias) or a BertForSequenceClassification checkpoint"))
+    }
+
+    /// A [1, L, H] gate: ones, with the heads in `off` ([layer, head]) at 0.
+    pub fn gate(&self, off: &[(usize, usize)]) -> Tensor<3> {
+        let c = self.config();
+        let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
+        let mut g = vec![1f32; l * h];
+        for &(li, hi) in off {
+            g[li * h + hi] = 0.0;
+        }
+        Tensor::from_data(burn::tensor::TensorData::new(g, [1, l, h]), &self.device)
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -72,8 +99,8 @@ impl Engine {
         self.tokenizer.encode(text)
     }
 
-    /// Runs the model on one padded batch. `gate`: [L, H] head gates, none = all ones.
-    pub fn forward(&self, batch: &Batch, gate: Option<Tensor<2>>, keep_probs: bool) -> (BertOutput, Tensor<2>) {
+    /// Runs the model on one padded batch. `gate`: [L, H] shared or [B, L, H] per example; none = ones.
+    pub fn forward(&self, batch: &Batch, gate: Option<Tensor<3>>, keep_probs: bool) -> (BertOutput, Tensor<2>) {
         let (ids, mask) = batch.tensors(&self.device);
         (self.model.forward(ids, mask.clone(), gate, keep_probs), mask)
     }

@@ -1,12 +1,21 @@
 //! The wasm boundary: one exported struct built from the files' bytes that JS fetched, a few
-//! coarse async methods, plain objects and typed arrays out. Rust never fetches.
+//! coarse async methods, plain objects, JSON and typed arrays out. Rust never fetches.
+//!
+//! Long jobs take a JS callback `progress(done, total)` called after every batch.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint32Array};
+use js_sys::{Array, Float32Array, Function, JSON, Object, Promise, Reflect, Uint32Array};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::classifier::HeadMeta;
+use crate::data::{self, Example};
+use crate::evaluate::{self, EvalSet, Pruned};
+use crate::prune::PruneOptions;
+use crate::scores::ScoreOptions;
 use crate::{Backend, Engine, Error, ModelFiles, device};
 
 #[wasm_bindgen(start)]
@@ -14,9 +23,16 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// The dev set, prepared once, and the unpruned model's predictions on it.
+struct Dev {
+    set: EvalSet,
+    full: Option<Vec<usize>>,
+}
+
 #[wasm_bindgen]
 pub struct HiesEngine {
     inner: Rc<Engine>,
+    dev: Rc<RefCell<Option<Dev>>>,
     /// Why "auto" ended on the CPU, if it did.
     fallback: Option<String>,
 }
@@ -28,6 +44,60 @@ fn js_err(e: Error) -> JsValue {
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Reflect::set on a plain fresh object cannot fail.
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+/// A Rust value as a plain JS object (through JSON: scores are small).
+fn to_js(v: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(v).map_err(|e| js_err(Error::input(e.to_string())))?;
+    JSON::parse(&text)
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, JsValue> {
+    serde_json::from_str(text).map_err(|e| js_err(Error::input(format!("{what}: {e}"))))
+}
+
+fn reporter(f: Option<Function>) -> impl FnMut(usize, usize) {
+    move |done, total| {
+        if let Some(f) = &f {
+            let _ = f.call2(&JsValue::NULL, &(done as u32).into(), &(total as u32).into());
+        }
+    }
+}
+
+fn heads_from_json(text: &str) -> Result<Vec<(usize, usize)>, JsValue> {
+    let v: Vec<[usize; 2]> = from_json("head list [[layer, head], …]", text)?;
+    Ok(v.into_iter().map(|[l, h]| (l, h)).collect())
+}
+
+/// What `score` and `plan` take besides the data: the calibration sample and the options.
+#[derive(Deserialize)]
+struct Calibration {
+    n: usize,
+    seed: u64,
+}
+
+#[derive(Deserialize)]
+struct ScoreRequest {
+    #[serde(flatten)]
+    calibration: Calibration,
+    #[serde(default)]
+    off: Vec<[usize; 2]>,
+    #[serde(default)]
+    options: Option<ScoreOptions>,
+}
+
+#[derive(Deserialize)]
+struct PlanRequest {
+    #[serde(flatten)]
+    calibration: Calibration,
+    options: PruneOptions,
+}
+
+impl HiesEngine {
+    fn examples(&self, tsv: &str) -> Result<Vec<Example>, JsValue> {
+        let labels = &self.inner.classifier().map_err(js_err)?.labels;
+        data::parse_tsv(tsv, labels).map_err(js_err)
+    }
 }
 
 #[wasm_bindgen]
@@ -60,10 +130,10 @@ impl HiesEngine {
             pooling: pooling.as_deref(),
         };
         let engine = Engine::load(&files, dev, backend).map_err(js_err)?;
-        Ok(HiesEngine { inner: Rc::new(engine), fallback })
+        Ok(HiesEngine { inner: Rc::new(engine), dev: Rc::new(RefCell::new(None)), fallback })
     }
 
-    /// { backend, fallback, layers, heads, hidden, maxLen, pooling, normalize, classifier }
+    /// { backend, fallback, layers, heads, hidden, maxLen, pooling, normalize, classifier, labels, params }
     pub fn info(&self) -> JsValue {
         let c = self.inner.config();
         let o = Object::new();
@@ -75,8 +145,22 @@ impl HiesEngine {
         set(&o, "maxLen", c.max_position_embeddings as u32);
         set(&o, "pooling", format!("{:?}", self.inner.pooling.mode).to_lowercase());
         set(&o, "normalize", self.inner.pooling.normalize);
-        set(&o, "classifier", self.inner.model.classifier.is_some());
+        set(&o, "classifier", self.inner.classifier.is_some());
+        let labels: Array = self.inner.classifier.iter().flat_map(|c| c.labels.iter()).map(|l| JsValue::from_str(l)).collect();
+        set(&o, "labels", labels);
+        set(&o, "params", self.inner.model.num_params() as f64);
         o.into()
+    }
+
+    /// Puts a classifier head (safetensors bytes + its JSON sidecar) on the encoder. Not while
+    /// a job runs.
+    #[wasm_bindgen(js_name = setHead)]
+    pub fn set_head(&mut self, head: Vec<u8>, sidecar: String) -> Result<(), JsValue> {
+        let meta: HeadMeta = from_json("head sidecar", &sidecar)?;
+        let engine = Rc::get_mut(&mut self.inner).ok_or_else(|| js_err(Error::input("a job is running; set the head before it or after it")))?;
+        engine.set_head(&head, &meta).map_err(js_err)?;
+        *self.dev.borrow_mut() = None;
+        Ok(())
     }
 
     /// Resolves to { dim, embeddings: Float32Array [N × dim], ids: Uint32Array[], truncated: bool[] }.
@@ -115,6 +199,93 @@ impl HiesEngine {
             set(&o, "heads", a.heads as u32);
             set(&o, "len", a.len as u32);
             set(&o, "probs", Float32Array::from(a.probs.as_slice()));
+            Ok(o.into())
+        })
+    }
+
+    /// Head scores on a calibration sample of `tsv` (label<TAB>text). `request` is JSON:
+    /// { n, seed, off?: [[l, h]], options?: { alpha, his_norm: {by_tokens, layer_l2,
+    /// global_min_max}, per_layer_min_max } }. Resolves to the scores as [L][H] arrays.
+    pub fn score(&self, tsv: String, request: String, progress: Option<Function>) -> Promise {
+        let engine = self.inner.clone();
+        let parsed = self.examples(&tsv).and_then(|ex| Ok((ex, from_json::<ScoreRequest>("score request", &request)?)));
+        future_to_promise(async move {
+            let (examples, r) = parsed?;
+            let calibration = data::sample(&examples, r.calibration.n, r.calibration.seed);
+            let off: Vec<(usize, usize)> = r.off.iter().map(|&[l, h]| (l, h)).collect();
+            let s = engine
+                .score(&calibration, &off, r.options.unwrap_or_default(), &mut reporter(progress))
+                .await
+                .map_err(js_err)?;
+            let v = to_js(&s)?;
+            let _ = Reflect::set(&v, &"seed".into(), &(r.calibration.seed as f64).into());
+            Ok(v)
+        })
+    }
+
+    /// The heads a pruning setting removes. `request` is JSON: { n, seed, options: { criterion,
+    /// ratio, per_layer, iterative_step, scores, random_seed } }. Resolves to { pruned: [[l, h]], scores }.
+    pub fn plan(&self, tsv: String, request: String, progress: Option<Function>) -> Promise {
+        let engine = self.inner.clone();
+        let parsed = self.examples(&tsv).and_then(|ex| Ok((ex, from_json::<PlanRequest>("plan request", &request)?)));
+        future_to_promise(async move {
+            let (examples, r) = parsed?;
+            let calibration = data::sample(&examples, r.calibration.n, r.calibration.seed);
+            let (mut pruned, scores) = engine.plan_pruning(&calibration, &r.options, &mut reporter(progress)).await.map_err(js_err)?;
+            pruned.sort();
+            to_js(&serde_json::json!({ "pruned": pruned.iter().map(|&(l, h)| [l, h]).collect::<Vec<_>>(), "scores": scores }))
+        })
+    }
+
+    /// Sets the evaluation set (label<TAB>text), tokenized and batched once.
+    #[wasm_bindgen(js_name = setDev)]
+    pub fn set_dev(&self, tsv: String) -> Result<u32, JsValue> {
+        let examples = self.examples(&tsv)?;
+        let set = self.inner.prepare(&examples).map_err(js_err)?;
+        let n = set.len() as u32;
+        *self.dev.try_borrow_mut().map_err(|_| js_err(Error::input("a job is running")))? = Some(Dev { set, full: None });
+        Ok(n)
+    }
+
+    /// Evaluates on the dev set with the heads in `heads` (JSON [[l, h]]) removed: by a mask,
+    /// or by building the structurally pruned model. Resolves to { accuracy, agreement,
+    /// fullAccuracy, predictions: Uint32Array, params, paramsFull, headsPruned }.
+    pub fn evaluate(&self, heads: String, structural: bool, progress: Option<Function>) -> Promise {
+        let engine = self.inner.clone();
+        let dev = self.dev.clone();
+        let off = heads_from_json(&heads);
+        future_to_promise(async move {
+            let off = off?;
+            // Taken out for the job (one job at a time), put back after.
+            let mut d = dev.borrow_mut().take().ok_or_else(|| js_err(Error::input("no dev set: call setDev first")))?;
+            let result = async {
+                let mut report = reporter(progress);
+                if d.full.is_none() {
+                    d.full = Some(engine.predict_full(&mut d.set, &mut |_, _| {}).await?);
+                }
+                let small = structural.then(|| engine.model.without_heads(&off));
+                let pruned = match &small {
+                    Some(m) => Pruned::Structural(m, &off),
+                    None => Pruned::Mask(&off),
+                };
+                let pred = engine.predict(&d.set, pruned, &mut report).await?;
+                Ok::<_, Error>((pred, small.map(|m| m.num_params())))
+            }
+            .await;
+            let full = d.full.clone();
+            let labels = d.set.labels.clone();
+            *dev.borrow_mut() = Some(d);
+            let (pred, small_params) = result.map_err(js_err)?;
+            let full = full.expect("computed above");
+            let o = Object::new();
+            set(&o, "accuracy", evaluate::accuracy(&pred, &labels));
+            set(&o, "agreement", evaluate::agreement(&pred, &full));
+            set(&o, "fullAccuracy", evaluate::accuracy(&full, &labels));
+            let as_u32: Vec<u32> = pred.iter().map(|&p| p as u32).collect();
+            set(&o, "predictions", Uint32Array::from(as_u32.as_slice()));
+            set(&o, "paramsFull", engine.model.num_params() as f64);
+            set(&o, "params", small_params.unwrap_or_else(|| engine.model.num_params()) as f64);
+            set(&o, "headsPruned", off.len() as u32);
             Ok(o.into())
         })
     }

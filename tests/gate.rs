@@ -9,7 +9,7 @@ use hies::Backend;
 use hies::batch::Batch;
 use hies::engine::read;
 
-fn hidden(engine: &hies::Engine, gate: Option<Tensor<2>>) -> Vec<f32> {
+fn hidden(engine: &hies::Engine, gate: Option<Tensor<3>>) -> Vec<f32> {
     let e = engine.encode("the acting is wooden but the score soars").unwrap();
     let e2 = engine.encode("meh").unwrap();
     let batch = Batch::new(&[e.ids.as_slice(), e2.ids.as_slice()], 0);
@@ -43,4 +43,18 @@ fn zeroed_head_equals_zeroed_context_slice() {
         let d = max_abs_diff(&gated, &sliced);
         assert!(d <= 1e-5, "head {l}.{h}: gate vs context slice differ by {d:e}");
     }
+}
+
+#[test]
+fn per_example_gate_rows_act_on_their_own_example() {
+    // A [B, L, H] gate whose rows differ must give each example what a shared gate gives it alone.
+    let engine = engine(Backend::Cpu);
+    let off = [(1usize, 4usize), (2, 0)];
+    let shared_off = hidden(&engine, Some(engine.gate(&off)));
+    let shared_on = hidden(&engine, None);
+    let rows = Tensor::cat(vec![engine.gate(&off), engine.gate(&[])], 0); // [2, L, H]
+    let mixed = hidden(&engine, Some(rows));
+    let half = mixed.len() / 2;
+    assert_eq!(max_abs_diff(&mixed[..half], &shared_off[..half]), 0.0);
+    assert_eq!(max_abs_diff(&mixed[half..], &shared_on[half..]), 0.0);
 }

@@ -1,4 +1,4 @@
-use burn::tensor::{Device, Tensor, activation::softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData, activation::softmax};
 
 use super::{LayerNorm, Linear};
 use crate::config::BertConfig;
@@ -9,6 +9,7 @@ use crate::weights::Weights;
 ///
 /// Each head's context is multiplied by its gate ξ before the output projection, which is what
 /// Hugging Face's `head_mask` does (it scales the probabilities, the same thing after `@ V`).
+/// After structural pruning the layer holds fewer heads: `heads` names the original ones kept.
 #[derive(Clone, Debug)]
 pub struct SelfAttention {
     pub query: Linear,
@@ -16,13 +17,14 @@ pub struct SelfAttention {
     pub value: Linear,
     pub output_dense: Linear,
     pub output_layer_norm: LayerNorm,
-    pub num_heads: usize,
+    /// Original indices of the heads this layer still has.
+    pub heads: Vec<usize>,
     pub head_dim: usize,
 }
 
 pub struct AttentionOutput {
     pub hidden: Tensor<3>,        // [B, T, D]
-    pub probs: Option<Tensor<4>>, // [B, H, T, T]
+    pub probs: Option<Tensor<4>>, // [B, H_kept, T, T]
 }
 
 impl SelfAttention {
@@ -34,16 +36,22 @@ impl SelfAttention {
             value: Linear::load(w, &format!("{prefix}.self.value"), d, d, device)?,
             output_dense: Linear::load(w, &format!("{prefix}.output.dense"), d, d, device)?,
             output_layer_norm: LayerNorm::load(w, &format!("{prefix}.output.LayerNorm"), d, c.layer_norm_eps, device)?,
-            num_heads: c.num_attention_heads,
+            heads: (0..c.num_attention_heads).collect(),
             head_dim: c.head_dim(),
         })
     }
 
     /// `x`: [B, T, D]; `mask`: additive [B, 1, 1, T] (0 for real keys, a large negative for
-    /// padding); `gate`: [H] or none (all ones).
-    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<1>>, keep_probs: bool) -> AttentionOutput {
+    /// padding); `gate`: [G, H_all] with G = 1 (shared) or B (one per example), or none (ones).
+    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<2>>, keep_probs: bool) -> AttentionOutput {
         let [b, t, _] = x.dims();
-        let (h, dh) = (self.num_heads, self.head_dim);
+        let (h, dh) = (self.heads.len(), self.head_dim);
+        if h == 0 {
+            // Every head removed: the context is zero, so only the output bias and the residual remain.
+            let [d] = self.output_dense.bias.dims();
+            let hidden = self.output_layer_norm.forward(x + self.output_dense.bias.clone().reshape([1, 1, d]));
+            return AttentionOutput { hidden, probs: None };
+        }
         let heads = |y: Tensor<3>| y.reshape([b, t, h, dh]).swap_dims(1, 2); // [B, H, T, dh]
         let q = heads(self.query.forward(x.clone()));
         let k = heads(self.key.forward(x.clone()));
@@ -53,10 +61,45 @@ impl SelfAttention {
         let probs = softmax(scores, 3); // [B, H, T, T]
         let mut context = probs.clone().matmul(v); // [B, H, T, dh]
         if let Some(gate) = gate {
-            context = context * gate.reshape([1, h, 1, 1]);
+            let [g, all] = gate.dims();
+            let gate = if h == all { gate } else { gate.select(1, self.kept_index(&x.device())) }; // [G, H]
+            context = context * gate.reshape([g, h, 1, 1]);
         }
         let context = context.swap_dims(1, 2).reshape([b, t, h * dh]); // [B, T, H*dh]
         let hidden = self.output_layer_norm.forward(self.output_dense.forward(context) + x);
         AttentionOutput { hidden, probs: keep_probs.then_some(probs) }
+    }
+
+    fn kept_index(&self, device: &Device) -> Tensor<1, Int> {
+        let idx: Vec<i32> = self.heads.iter().map(|&h| h as i32).collect();
+        Tensor::from_data(TensorData::new(idx, [self.heads.len()]), device)
+    }
+
+    /// The same layer without the heads in `remove` (original indices): the query/key/value
+    /// output features and the attention.output.dense input features of those heads are cut.
+    pub fn without_heads(&self, remove: &[usize]) -> Self {
+        let keep: Vec<usize> = self.heads.iter().copied().filter(|h| !remove.contains(h)).collect();
+        let positions: Vec<usize> = keep.iter().map(|h| self.heads.iter().position(|x| x == h).unwrap()).collect();
+        let dh = self.head_dim;
+        let device = self.query.weight.device();
+        let features: Vec<i32> = positions.iter().flat_map(|&p| (p * dh..(p + 1) * dh).map(|i| i as i32)).collect();
+        let n = features.len();
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(features, [n]), &device);
+        let cut_out = |l: &Linear| Linear {
+            weight: l.weight.clone().select(1, idx.clone()), // [D, kept*dh]
+            bias: l.bias.clone().select(0, idx.clone()),     // [kept*dh]
+        };
+        Self {
+            query: cut_out(&self.query),
+            key: cut_out(&self.key),
+            value: cut_out(&self.value),
+            output_dense: Linear {
+                weight: self.output_dense.weight.clone().select(0, idx.clone()), // [kept*dh, D]
+                bias: self.output_dense.bias.clone(),
+            },
+            output_layer_norm: self.output_layer_norm.clone(),
+            heads: keep,
+            head_dim: dh,
+        }
     }
 }

@@ -27,7 +27,7 @@ impl Layer {
         })
     }
 
-    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<1>>, keep_probs: bool) -> AttentionOutput {
+    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<2>>, keep_probs: bool) -> AttentionOutput {
         let AttentionOutput { hidden, probs } = self.attention.forward(x, mask, gate, keep_probs);
         let ff = self.output_dense.forward(gelu(self.intermediate_dense.forward(hidden.clone())));
         AttentionOutput { hidden: self.output_layer_norm.forward(ff + hidden), probs }

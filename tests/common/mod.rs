@@ -67,14 +67,9 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-pub fn gate_with_off(engine: &Engine, off: &[[usize; 2]]) -> burn::tensor::Tensor<2> {
-    let c = engine.config();
-    let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
-    let mut g = vec![1f32; l * h];
-    for [li, hi] in off {
-        g[li * h + hi] = 0.0;
-    }
-    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(g, [l, h]), &engine.device)
+pub fn gate_with_off(engine: &Engine, off: &[[usize; 2]]) -> burn::tensor::Tensor<3> {
+    let off: Vec<(usize, usize)> = off.iter().map(|&[l, h]| (l, h)).collect();
+    engine.gate(&off)
 }
 
 /// Asserts everything the fixture holds against `engine`: ids, truncation, embeddings (all

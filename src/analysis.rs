@@ -1,0 +1,251 @@
+//! The science as plain functions over [L × H] grids: attention entropy, confidence, HIS
+//! normalisation, HIES, and the pruning order. No tensors here: the engine reads attention
+//! probabilities and gate gradients back and hands them to these.
+
+use serde::{Deserialize, Serialize};
+
+/// One value per head: `grid[layer][head]`.
+pub type Grid = Vec<Vec<f64>>;
+
+pub fn grid(layers: usize, heads: usize) -> Grid {
+    vec![vec![0.0; heads]; layers]
+}
+
+/// Shannon entropy (nats) of one attention row; zero probabilities contribute nothing.
+pub fn row_entropy(p: &[f32]) -> f64 {
+    p.iter().filter(|&&x| x > 0.0).map(|&x| -(x as f64) * (x as f64).ln()).sum()
+}
+
+/// Per-head statistics of one example: `probs` is [H, T, T] of a padded batch row, `n` its real
+/// tokens (the first n positions). Returns (mean entropy in nats, the same divided by ln n,
+/// Voita confidence = mean max weight) per head, over real query rows and real keys only.
+pub fn example_head_stats(probs: &[f32], heads: usize, t: usize, n: usize) -> Vec<(f64, f64, f64)> {
+    assert_eq!(probs.len(), heads * t * t, "probs must be [H, T, T]");
+    assert!(n >= 1 && n <= t, "real tokens {n} out of 1..={t}");
+    (0..heads)
+        .map(|h| {
+            let (mut ent, mut conf) = (0.0, 0.0);
+            for i in 0..n {
+                let row = &probs[(h * t + i) * t..(h * t + i) * t + n];
+                ent += row_entropy(row);
+                conf += row.iter().fold(0f32, |m, &x| m.max(x)) as f64;
+            }
+            let (ent, conf) = (ent / n as f64, conf / n as f64);
+            let normed = if n > 1 { ent / (n as f64).ln() } else { 0.0 };
+            (ent, normed, conf)
+        })
+        .collect()
+}
+
+/// Min-max to [0, 1] over the whole grid; a constant grid maps to zeros (no NaN).
+pub fn min_max(g: &Grid) -> Grid {
+    let (lo, hi) = g.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    let span = hi - lo;
+    g.iter()
+        .map(|row| row.iter().map(|&x| if span > 0.0 { (x - lo) / span } else { 0.0 }).collect())
+        .collect()
+}
+
+/// Min-max within each layer.
+pub fn min_max_per_layer(g: &Grid) -> Grid {
+    g.iter().flat_map(|row| min_max(&vec![row.clone()])).collect()
+}
+
+/// How HIS is normalised after the mean of |∂L/∂ξ|; each step is a switch, defaults as in
+/// bertology's `compute_heads_importance`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HisNorm {
+    /// Divide the summed |grad| by the calibration set's real-token count instead of its size.
+    pub by_tokens: bool,
+    /// ℓ2-normalise each layer (bertology's `normalize_scores_by_layer`, exponent 2).
+    pub layer_l2: bool,
+    /// Min-max over all heads (bertology's `dont_normalize_global_importance` = false).
+    pub global_min_max: bool,
+}
+
+impl Default for HisNorm {
+    fn default() -> Self {
+        Self { by_tokens: false, layer_l2: true, global_min_max: true }
+    }
+}
+
+/// `sum_abs`: Σ over examples of |∂L/∂ξ|; `examples`, `tokens`: the set's size and real tokens.
+/// Returns (his_raw = the plain mean, his = after the switches).
+pub fn normalize_his(sum_abs: &Grid, examples: usize, tokens: usize, norm: HisNorm) -> (Grid, Grid) {
+    let scale = |d: f64| -> Grid { sum_abs.iter().map(|r| r.iter().map(|x| x / d).collect()).collect() };
+    let raw = scale(examples.max(1) as f64);
+    let mut his = if norm.by_tokens { scale(tokens.max(1) as f64) } else { raw.clone() };
+    if norm.layer_l2 {
+        for row in &mut his {
+            let n = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+            row.iter_mut().for_each(|x| *x /= n + 1e-20);
+        }
+    }
+    if norm.global_min_max {
+        his = min_max(&his);
+    }
+    (raw, his)
+}
+
+/// HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)). High = keep; the lowest are pruned first.
+pub fn hies(his: &Grid, entropy: &Grid, alpha: f64, per_layer: bool) -> Grid {
+    let mm = if per_layer { min_max_per_layer } else { min_max };
+    let (h, e) = (mm(his), mm(entropy));
+    h.iter()
+        .zip(&e)
+        .map(|(hr, er)| hr.iter().zip(er).map(|(a, b)| alpha * a + (1.0 - alpha) * (1.0 - b)).collect())
+        .collect()
+}
+
+/// Heads in pruning order: lowest score first, ties by (layer, head) so the order is the same
+/// everywhere. `skip` holds heads already pruned (iterative pruning).
+pub fn prune_order(keep_score: &Grid, skip: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut heads: Vec<(usize, usize)> = keep_score
+        .iter()
+        .enumerate()
+        .flat_map(|(l, row)| (0..row.len()).map(move |h| (l, h)))
+        .filter(|lh| !skip.contains(lh))
+        .collect();
+    heads.sort_by(|&(la, ha), &(lb, hb)| keep_score[la][ha].total_cmp(&keep_score[lb][hb]).then((la, ha).cmp(&(lb, hb))));
+    heads
+}
+
+/// How many heads a ratio of `total` removes (rounded to nearest).
+pub fn heads_for_ratio(ratio: f64, total: usize) -> usize {
+    ((ratio.clamp(0.0, 1.0) * total as f64).round() as usize).min(total)
+}
+
+/// The heads to prune next so that `already` plus them make `count`: globally the lowest
+/// scores; per layer, the lowest of each layer up to its share of `count` (`count / L`, spread as
+/// evenly as the count allows, earlier layers first).
+pub fn select_pruned(keep_score: &Grid, count: usize, per_layer: bool, already: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let skip = already;
+    if !per_layer {
+        return prune_order(keep_score, skip).into_iter().take(count.saturating_sub(skip.len())).collect();
+    }
+    let layers = keep_score.len();
+    let mut out = Vec::new();
+    for (l, row) in keep_score.iter().enumerate() {
+        let quota = count / layers + usize::from(l < count % layers);
+        let one = vec![row.clone()];
+        let skip_l: Vec<(usize, usize)> = skip.iter().filter(|s| s.0 == l).map(|&(_, h)| (0, h)).collect();
+        let already = skip_l.len();
+        out.extend(prune_order(&one, &skip_l).into_iter().take(quota.saturating_sub(already)).map(|(_, h)| (l, h)));
+    }
+    out
+}
+
+/// Mean and (population) standard deviation.
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / xs.len() as f64;
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64;
+    (m, v.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn entropy_of_uniform_and_one_hot_rows() {
+        assert!(close(row_entropy(&[0.25; 4]), 4f64.ln()));
+        assert_eq!(row_entropy(&[0.0, 1.0, 0.0]), 0.0);
+        // Uniform attention over n real keys normalises to exactly 1.
+        let n = 5;
+        let t = 7; // 2 padding positions
+        let mut probs = vec![0f32; t * t];
+        for i in 0..t {
+            for j in 0..n {
+                probs[i * t + j] = 1.0 / n as f32;
+            }
+        }
+        let s = example_head_stats(&probs, 1, t, n)[0];
+        assert!((s.0 - (n as f64).ln()).abs() < 1e-6 && (s.1 - 1.0).abs() < 1e-6);
+        assert!((s.2 - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn padding_rows_and_keys_never_count() {
+        let (t, n) = (4, 2);
+        let mut probs = vec![0f32; t * t];
+        probs[0] = 1.0; // row 0: one-hot on key 0
+        probs[t] = 0.5; // row 1: uniform over the 2 real keys
+        probs[t + 1] = 0.5;
+        // Padding query rows hold garbage; padding keys of real rows are 0 as after masking.
+        for i in n..t {
+            for j in 0..t {
+                probs[i * t + j] = 0.25;
+            }
+        }
+        let s = example_head_stats(&probs, 1, t, n)[0];
+        assert!(close(s.0, 2f64.ln() / 2.0));
+        assert!(close(s.1, 0.5));
+        assert!(close(s.2, 0.75));
+    }
+
+    #[test]
+    fn single_token_example_has_zero_normalised_entropy() {
+        let s = example_head_stats(&[1.0], 1, 1, 1)[0];
+        assert_eq!((s.0, s.1, s.2), (0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn min_max_of_constant_grid_is_zero_not_nan() {
+        let g = vec![vec![3.0; 4]; 2];
+        assert!(min_max(&g).iter().flatten().all(|&x| x == 0.0));
+        let g = vec![vec![1.0, 3.0], vec![2.0, 5.0]];
+        assert_eq!(min_max(&g), vec![vec![0.0, 0.5], vec![0.25, 1.0]]);
+        assert_eq!(min_max_per_layer(&g), vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
+    }
+
+    #[test]
+    fn hies_at_alpha_one_and_zero_is_the_single_criterion() {
+        let his = vec![vec![0.1, 0.9, 0.4], vec![0.3, 0.2, 0.7]];
+        let ae = vec![vec![2.0, 0.5, 1.0], vec![0.1, 3.0, 1.5]];
+        assert_eq!(hies(&his, &ae, 1.0, false), min_max(&his));
+        let inv: Grid = min_max(&ae).iter().map(|r| r.iter().map(|x| 1.0 - x).collect()).collect();
+        assert_eq!(hies(&his, &ae, 0.0, false), inv);
+        // Half-way: the mean of the two.
+        let half = hies(&his, &ae, 0.5, false);
+        assert!(close(half[0][1], 0.5 * 1.0 + 0.5 * (1.0 - 0.4 / 2.9)));
+    }
+
+    #[test]
+    fn ranking_ties_are_broken_by_position() {
+        let s = vec![vec![0.5, 0.1, 0.5], vec![0.1, 0.5, 0.0]];
+        assert_eq!(prune_order(&s, &[]), vec![(1, 2), (0, 1), (1, 0), (0, 0), (0, 2), (1, 1)]);
+        assert_eq!(prune_order(&s, &[(1, 2)])[0], (0, 1));
+        assert_eq!(select_pruned(&s, 3, false, &[]), vec![(1, 2), (0, 1), (1, 0)]);
+        // Per layer: 3 heads over 2 layers → 2 from layer 0, 1 from layer 1.
+        assert_eq!(select_pruned(&s, 3, true, &[]), vec![(0, 1), (0, 0), (1, 2)]);
+    }
+
+    #[test]
+    fn his_normalisation_switches() {
+        let sum = vec![vec![3.0, 4.0], vec![6.0, 8.0]];
+        let off = HisNorm { by_tokens: false, layer_l2: false, global_min_max: false };
+        let (raw, his) = normalize_his(&sum, 2, 10, off);
+        assert_eq!(raw, vec![vec![1.5, 2.0], vec![3.0, 4.0]]);
+        assert_eq!(his, raw);
+        let (_, his) = normalize_his(&sum, 2, 10, HisNorm { by_tokens: true, ..off });
+        assert_eq!(his, vec![vec![0.3, 0.4], vec![0.6, 0.8]]);
+        let (_, his) = normalize_his(&sum, 2, 10, HisNorm { layer_l2: true, ..off });
+        assert!(close(his[0][0], 0.6) && close(his[1][1], 0.8));
+        let (_, his) = normalize_his(&sum, 2, 10, HisNorm::default());
+        assert_eq!(his, vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
+    }
+
+    #[test]
+    fn heads_for_ratio_rounds() {
+        assert_eq!(heads_for_ratio(0.3, 72), 22);
+        assert_eq!(heads_for_ratio(0.0, 72), 0);
+        assert_eq!(heads_for_ratio(1.5, 72), 72);
+    }
+}

@@ -1,0 +1,118 @@
+//! The sentence classifier on top of the encoder: either the checkpoint's own
+//! (BertForSequenceClassification: pooler + `classifier`) or a separate head file in Hugging Face
+//! naming (`classifier.weight` [labels, hidden], `classifier.bias` [labels]) with a JSON sidecar,
+//! over the checkpoint's pooled sentence embedding.
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Pooling, PoolingMode};
+use crate::error::{Error, Result};
+use crate::model::{Bert, Linear, pool};
+use crate::weights::Weights;
+
+/// The sidecar of a head file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeadMeta {
+    pub labels: Vec<String>,
+    /// "mean" or "cls": the pooling the head was trained on.
+    pub pooling: String,
+    /// Whether the pooled vector was L2-normalised.
+    pub normalized: bool,
+    #[serde(default)]
+    pub train_accuracy: Option<f64>,
+    #[serde(default)]
+    pub dev_accuracy: Option<f64>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub epochs: Option<usize>,
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The checkpoint's sentence embedding (its pooling and normalisation).
+    Embedding,
+    /// `tanh(pooler.dense(h[CLS]))`, as BertForSequenceClassification.
+    Pooler,
+}
+
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    pub linear: Linear, // [hidden → labels]
+    pub labels: Vec<String>,
+    pub input: Input,
+}
+
+impl Classifier {
+    /// The checkpoint's own classifier, if it has one (and the pooler it reads).
+    pub fn from_checkpoint(model: &Bert, labels: Option<Vec<String>>) -> Option<Self> {
+        let linear = model.classifier.clone()?;
+        model.pooler.as_ref()?;
+        let n = linear.bias.dims()[0];
+        let labels = labels.filter(|l| l.len() == n).unwrap_or_else(|| (0..n).map(|i| format!("LABEL_{i}")).collect());
+        Some(Self { linear, labels, input: Input::Pooler })
+    }
+
+    /// A head file and its sidecar, checked against the encoder it will sit on.
+    pub fn from_head(bytes: &[u8], meta: &HeadMeta, hidden: usize, pooling: Pooling, device: &Device) -> Result<Self> {
+        let want = match pooling.mode {
+            PoolingMode::Mean => "mean",
+            PoolingMode::Cls => "cls",
+        };
+        if meta.pooling != want || meta.normalized != pooling.normalize {
+            return Err(Error::input(format!(
+                "the classifier head was trained on {} pooling{}, but this model pools with {want}{}",
+                meta.pooling,
+                if meta.normalized { " (normalised)" } else { "" },
+                if pooling.normalize { " (normalised)" } else { "" },
+            )));
+        }
+        let n = meta.labels.len();
+        if n < 2 {
+            return Err(Error::input("the classifier head's sidecar must list at least 2 labels"));
+        }
+        let mut w = Weights::parse(bytes).map_err(|e| Error::input(format!("classifier head: {}", e.message)))?;
+        let linear = Linear::load(&mut w, "classifier", hidden, n, device)
+            .map_err(|e| Error::input(format!("classifier head: {}", e.message)))?;
+        w.finish().map_err(|e| Error::input(format!("classifier head: {}", e.message)))?;
+        Ok(Self { linear, labels: meta.labels.clone(), input: Input::Embedding })
+    }
+
+    /// Logits [B, labels] from the encoder's last hidden states.
+    pub fn logits(&self, model: &Bert, hidden: Tensor<3>, mask: Tensor<2>, pooling: Pooling) -> Tensor<2> {
+        let x = match self.input {
+            Input::Embedding => pool(hidden, mask, pooling),
+            Input::Pooler => model.pooler_output(hidden).expect("from_checkpoint checked the pooler"),
+        };
+        self.linear.forward2(x)
+    }
+
+    pub fn num_params(&self) -> usize {
+        let [i, o] = self.linear.weight.dims();
+        i * o + o
+    }
+}
+
+/// Writes a head in Hugging Face naming: `classifier.weight` [labels, hidden] (PyTorch's
+/// [out, in]) and `classifier.bias` [labels]. `weight` is given as [hidden, labels].
+pub fn head_to_safetensors(weight: &[f32], bias: &[f32], hidden: usize) -> Vec<u8> {
+    let labels = bias.len();
+    let mut out_in = vec![0f32; weight.len()];
+    for i in 0..hidden {
+        for o in 0..labels {
+            out_in[o * hidden + i] = weight[i * labels + o];
+        }
+    }
+    let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let (w, b) = (bytes(&out_in), bytes(bias));
+    let views = vec![
+        ("classifier.bias", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![labels], &b).unwrap()),
+        ("classifier.weight", safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![labels, hidden], &w).unwrap()),
+    ];
+    safetensors::serialize(views, None).expect("serializing two f32 tensors")
+}

@@ -1,0 +1,171 @@
+//! Head scores over a calibration set: attention entropy, Voita confidence and HIS from one
+//! forward pass and one backward pass per batch, plus the weight norm and HIES.
+
+use burn::tensor::{Tensor, TensorData, activation::log_softmax};
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{self, Grid, HisNorm};
+use crate::batch::{self, Batch};
+use crate::data::Example;
+use crate::engine::{Engine, read};
+use crate::error::Result;
+
+/// Calibration batches are small: one gradient per example is kept ([B, L, H] gates).
+const SCORE_BATCH_TOKENS: usize = 2048;
+const SCORE_BATCH_SENTENCES: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreOptions {
+    /// HIES weight on importance (1 = HIS only, 0 = entropy only).
+    pub alpha: f64,
+    pub his_norm: HisNorm,
+    /// Min-max HIS and entropy within each layer instead of globally, inside HIES.
+    pub per_layer_min_max: bool,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        Self { alpha: 0.5, his_norm: HisNorm::default(), per_layer_min_max: false }
+    }
+}
+
+/// Every score as a [layer][head] grid.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scores {
+    pub layers: usize,
+    pub heads: usize,
+    /// Calibration examples and their real tokens.
+    pub n: usize,
+    pub tokens: usize,
+    pub alpha: f64,
+    /// Attention entropy normalised by ln n, mean over examples (0 = focused, 1 = uniform).
+    pub entropy: Grid,
+    /// The same in nats, before the ln n normalisation.
+    pub entropy_nats: Grid,
+    /// Mean over examples of |∂L/∂ξ| at ξ = 1.
+    pub his_raw: Grid,
+    /// `his_raw` after the normalisation switches.
+    pub his: Grid,
+    pub hies: Grid,
+    /// Mean max attention weight over real query rows (Voita et al. 2019).
+    pub confidence: Grid,
+    /// ℓ2 norm of the head's query/key/value weights and its attention.output.dense inputs.
+    pub weight_norm: Grid,
+    pub options: ScoreOptions,
+}
+
+impl Scores {
+    /// Recomputes `his` and `hies` for other switches; no model run needed.
+    pub fn with_options(&self, options: ScoreOptions) -> Self {
+        let sum_abs: Grid = self.his_raw.iter().map(|r| r.iter().map(|x| x * self.n as f64).collect()).collect();
+        let (_, his) = analysis::normalize_his(&sum_abs, self.n, self.tokens, options.his_norm);
+        let hies = analysis::hies(&his, &self.entropy, options.alpha, options.per_layer_min_max);
+        Self { his, hies, alpha: options.alpha, options, ..self.clone() }
+    }
+}
+
+impl Engine {
+    /// Scores every head on `examples` (gold labels needed for HIS). Heads in `off` stay gated
+    /// to 0 throughout, as iterative pruning re-scores the survivors. `progress(done, total)` is
+    /// called after each batch.
+    pub async fn score(
+        &self,
+        examples: &[Example],
+        off: &[(usize, usize)],
+        options: ScoreOptions,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Scores> {
+        let classifier = self.classifier()?;
+        let c = self.config();
+        let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
+        let labels = classifier.labels.len();
+        let encoded = examples.iter().map(|e| self.encode(&e.text)).collect::<Result<Vec<_>>>()?;
+        let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
+
+        let (mut ent, mut ent_nats, mut conf, mut grad_sum) = (analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h));
+        let mut done = 0;
+        for group in batch::plan(&lens, SCORE_BATCH_TOKENS, SCORE_BATCH_SENTENCES) {
+            let seqs: Vec<&[u32]> = group.iter().map(|&i| encoded[i].ids.as_slice()).collect();
+            let batch = Batch::new(&seqs, c.pad_token_id);
+            let (b, t) = (batch.b, batch.t);
+
+            // One gate row per example, so ∂(Σ_b L_b)/∂ξ_b is example b's own gradient.
+            let gate: Tensor<3> = self.gate(off).repeat_dim(0, b).autodiff().require_grad(); // [B, L, H]
+            let (out, mask) = self.forward(&batch, Some(gate.clone()), true);
+            let logits = classifier.logits(&self.model, out.hidden, mask, self.pooling); // [B, C]
+            let mut onehot = vec![0f32; b * labels];
+            for (r, &i) in group.iter().enumerate() {
+                onehot[r * labels + examples[i].label] = 1.0;
+            }
+            let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, labels]), &self.device);
+            let loss = -(log_softmax(logits, 1) * onehot).sum(); // Σ_b cross-entropy
+
+            let probs = read(Tensor::cat(out.attentions, 1).detach()).await?; // [B, L*H, T, T]
+            let grads = loss.backward();
+            let g = gate.grad(&grads).expect("the gate requires grad");
+            let g = read(g).await?; // [B, L, H]
+
+            for (r, &i) in group.iter().enumerate() {
+                let stats = analysis::example_head_stats(&probs[r * l * h * t * t..(r + 1) * l * h * t * t], l * h, t, lens[i]);
+                for (k, (nats, normed, confidence)) in stats.into_iter().enumerate() {
+                    ent_nats[k / h][k % h] += nats;
+                    ent[k / h][k % h] += normed;
+                    conf[k / h][k % h] += confidence;
+                    grad_sum[k / h][k % h] += (g[r * l * h + k] as f64).abs();
+                }
+            }
+            done += group.len();
+            progress(done, examples.len());
+        }
+
+        let n = examples.len().max(1) as f64;
+        let mean = |g: Grid| -> Grid { g.into_iter().map(|r| r.into_iter().map(|x| x / n).collect()).collect() };
+        let tokens: usize = lens.iter().sum();
+        let (his_raw, his) = analysis::normalize_his(&grad_sum, examples.len(), tokens, options.his_norm);
+        let entropy = mean(ent);
+        let hies = analysis::hies(&his, &entropy, options.alpha, options.per_layer_min_max);
+        Ok(Scores {
+            layers: l,
+            heads: h,
+            n: examples.len(),
+            tokens,
+            alpha: options.alpha,
+            entropy,
+            entropy_nats: mean(ent_nats),
+            his_raw,
+            his,
+            hies,
+            confidence: mean(conf),
+            weight_norm: self.weight_norms().await?,
+            options,
+        })
+    }
+
+    /// ℓ2 norm per head over its query/key/value output features and the attention.output.dense
+    /// input features that read its context (weights only, no biases).
+    pub async fn weight_norms(&self) -> Result<Grid> {
+        let c = self.config();
+        let (d, dh) = (c.hidden_size, c.head_dim());
+        let mut out = analysis::grid(c.num_hidden_layers, c.num_attention_heads);
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let a = &layer.attention;
+            let sq = |v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
+            let (q, k, v) = (read(a.query.weight.clone()).await?, read(a.key.weight.clone()).await?, read(a.value.weight.clone()).await?);
+            let o = read(a.output_dense.weight.clone()).await?; // [H_kept*dh, D]
+            let kept = a.heads.len() * dh;
+            for (p, &head) in a.heads.iter().enumerate() {
+                let cols = p * dh..(p + 1) * dh;
+                let mut s = 0.0;
+                for row in 0..d {
+                    // query/key/value are [D, H_kept*dh]: this head's columns.
+                    for m in [&q, &k, &v] {
+                        s += sq(&m[row * kept + cols.start..row * kept + cols.end]);
+                    }
+                }
+                s += sq(&o[cols.start * d..cols.end * d]);
+                out[l][head] = s.sqrt();
+            }
+        }
+        Ok(out)
+    }
+}
