@@ -8,7 +8,15 @@ bash scripts/setup.sh --test
 . scripts/env.sh
 
 echo "== native tests"
+# lavapipe and Chromium's Vulkan want a runtime dir; CI has none.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 cargo test --all-targets -- --test-threads=1
+
+echo "== native reference numbers for the browser tests"
+mkdir -p artifacts
+cal=tests/fixtures/calibration.tsv
+"$CARGO_TARGET_DIR/debug/hies" score --data $cal --n 16 --seed 0 --json > artifacts/native-score.json
+"$CARGO_TARGET_DIR/debug/hies" prune --data $cal --dev $cal --n 16 --seed 0 --criterion hies --ratio 0.5 --structural --json > artifacts/native-prune.json
 
 echo "== wasm build (test profile)"
 bash scripts/build-wasm.sh release

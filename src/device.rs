@@ -38,7 +38,12 @@ pub async fn device(backend: Backend) -> Result<Device> {
             let d = Device::wgpu_options()
                 .init_async()
                 .await
-                .map_err(|e| Error::backend(format!("no usable GPU adapter ({e})")))?;
+                .map_err(|e| {
+                    // wgpu's text lists every API it tried; the first clause says enough.
+                    let detail = e.to_string();
+                    let short = detail.split(':').next().unwrap_or(&detail).trim().to_string();
+                    Error::backend(format!("no usable GPU adapter ({short})"))
+                })?;
             Ok(GPU.get_or_init(|| d).clone())
         }
     }

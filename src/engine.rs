@@ -80,6 +80,15 @@ impl Engine {
             .ok_or_else(|| Error::input("this model has no classifier: give a head file (classifier.weight/bias) or a BertForSequenceClassification checkpoint"))
     }
 
+    /// Parameters of `model` (this engine's or a pruned copy) plus a separate classifier head.
+    pub fn num_params(&self, model: &Bert) -> usize {
+        let head = match (&self.classifier, &model.classifier) {
+            (Some(c), None) => c.num_params(),
+            _ => 0, // none, or the checkpoint's own (counted in the model)
+        };
+        model.num_params() + head
+    }
+
     /// A [1, L, H] gate: ones, with the heads in `off` ([layer, head]) at 0.
     pub fn gate(&self, off: &[(usize, usize)]) -> Tensor<3> {
         let c = self.config();

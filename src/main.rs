@@ -414,7 +414,6 @@ mod cli {
                 let texts: Vec<String> = dev_examples.iter().take(32).map(|e| e.text.clone()).collect();
                 let full_ms = latency_ms(&engine, &engine.model, &texts, &[], 3)?;
                 let masked_ms = latency_ms(&engine, &engine.model, &texts, &pruned, 3)?;
-                let head_params = if engine.model.classifier.is_some() { 0 } else { engine.classifier()?.num_params() };
                 let mut report = json!({
                     "criterion": options.criterion, "ratio": ratio, "alpha": score.alpha, "iterative": iterative,
                     "per_layer": per_layer, "n": score.n, "seed": score.seed,
@@ -424,7 +423,7 @@ mod cli {
                     "accuracy": evaluate::accuracy(&masked, &set.labels),
                     "agreement": evaluate::agreement(&masked, &full),
                     "latency_ms_full": full_ms, "latency_ms_masked": masked_ms,
-                    "parameters_full": engine.model.num_params() + head_params,
+                    "parameters_full": engine.num_params(&engine.model),
                 });
                 if structural {
                     let small = engine.model.without_heads(&pruned);
@@ -432,7 +431,7 @@ mod cli {
                     report["accuracy_structural"] = json!(evaluate::accuracy(&sp, &set.labels));
                     report["structural_equals_masked"] = json!(sp == masked);
                     report["latency_ms_structural"] = json!(latency_ms(&engine, &small, &texts, &[], 3)?);
-                    report["parameters_structural"] = json!(small.num_params() + head_params);
+                    report["parameters_structural"] = json!(engine.num_params(&small));
                 }
                 if json {
                     print_json(&report)?;

@@ -148,7 +148,7 @@ impl HiesEngine {
         set(&o, "classifier", self.inner.classifier.is_some());
         let labels: Array = self.inner.classifier.iter().flat_map(|c| c.labels.iter()).map(|l| JsValue::from_str(l)).collect();
         set(&o, "labels", labels);
-        set(&o, "params", self.inner.model.num_params() as f64);
+        set(&o, "params", self.inner.num_params(&self.inner.model) as f64);
         o.into()
     }
 
@@ -269,7 +269,7 @@ impl HiesEngine {
                     None => Pruned::Mask(&off),
                 };
                 let pred = engine.predict(&d.set, pruned, &mut report).await?;
-                Ok::<_, Error>((pred, small.map(|m| m.num_params())))
+                Ok::<_, Error>((pred, small.map(|m| engine.num_params(&m))))
             }
             .await;
             let full = d.full.clone();
@@ -283,8 +283,9 @@ impl HiesEngine {
             set(&o, "fullAccuracy", evaluate::accuracy(&full, &labels));
             let as_u32: Vec<u32> = pred.iter().map(|&p| p as u32).collect();
             set(&o, "predictions", Uint32Array::from(as_u32.as_slice()));
-            set(&o, "paramsFull", engine.model.num_params() as f64);
-            set(&o, "params", small_params.unwrap_or_else(|| engine.model.num_params()) as f64);
+            let full_params = engine.num_params(&engine.model);
+            set(&o, "paramsFull", full_params as f64);
+            set(&o, "params", small_params.unwrap_or(full_params) as f64);
             set(&o, "headsPruned", off.len() as u32);
             Ok(o.into())
         })

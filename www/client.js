@@ -28,7 +28,11 @@ export class EngineClient {
     });
   }
 
-  load(base, backend, onProgress) { return this.request('load', { base, backend }, onProgress); }
+  load(base, backend, head, onProgress) { return this.request('load', { base, backend, head }, onProgress); }
   embed(texts) { return this.request('embed', { texts }); }
   attention(text) { return this.request('attention', { text }); }
+  score(data, request, onProgress) { return this.request('score', { data, request }, onProgress); }
+  plan(data, request, onProgress) { return this.request('plan', { data, request }, onProgress); }
+  setDev(data) { return this.request('setDev', { data }); }
+  evaluate(heads, structural, onProgress) { return this.request('evaluate', { heads, structural }, onProgress); }
 }

@@ -3,6 +3,7 @@
 import { EngineClient } from './client.js';
 
 const MODEL_BASE = new URL('../assets/models/all-MiniLM-L6-v2', import.meta.url).href;
+const HEAD = new URL('../heads/minilm-rotten-tomatoes.safetensors', import.meta.url).href;
 const $ = (id) => document.getElementById(id);
 const client = new EngineClient();
 let loaded = null;
@@ -23,7 +24,7 @@ async function load(backend) {
   const seen = {};
   status('Loading the model…');
   try {
-    loaded = await client.load(MODEL_BASE, backend, ({ file, loaded, total }) => {
+    loaded = await client.load(MODEL_BASE, backend, HEAD, ({ file, loaded, total }) => {
       seen[file] = { loaded, total };
       const sum = (k) => Object.values(seen).reduce((s, f) => s + f[k], 0);
       const mb = (n) => (n / 1e6).toFixed(1);
@@ -76,4 +77,8 @@ window.hies = {
   load: (backend) => load(backend),
   embed: (texts) => client.embed(texts),
   attention: (text) => client.attention(text),
+  score: (data, request, onProgress) => client.score(new URL(data, location.href).href, request, onProgress),
+  plan: (data, request, onProgress) => client.plan(new URL(data, location.href).href, request, onProgress),
+  setDev: (data) => client.setDev(new URL(data, location.href).href),
+  evaluate: (heads, structural, onProgress) => client.evaluate(heads, structural, onProgress),
 };

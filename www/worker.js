@@ -1,8 +1,14 @@
 // The engine's Web Worker: it fetches the model files (with byte progress), builds the wasm
 // engine and answers one request at a time, so the page never blocks on the model.
 //
-// Messages in:  {id, type: 'load', base, backend}  {id, type: 'embed', texts}  {id, type: 'attention', text}
-// Messages out: {id, type: 'progress', loaded, total, file}  {id, type: 'result', value}  {id, type: 'error', message}
+// Messages in:  {id, type: 'load', base, backend, head?}  {id, type: 'embed', texts}
+//               {id, type: 'attention', text}  {id, type: 'score', data, request}
+//               {id, type: 'plan', data, request}  {id, type: 'setDev', data}
+//               {id, type: 'evaluate', heads, structural}
+//               (data: URL of a label<TAB>text file; head: URL of a classifier head .safetensors
+//               whose sidecar is the same path with .json)
+// Messages out: {id, type: 'progress', loaded, total, file?}  {id, type: 'result', value}
+//               {id, type: 'error', message}
 import init, { HiesEngine } from './pkg/hies.js';
 
 let engine = null;
@@ -31,7 +37,15 @@ async function fetchBytes(url, id, optional = false) {
   return bytes;
 }
 
-async function load(id, { base, backend }) {
+async function fetchText(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
+  return res.text();
+}
+
+const progressOf = (id) => (loaded, total) => postMessage({ id, type: 'progress', loaded, total });
+
+async function load(id, { base, backend, head }) {
   await wasmReady;
   const [config, tokenizer, modules, pooling] = await Promise.all([
     fetchBytes(`${base}/config.json`, id),
@@ -43,6 +57,7 @@ async function load(id, { base, backend }) {
   const t0 = performance.now();
   const next = await HiesEngine.create(config, weights, tokenizer, modules, pooling, backend);
   const loadMs = performance.now() - t0;
+  if (head) next.setHead(await fetchBytes(head, id), await fetchText(head.replace(/\.safetensors$/, '.json')));
   if (engine) engine.free();
   engine = next;
   return { ...engine.info(), loadMs };
@@ -58,6 +73,22 @@ const handlers = {
   async attention(id, { text }) {
     const t0 = performance.now();
     const out = await engine.attention(text);
+    return { ...out, ms: performance.now() - t0 };
+  },
+  async score(id, { data, request }) {
+    const t0 = performance.now();
+    const out = await engine.score(await fetchText(data), JSON.stringify(request), progressOf(id));
+    return { ...out, ms: performance.now() - t0 };
+  },
+  async plan(id, { data, request }) {
+    return engine.plan(await fetchText(data), JSON.stringify(request), progressOf(id));
+  },
+  async setDev(id, { data }) {
+    return engine.setDev(await fetchText(data));
+  },
+  async evaluate(id, { heads, structural }) {
+    const t0 = performance.now();
+    const out = await engine.evaluate(JSON.stringify(heads), structural, progressOf(id));
     return { ...out, ms: performance.now() - t0 };
   },
 };
