@@ -17,6 +17,12 @@ fi
 
 cargo build --lib --target wasm32-unknown-unknown --profile "$profile"
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/hies.wasm"
+# wasm-bindgen and wasm-opt again only when cargo produced a new module.
+signature="$profile $(stat -c %Y:%s "$wasm")"
+if [ "$(cat www/pkg/.built-from 2>/dev/null)" = "$signature" ]; then
+  echo "build-wasm: www/pkg is up to date"
+  exit 0
+fi
 rm -rf www/pkg
 wasm-bindgen --target web --no-typescript --out-dir www/pkg "$wasm"
 if [ "$profile" = dist ]; then
@@ -30,4 +36,5 @@ if [ "$profile" = dist ]; then
     echo "build-wasm: wasm-opt not found (apt-get install binaryen); shipping the unoptimised wasm"
   fi
 fi
+echo "$signature" > www/pkg/.built-from
 ls -l www/pkg/hies_bg.wasm

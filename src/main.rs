@@ -240,10 +240,14 @@ mod cli {
         Ok(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?)
     }
 
-    fn read_data(path: &Path, engine: &Engine) -> Res<Vec<Example>> {
+    fn read_tsv(path: &Path, labels: &[String]) -> Res<Vec<Example>> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {} ({e}); run `python3 scripts/setup-assets.py`", path.display()))?;
-        let labels = &engine.classifier()?.labels;
         Ok(data::parse_tsv(&text, labels).map_err(|e| format!("{}: {e}", path.display()))?)
+    }
+
+    /// Labelled sentences for the engine's classifier.
+    fn read_data(path: &Path, engine: &Engine) -> Res<Vec<Example>> {
+        read_tsv(path, &engine.classifier()?.labels)
     }
 
     fn print_json(v: &impl Serialize) -> Res<()> {
@@ -316,11 +320,7 @@ mod cli {
             Command::TrainHead { model, train, dev, out, labels, seed, epochs, lr, json } => {
                 let engine = load(&model)?;
                 let started = Instant::now();
-                let read = |p: &Path| -> Res<Vec<Example>> {
-                    let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {} ({e})", p.display()))?;
-                    Ok(data::parse_tsv(&text, &labels)?)
-                };
-                let (train, dev) = (read(&train)?, read(&dev)?);
+                let (train, dev) = (read_tsv(&train, &labels)?, read_tsv(&dev, &labels)?);
                 let d = engine.config().hidden_size;
                 let features = |set: &[Example]| -> Res<Vec<f32>> {
                     let texts: Vec<String> = set.iter().map(|e| e.text.clone()).collect();

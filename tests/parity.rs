@@ -4,8 +4,6 @@ mod common;
 
 use common::*;
 use hies::Backend;
-use hies::batch::Batch;
-use hies::model::pool;
 
 #[test]
 fn cpu_matches_reference_ids_embeddings_and_attention() {
@@ -26,16 +24,7 @@ fn upstream_cosines_to_four_decimals() {
 
 #[test]
 fn gated_runs_match_reference_head_mask() {
-    let engine = engine(Backend::Cpu);
-    let fx = fixture();
-    for g in &fx.gated {
-        let s = &fx.sentences[g.sentence];
-        let batch = Batch::new(&[s.ids.as_slice()], 0);
-        let (out, mask) = engine.forward(&batch, Some(gate_with_off(&engine, &g.off)), false);
-        let got = pollster::block_on(hies::engine::read(pool(out.hidden, mask, engine.pooling))).unwrap();
-        let d = max_abs_diff(&got, &g.embedding);
-        assert!(d <= 1e-4, "gated {:?} on {:?}: max |diff| {d:e}", g.off, s.text);
-    }
+    check_gated_against_fixture(&engine(Backend::Cpu), 1e-4);
 }
 
 #[test]

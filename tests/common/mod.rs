@@ -102,3 +102,16 @@ pub fn check_against_fixture(engine: &Engine, limit: usize, emb_tol: f32, attn_t
         }
     }
 }
+
+/// The fixture's gated runs (heads set to 0) against `engine`, embeddings within `tol`.
+pub fn check_gated_against_fixture(engine: &Engine, tol: f32) {
+    let fx = fixture();
+    for g in &fx.gated {
+        let s = &fx.sentences[g.sentence];
+        let batch = hies::batch::Batch::new(&[s.ids.as_slice()], 0);
+        let (out, mask) = engine.forward(&batch, Some(gate_with_off(engine, &g.off)), false);
+        let got = pollster::block_on(hies::engine::read(hies::model::pool(out.hidden, mask, engine.pooling))).unwrap();
+        let d = max_abs_diff(&got, &g.embedding);
+        assert!(d <= tol, "gated {:?} on {:?}: max |diff| {d:e}", g.off, s.text);
+    }
+}
