@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 need=()
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 command -v node >/dev/null || need+=(nodejs npm)
-command -v wasm-opt >/dev/null || need+=(binaryen)
 if [ "${1:-}" = --test ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v chromedriver >/dev/null || need+=(chromium-driver)
@@ -28,7 +27,8 @@ fi
 command -v cargo >/dev/null || { echo "setup: Rust is missing: install it with rustup (https://rustup.rs)"; exit 1; }
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-if [ "${1:-}" = --test ] && ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+# playwright-core (tests) and binaryen's wasm-opt (the shipped build).
+if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
   npm ci --no-audit --no-fund
 fi
 
