@@ -80,11 +80,13 @@ pub fn check_against_fixture(engine: &Engine, limit: usize, emb_tol: f32, attn_t
     let sentences: Vec<&Sentence> = fx.sentences.iter().take(limit).collect();
     let texts: Vec<String> = sentences.iter().map(|s| s.text.clone()).collect();
     let got = pollster::block_on(engine.embed(&texts)).expect("embed");
+    let (mut worst_emb, mut worst_attn) = (0f32, 0f32);
     for (s, e) in sentences.iter().zip(&got) {
         assert_eq!(e.ids, s.ids, "token ids of {:?}", s.text);
         assert_eq!(e.truncated, s.truncated, "truncation flag of {:?}", s.text);
         let d = max_abs_diff(&e.embedding, &s.embedding);
         assert!(d <= emb_tol, "embedding of {:?}: max |diff| {d:e} > {emb_tol:e}", s.text);
+        worst_emb = worst_emb.max(d);
     }
     for s in &sentences {
         let a = pollster::block_on(engine.attention(&s.text)).expect("attention");
@@ -96,11 +98,14 @@ pub fn check_against_fixture(engine: &Engine, limit: usize, emb_tol: f32, attn_t
             worst = worst.max((got - p as f32).abs());
         }
         assert!(worst <= attn_tol, "attention of {:?}: max |diff| {worst:e} > {attn_tol:e}", s.text);
+        worst_attn = worst_attn.max(worst);
         if let Some(full) = &s.attention {
             let d = max_abs_diff(&a.probs, full);
             assert!(d <= attn_tol, "full attention of {:?}: max |diff| {d:e}", s.text);
+            worst_attn = worst_attn.max(d);
         }
     }
+    eprintln!("{:?}: max |diff| embeddings {worst_emb:e}, attention {worst_attn:e}", engine.backend);
 }
 
 /// The fixture's gated runs (heads set to 0) against `engine`, embeddings within `tol`.
