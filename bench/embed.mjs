@@ -12,7 +12,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 async function inBrowser(server, backend, texts, runs) {
   const browser = await launch({ webgpu: backend === 'gpu' });
   try {
-    const page = await openPage(browser, `${server.url}?backend=${backend}`);
+    const page = await openPage(browser, server.app(`backend=${backend}&auto=0`));
     await page.evaluate(() => window.hies.ready);
     await page.evaluate((t) => window.hies.embed(t), texts.slice(0, 4)); // warm-up (kernel compilation on WebGPU)
     const times = [];

@@ -1,13 +1,15 @@
-// A static file server for the repository root, on loopback. No dependencies.
-//   node scripts/serve.mjs [port]      (PORT env or 8080; 0 picks a free port)
-// Prints "serving http://127.0.0.1:PORT/" once listening, which the browser tests wait for.
+// A static file server on loopback, no dependencies.
+//   node scripts/serve.mjs [port] [folder]   (PORT env or 8080, 0 picks a free port; the folder
+//   defaults to the repository root). Prints "serving http://127.0.0.1:PORT/" once listening,
+//   which the browser tests wait for, and "GET /path" per request when LOG_REQUESTS=1.
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const root = resolve(process.argv[3] ?? fileURLToPath(new URL('..', import.meta.url)));
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+const log = process.env.LOG_REQUESTS === '1';
 const types = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.json': 'application/json', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml',
@@ -17,6 +19,7 @@ const types = {
 
 const server = createServer((req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  if (log) console.log(`${req.method} ${path}`);
   let file = normalize(join(root, path));
   if (!file.startsWith(root + sep) && file !== root) { res.writeHead(403).end(); return; }
   try {
@@ -27,7 +30,7 @@ const server = createServer((req, res) => {
       'content-length': size,
       'cache-control': 'no-cache',
       // The page talks to nothing but its own origin.
-      'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self'",
+      'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-src 'self'",
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test:  npm test
 #   native: unit tests, parity against the float64 reference, gates, bad input, wgpu (lavapipe)
-#   browser: the page in headless Chromium, CPU and WebGPU (SwiftShader), against the same fixture
+#   browser: the built page in headless Chromium, CPU and WebGPU (SwiftShader), against the same
+#            fixture and the native CLI's numbers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -15,11 +16,16 @@ cargo test --all-targets -- --test-threads=1
 echo "== native reference numbers for the browser tests"
 mkdir -p artifacts
 cal=tests/fixtures/calibration.tsv
-"$CARGO_TARGET_DIR/debug/hies" score --data $cal --n 16 --seed 0 --json > artifacts/native-score.json
-"$CARGO_TARGET_DIR/debug/hies" prune --data $cal --dev $cal --n 16 --seed 0 --criterion hies --ratio 0.5 --structural --json > artifacts/native-prune.json
+hies="$CARGO_TARGET_DIR/debug/hies"
+"$hies" score --data $cal --n 16 --seed 0 --json > artifacts/native-score.json
+"$hies" prune --data $cal --dev $cal --n 16 --seed 0 --criterion hies --ratio 0.5 --structural --json > artifacts/native-prune.json
+"$hies" prune --data $cal --dev $cal --n 16 --seed 3 --criterion random --ratio 0.5 --json > artifacts/native-prune-random.json
+# What the page computes with its defaults: 32 calibration sentences (seed 0), the 800 dev sentences.
+"$hies" score --n 32 --seed 0 --json > artifacts/native-score-default.json
+"$hies" prune --n 32 --seed 0 --criterion hies --ratio 0.3 --json > artifacts/native-prune-default.json
 
-echo "== wasm build (test profile)"
-bash scripts/build-wasm.sh release
+echo "== page build (wasm test profile + Vite)"
+bash scripts/build-web.sh release
 
 echo "== browser tests"
 node --test --test-concurrency=1 tests/browser/

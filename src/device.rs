@@ -48,3 +48,22 @@ pub async fn device(backend: Backend) -> Result<Device> {
         }
     }
 }
+
+/// Gives the JS event loop a turn (a macrotask, so queued worker messages are handled).
+/// Natively there is nothing to yield to.
+#[cfg(target_family = "wasm")]
+pub async fn yield_now() {
+    use wasm_bindgen::JsCast;
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        if let Ok(f) = js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
+            let _ = f.call2(&global, &resolve, &0.into());
+        } else {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(not(target_family = "wasm"))]
+pub async fn yield_now() {}

@@ -2,9 +2,13 @@
 //! bytes, embed sentences, return a sentence's attention maps. All readback is async, which
 //! WebGPU requires; native callers block on it.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
+use crate::analysis::Grid;
 use crate::batch::{self, Batch};
 use crate::classifier::{Classifier, HeadMeta};
 use crate::config::{BertConfig, Pooling};
@@ -36,6 +40,10 @@ pub struct Engine {
     pub classifier: Option<Classifier>,
     pub device: Device,
     pub backend: Backend,
+    /// Set by `cancel`; long jobs stop at their next checkpoint.
+    cancelled: AtomicBool,
+    /// Per-head weight norms: fixed for a model, so computed once.
+    pub(crate) weight_norm: OnceLock<Grid>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +73,22 @@ impl Engine {
         let tokenizer = TextTokenizer::from_bytes(files.tokenizer, config.max_position_embeddings, config.vocab_size)?;
         let model = Bert::load(&config, files.weights, &device)?;
         let classifier = Classifier::from_checkpoint(&model, config.labels.clone());
-        Ok(Self { model, tokenizer, pooling, classifier, device, backend })
+        Ok(Self { model, tokenizer, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
+    }
+
+    /// Asks the running job to stop at its next checkpoint (it fails with `ErrorKind::Cancelled`).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// Between batches of a long job: stops if the job was cancelled, else lets the browser's
+    /// event loop run (so a cancel message or a short request can come in).
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.cancelled.swap(false, Ordering::Relaxed) {
+            return Err(Error::cancelled());
+        }
+        crate::device::yield_now().await;
+        Ok(())
     }
 
     /// Puts a separately trained classifier head (safetensors + sidecar) on the encoder.

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Input,
     /// The compute device failed (no adapter, a lost device, a failed readback).
     Backend,
+    /// The caller cancelled the job (`Engine::cancel`).
+    Cancelled,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ impl Error {
     pub fn backend(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Backend, message)
     }
+    pub fn cancelled() -> Self {
+        Self::new(ErrorKind::Cancelled, "the job was cancelled")
+    }
 }
 
 impl fmt::Display for Error {
@@ -54,6 +59,7 @@ impl fmt::Display for Error {
             ErrorKind::Tokenizer => "tokenizer.json",
             ErrorKind::Input => "input",
             ErrorKind::Backend => "backend",
+            ErrorKind::Cancelled => "cancelled",
         };
         write!(f, "{what}: {}", self.message)
     }

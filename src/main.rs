@@ -171,6 +171,16 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// One sentence: every head's attention, its entropy, and its importance |∂L/∂ξ| with the
+        /// model's own prediction as the label (JSON; the page's precomputed example sentences).
+        Attention {
+            #[command(flatten)]
+            model: ModelArgs,
+            #[command(flatten)]
+            head: HeadArgs,
+            #[arg(long)]
+            text: String,
+        },
         /// Accuracy and agreement vs pruning ratio for every criterion (mean ± std over seeds).
         Curve {
             #[command(flatten)]
@@ -443,6 +453,22 @@ mod cli {
                     }
                     println!("{:>26}: {}", "pruned", pruned.iter().map(|(l, h)| format!("{l}.{h}")).collect::<Vec<_>>().join(" "));
                 }
+                Ok(())
+            }
+
+            Command::Attention { model, head, text } => {
+                let engine = load_with_head(&model, &head)?;
+                let a = block(engine.attention(&text))?;
+                let logits = block(engine.logits(&engine.model, std::slice::from_ref(&text), &[]))?;
+                let predicted = logits.iter().enumerate().fold(0, |best, (i, &x)| if x > logits[best] { i } else { best });
+                let s = block(engine.score(&[Example { label: predicted, text: text.clone() }], &[], ScoreOptions::default(), &mut |_, _| {}))?;
+                let stats = hies::analysis::example_head_stats(&a.probs, a.layers * a.heads, a.len, a.len);
+                let mut v = serde_json::to_value(&a)?;
+                v["text"] = json!(text);
+                v["predicted"] = json!(predicted);
+                v["entropy"] = json!(stats.iter().map(|s| s.1).collect::<Vec<_>>());
+                v["importance"] = json!(s.his_raw);
+                print_json(&v)?;
                 Ok(())
             }
 

@@ -116,6 +116,7 @@ impl Engine {
             }
             done += group.len();
             progress(done, examples.len());
+            self.checkpoint().await?;
         }
 
         let n = examples.len().max(1) as f64;
@@ -144,6 +145,9 @@ impl Engine {
     /// ℓ2 norm per head over its query/key/value output features and the attention.output.dense
     /// input features that read its context (weights only, no biases).
     pub async fn weight_norms(&self) -> Result<Grid> {
+        if let Some(g) = self.weight_norm.get() {
+            return Ok(g.clone());
+        }
         let c = self.config();
         let (d, dh) = (c.hidden_size, c.head_dim());
         let mut out = analysis::grid(c.num_hidden_layers, c.num_attention_heads);
@@ -166,6 +170,6 @@ impl Engine {
                 out[l][head] = s.sqrt();
             }
         }
-        Ok(out)
+        Ok(self.weight_norm.get_or_init(|| out).clone())
     }
 }

@@ -8,21 +8,37 @@ export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const artifacts = `${root}/artifacts`;
 mkdirSync(artifacts, { recursive: true });
 
+/** A JSON file that scripts/test.sh wrote with the native CLI. */
+export function native(name) {
+  try {
+    return JSON.parse(readFileSync(`${artifacts}/${name}`, 'utf8'));
+  } catch (e) {
+    throw new Error(`${artifacts}/${name} is missing: scripts/test.sh writes it with the native CLI (${e.message})`);
+  }
+}
+
 export const fixture = JSON.parse(readFileSync(`${root}/tests/fixtures/parity.json`, 'utf8'));
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** Serves the repository root; the built page is at `app(hash)` = /dist/ (a sub-path, as on a
+ * project page). `requests` lists every path asked for. */
 export async function startServer() {
-  const proc = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_REQUESTS: '1' } });
+  const requests = [];
   const url = await new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
-      const m = /serving (\S+)/.exec(String(d));
-      if (m) resolve(m[1]);
+      for (const line of String(d).split('\n')) {
+        const m = /serving (\S+)/.exec(line);
+        if (m) resolve(m[1]);
+        const r = /^GET (\S+)/.exec(line);
+        if (r) requests.push(r[1]);
+      }
     });
     proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { url, stop: () => proc.kill() };
+  return { url, requests, app: (hash = '') => `${url}dist/${hash ? `#${hash}` : ''}`, stop: () => proc.kill() };
 }
 
 export async function launch({ webgpu = true } = {}) {
@@ -33,8 +49,8 @@ export async function launch({ webgpu = true } = {}) {
 }
 
 /** A page that records console errors and uncaught exceptions. */
-export async function openPage(browser, url) {
-  const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+export async function openPage(browser, url, viewport = { width: 900, height: 800 }) {
+  const page = await browser.newPage({ viewport });
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });

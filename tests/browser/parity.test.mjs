@@ -6,6 +6,12 @@ import {
   artifacts, attentionInPage, embedInPage, fixture, launch, maxAbsDiff, openPage, sampleDiff, startServer,
 } from './harness.mjs';
 
+function cosine(a, b) {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return dot / Math.sqrt(na * nb);
+}
+
 let server;
 before(async () => { server = await startServer(); });
 after(() => server?.stop());
@@ -13,7 +19,7 @@ after(() => server?.stop());
 test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the reference', { timeout: 600_000 }, async () => {
   const browser = await launch();
   try {
-    const page = await openPage(browser, `${server.url}?backend=cpu`);
+    const page = await openPage(browser, server.app('backend=cpu&auto=0'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');
@@ -35,9 +41,8 @@ test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the r
       assert.ok(sampleDiff(att, x.attention_samples) <= 1e-5, `attention of ${JSON.stringify(x.text)}`);
       if (x.attention) assert.ok(maxAbsDiff(att.probs, x.attention) <= 1e-5, 'full attention maps');
     }
-    await page.click('#run');
-    await page.waitForFunction(() => document.querySelector('#cosine').textContent !== '–');
-    assert.equal(await page.textContent('#cosine'), '0.6660');
+    const pair = await embedInPage(page, ['The weather is lovely today.', "It's so sunny outside!"]);
+    assert.equal(cosine(...pair.rows).toFixed(4), '0.6660');
     await page.screenshot({ path: `${artifacts}/browser-cpu.png`, fullPage: true });
     assert.deepEqual(page.errors, []);
   } finally {
@@ -48,7 +53,7 @@ test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the r
 test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3)', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const page = await openPage(browser, `${server.url}?backend=gpu`);
+    const page = await openPage(browser, server.app('backend=gpu&auto=0'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'gpu', `WebGPU should be used: ${JSON.stringify(info)}`);
@@ -74,13 +79,15 @@ test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3
 test('without WebGPU, auto falls back to the CPU and says why', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const page = await openPage(browser, `${server.url}?backend=auto`);
+    const page = await openPage(browser, server.app());
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');
     assert.ok(info.fallback, 'the reason for the fallback is reported');
-    await page.waitForFunction(() => document.querySelector('#cosine').textContent !== '–');
-    assert.equal(await page.textContent('#cosine'), '0.6660');
+    // The whole page works on the CPU: live scores and a prediction for the sentence.
+    await page.waitForFunction(() => window.hies.state.scoresLive && window.hies.state.prediction?.full, null, { timeout: 300_000 });
+    const pair = await embedInPage(page, ['The weather is lovely today.', "It's so sunny outside!"]);
+    assert.equal(cosine(...pair.rows).toFixed(4), '0.6660');
     assert.match(await page.textContent('#backend'), /WebGPU unavailable/);
     await page.screenshot({ path: `${artifacts}/browser-no-webgpu.png`, fullPage: true });
     assert.deepEqual(page.errors, []);
@@ -92,12 +99,12 @@ test('without WebGPU, auto falls back to the CPU and says why', { timeout: 600_0
 test('bad model files come back as JS errors that name the problem', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const page = await openPage(browser, `${server.url}?backend=cpu`);
+    const page = await openPage(browser, server.app('backend=cpu&auto=0'));
     await page.evaluate(() => window.hies.ready);
     const messages = await page.evaluate(async () => {
-      const { default: init, HiesEngine } = await import('./www/pkg/hies.js');
+      const { default: init, HiesEngine } = await import('../web/pkg/hies.js');
       await init();
-      const base = './assets/models/all-MiniLM-L6-v2';
+      const base = './models/all-MiniLM-L6-v2';
       const get = async (f) => new Uint8Array(await (await fetch(`${base}/${f}`)).arrayBuffer());
       const [config, weights, tokenizer] = await Promise.all([get('config.json'), get('model.safetensors'), get('tokenizer.json')]);
       const edit = (f) => { const c = JSON.parse(new TextDecoder().decode(config)); f(c); return new TextEncoder().encode(JSON.stringify(c)); };

@@ -1,0 +1,316 @@
+// The page as a reader uses it, in headless Chromium on the CPU backend with the real MiniLM:
+// precomputed first paint then live scores equal to the native CLI, the ratio slider's streamed
+// accuracy equal to `hies prune`, prediction, attention, URL state, embed mode, the Cache API,
+// bad uploads and a good custom model. Timings go to artifacts/timings.json; screenshots of each
+// view to artifacts/view-*.png.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { artifacts, launch, native, openPage, root, startServer } from './harness.mjs';
+
+const precomputed = JSON.parse(readFileSync(`${root}/web/src/precomputed.json`, 'utf8'));
+const timings = {};
+let server;
+before(async () => { server = await startServer(); });
+after(() => {
+  server?.stop();
+  writeFileSync(`${artifacts}/timings.json`, `${JSON.stringify(timings, null, 1)}\n`);
+});
+
+const state = (page, f) => page.evaluate(f);
+// The evaluation on screen is the one for the heads now pruned (not a stale, cancelled one).
+const current = () => {
+  const s = window.hies.state;
+  return s.evaluation && s.evaluation.key === `${s.structural ? 's' : 'm'}|${s.pruned.map((h) => h.join('.')).join(',')}` ? s.evaluation : null;
+};
+const waitState = (page, f, timeout = 300_000) => page.waitForFunction(f, null, { timeout, polling: 100 });
+
+function assertGridsClose(got, want, name, rel) {
+  want.forEach((row, l) => row.forEach((w, h) => {
+    const g = got[l][h];
+    assert.ok(Math.abs(g - w) <= rel * Math.abs(w) + 1e-6, `${name}[${l}][${h}]: page ${g} vs native ${w}`);
+  }));
+}
+
+test('the reader’s path: precomputed paint, live scores, slider, prediction, attention', { timeout: 900_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, server.app('backend=cpu&k=0'), { width: 1300, height: 1000 });
+    // First paint: the grid with the precomputed scores, before the engine is live.
+    await page.waitForSelector('#grid [data-head="0.0"]');
+    const paint = await state(page, () => ({ ms: performance.now(), badge: document.querySelector('#scores-badge').textContent, live: window.hies.state.scoresLive, label: document.querySelector('#grid [data-head="2.3"]').getAttribute('aria-label') }));
+    timings.first_grid_paint_ms = Math.round(paint.ms);
+    assert.equal(paint.badge, 'precomputed');
+    assert.equal(paint.live, false);
+    const pre = precomputed.scores.hies[2][3];
+    assert.match(paint.label, new RegExp(`layer 2 head 3: ${pre.toFixed(3)}`));
+
+    // Live scores replace them and equal `hies score` on the same 32 calibration sentences.
+    await waitState(page, () => window.hies.state.scoresLive);
+    timings.live_scores_ms = Math.round(await state(page, () => performance.now()));
+    assert.equal(await page.textContent('#scores-badge'), 'live');
+    const want = native('native-score-default.json');
+    const live = await state(page, () => window.hies.state.scores);
+    assert.equal(live.n, 32);
+    for (const key of ['entropy', 'entropy_nats', 'his_raw', 'his', 'hies', 'confidence', 'weight_norm']) assertGridsClose(live[key], want[key], key, 1e-3);
+
+    // 30 % of the heads by HIES: the same heads, dev accuracy and agreement as `hies prune`.
+    const prune = native('native-prune-default.json');
+    const t0 = await state(page, () => performance.now());
+    await page.locator('#ratio').fill('22');
+    await page.evaluate(`window.current = ${current}`);
+    await waitState(page, () => window.hies.state.pruned.length === 22 && window.current()?.done > 0);
+    const first = await state(page, () => ({ ms: performance.now(), e: window.hies.state.evaluation }));
+    timings.slider_to_first_estimate_ms = Math.round(first.ms - t0);
+    timings.first_estimate_sentences = first.e.done;
+    assert.match(await page.textContent('#r-accuracy'), /95 % interval .* of 800 sentences so far/);
+    assert.deepEqual(await state(page, () => window.hies.state.pruned), prune.pruned);
+    await waitState(page, () => window.hies.state.pruned.length === 22 && window.current()?.final, 600_000);
+    const done = await state(page, () => ({ ms: performance.now(), e: window.hies.state.evaluation }));
+    timings.slider_to_full_dev_ms = Math.round(done.ms - t0);
+    assert.equal(done.e.final.accuracy, prune.accuracy);
+    assert.equal(done.e.final.agreement, prune.agreement);
+    assert.equal(done.e.final.fullAccuracy, prune.accuracy_full);
+    assert.equal(done.e.done, 800);
+    assert.match(await page.textContent('#r-accuracy'), new RegExp(`^${(prune.accuracy * 100).toFixed(1)} %`));
+    // Structural pruning is the default: the parameter count drops and the latency is measured.
+    assert.ok(done.e.final.params < done.e.final.paramsFull);
+    await waitState(page, () => window.hies.state.latency?.structural > 0);
+    const lat = await state(page, () => window.hies.state.latency);
+    timings.latency_ms = { full: lat.full, masked: lat.masked, structural: lat.structural, speedup: lat.full / lat.structural };
+    assert.match(await page.textContent('#r-latency'), /sliced .* ms = [\d.]+×/);
+
+    // Typing a sentence updates both predictions.
+    await page.fill('#sentence', 'This film is a dull, lifeless mess.');
+    await waitState(page, () => window.hies.state.prediction?.text === 'This film is a dull, lifeless mess.', 60_000);
+    assert.match(await page.textContent('#pred-full .label'), /^negative/);
+    assert.match(await page.textContent('#pred-pruned h3'), /22 heads off/);
+
+    // Clicking a head shows its attention on that sentence; every row sums to 1.
+    await page.click('#grid [data-head="3.5"]');
+    await waitState(page, () => window.hies.state.attention?.live && window.hies.state.attention.text === 'This film is a dull, lifeless mess.', 60_000);
+    assert.match(await page.textContent('#head-facts'), /Layer 3, head 5/);
+    const rows = await state(page, () => {
+      const a = window.hies.state.attention;
+      const sums = [];
+      for (let i = 0; i < a.len; i++) {
+        let s = 0;
+        for (let j = 0; j < a.len; j++) s += a.probs[((3 * a.heads + 5) * a.len + i) * a.len + j];
+        sums.push(s);
+      }
+      return { sums, cells: document.querySelectorAll('#att-matrix rect.att-cell').length, len: a.len };
+    });
+    assert.equal(rows.cells, rows.len * rows.len);
+    for (const s of rows.sums) assert.ok(Math.abs(s - 1) < 1e-5, `row sum ${s}`);
+
+    // The random baseline ranks heads in the page exactly as the CLI does (SplitMix64, seed 3).
+    const random = native('native-prune-random.json');
+    await page.selectOption('#criterion', 'random');
+    await page.fill('#seed', '3');
+    await page.locator('#seed').dispatchEvent('change');
+    await page.locator('#ratio').fill(String(random.heads_pruned));
+    await waitState(page, () => window.hies.state.criterion === 'random' && window.hies.state.seed === 3);
+    assert.deepEqual(await state(page, () => window.hies.state.plan.heads.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1])), random.pruned);
+
+    // Iterative pruning re-scores the survivors in the worker and arrives at the asked-for count.
+    await page.selectOption('#criterion', 'hies');
+    await page.check('input[name=mode][value=iterative]');
+    await waitState(page, () => window.hies.state.iterative && window.hies.state.plan && !window.hies.state.plan.pending && window.hies.state.plan.key.startsWith('hies|'), 300_000);
+    const iterative = await state(page, () => ({ n: window.hies.state.plan.heads.length, count: window.hies.state.count }));
+    assert.equal(iterative.n, iterative.count);
+
+    await page.keyboard.press('Escape');
+    for (const [id, name] of [['heads-view', 'grid'], ['attention-view', 'attention'], ['prediction-view', 'prediction'], ['prune-view', 'prune'], ['curves-view', 'curves'], ['model-view', 'upload'], ['share-view', 'share']]) {
+      await page.locator(`#${id}`).screenshot({ path: `${artifacts}/view-${name}.png` });
+    }
+    await page.screenshot({ path: `${artifacts}/page.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${artifacts}/page-phone.png`, fullPage: true });
+    const overflow = await state(page, () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 1, `no sideways scrolling at phone width (${overflow} px)`);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the URL hash holds the state and round-trips through a reload', { timeout: 300_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const hash = 's=Hello%20there&head=2.7&metric=entropy&c=his&a=0.3&k=10&seed=2&it=0&st=0&m=1.1,4.4&auto=0&backend=cpu';
+    const page = await openPage(browser, server.app(hash));
+    const controls = () => state(page, () => ({
+      metric: document.querySelector('#metric').value, criterion: document.querySelector('#criterion').value,
+      alpha: document.querySelector('#alpha').value, ratio: document.querySelector('#ratio').value, seed: document.querySelector('#seed').value,
+      masking: document.querySelector('input[name=removal][value=mask]').checked, sentence: document.querySelector('#sentence').value,
+      selected: window.hies.state.selected, manual: window.hies.state.manual, pruned: window.hies.state.pruned.length,
+    }));
+    assert.deepEqual(await controls(), { metric: 'entropy', criterion: 'his', alpha: '0.3', ratio: '10', seed: '2', masking: true,
+      sentence: 'Hello there', selected: [2, 7], manual: ['1.1', '4.4'], pruned: await state(page, () => window.hies.state.pruned.length) });
+    // 10 by the criterion, with two heads flipped by hand.
+    assert.ok([8, 10, 12].includes((await controls()).pruned));
+    await page.selectOption('#criterion', 'entropy');
+    await page.locator('#ratio').fill('30');
+    const after = await state(page, () => location.hash);
+    assert.match(after, /c=entropy/);
+    assert.match(after, /k=30/);
+    await page.reload();
+    await page.waitForSelector('#grid [data-head="0.0"]');
+    const again = await controls();
+    assert.equal(again.criterion, 'entropy');
+    assert.equal(again.ratio, '30');
+    assert.equal(again.sentence, 'Hello there');
+    // The share box carries the same state.
+    assert.match(await page.inputValue('#share-link'), /#s=Hello\+there.*c=entropy/);
+    assert.match(await page.inputValue('#embed-code'), /^<iframe src=".*embed=1/);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('embed mode hides what it says, and two embeds on one page do not interfere', { timeout: 300_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, `${server.url}tests/browser/pages/two-embeds.html`, { width: 1700, height: 800 });
+    const a = page.frameLocator('#a'), b = page.frameLocator('#b');
+    const frames = () => page.frames().filter((f) => f !== page.mainFrame());
+    await page.waitForFunction(() => document.querySelectorAll('iframe').length === 2);
+    await Promise.all(frames().map((f) => f.waitForFunction(() => window.hies?.state.engine, null, { timeout: 300_000 })));
+    await a.locator('#heads-view').waitFor({ state: 'visible' });
+    assert.equal(await a.locator('#curves-view').isVisible(), false);
+    assert.equal(await a.locator('#model-view').isVisible(), false);
+    assert.equal(await a.locator('header').isVisible(), false);
+    assert.equal(await b.locator('#heads-view').isVisible(), false);
+    assert.equal(await b.locator('#curves-view').isVisible(), true);
+    assert.equal(await b.locator('#prune-view details.explain').isVisible(), false);
+    const [fa, fb] = frames();
+    const sa = await fa.evaluate(() => ({ count: window.hies.state.count, c: window.hies.state.criterion, embed: document.body.classList.contains('embed'), n: window.hies.state.pruned.length }));
+    const sb = await fb.evaluate(() => ({ count: window.hies.state.count, c: window.hies.state.criterion, embed: document.body.classList.contains('embed'), n: window.hies.state.pruned.length }));
+    assert.deepEqual([sa.count, sa.c, sa.embed, sa.n], [5, 'his', true, 5]);
+    assert.deepEqual([sb.count, sb.c, sb.embed, sb.n], [40, 'entropy', true, 40]);
+    // Each has its own engine: both answer, and changing one leaves the other alone.
+    const [pa, pb] = await Promise.all([fa.evaluate(() => window.hies.classify(['a fine film'])), fb.evaluate(() => window.hies.classify(['a fine film']))]);
+    assert.deepEqual(Object.values(pa).map((x) => x.toFixed(5)), Object.values(pb).map((x) => x.toFixed(5)));
+    await a.locator('#ratio').fill('12');
+    assert.equal(await fb.evaluate(() => window.hies.state.count), 40);
+    assert.equal(await fa.evaluate(() => window.hies.state.count), 12);
+    await page.screenshot({ path: `${artifacts}/view-two-embeds.png` });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a second visit reads the model from the Cache API, not the network', { timeout: 300_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const weights = () => server.requests.filter((r) => r.endsWith('/model.safetensors')).length;
+    const before = weights();
+    const page = await openPage(browser, server.app('backend=cpu&auto=0'));
+    await page.evaluate(() => window.hies.ready);
+    timings.cold_load_ms = Math.round(await state(page, () => performance.now()));
+    assert.equal(weights(), before + 1, 'first visit downloads the weights');
+    // A cache left by an older version of the page is deleted.
+    await state(page, () => caches.open('hies-lab-000000000000').then((c) => c.put('x', new Response('old'))));
+    await page.reload();
+    await page.evaluate(() => window.hies.ready);
+    timings.cached_load_ms = Math.round(await state(page, () => performance.now()));
+    assert.equal(weights(), before + 1, 'second visit: no request for the weights');
+    await page.waitForFunction(() => caches.keys().then((k) => !k.includes('hies-lab-000000000000')));
+    const names = await state(page, () => caches.keys());
+    assert.equal(names.filter((n) => n.startsWith('hies-lab-')).length, 1, JSON.stringify(names));
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** A BertForSequenceClassification checkpoint built from MiniLM and our head: the encoder's
+ * tensors plus classifier.weight / classifier.bias in one safetensors file. */
+function classifierCheckpoint() {
+  const read = (path) => {
+    const buf = readFileSync(path);
+    const n = Number(buf.readBigUInt64LE(0));
+    return { header: JSON.parse(buf.subarray(8, 8 + n).toString()), data: buf.subarray(8 + n) };
+  };
+  const enc = read(`${root}/assets/models/all-MiniLM-L6-v2/model.safetensors`);
+  const head = read(`${root}/heads/minilm-rotten-tomatoes.safetensors`);
+  const header = { ...enc.header };
+  const parts = [enc.data];
+  let offset = enc.data.length;
+  for (const [k, v] of Object.entries(head.header)) {
+    if (k === '__metadata__') continue;
+    const bytes = head.data.subarray(v.data_offsets[0], v.data_offsets[1]);
+    header[k] = { ...v, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, Buffer.from(json), ...parts]);
+}
+
+test('your own model: bad files are explained and the old model keeps working; a good one recomputes everything', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, server.app('backend=cpu&k=3'));
+    await waitState(page, () => window.hies.state.scoresLive);
+    const dir = `${root}/assets/models/all-MiniLM-L6-v2`;
+    const config = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8'));
+    const weights = readFileSync(`${dir}/model.safetensors`);
+    const tokenizer = readFileSync(`${dir}/tokenizer.json`);
+    // Playwright takes buffers up to 50 MB only: write each file to a folder of its own.
+    const file = (name, buffer) => {
+      const path = `${mkdtempSync(`${tmpdir()}/hies-upload-`)}/${name}`;
+      writeFileSync(path, buffer);
+      return path;
+    };
+    const upload = async (files) => {
+      await page.setInputFiles('#files', files);
+      await page.waitForFunction(() => /not loaded|Loaded:|Missing/.test(document.querySelector('#upload-status').textContent), null, { timeout: 300_000 });
+      return page.textContent('#upload-status');
+    };
+    const reset = () => state(page, () => { document.querySelector('#upload-status').textContent = ''; });
+
+    let msg = await upload([file('config.json', JSON.stringify(config)), file('model.safetensors', weights.subarray(0, weights.length / 3)), file('tokenizer.json', tokenizer)]);
+    assert.match(msg, /not loaded: model\.safetensors: .*truncated or corrupt/);
+    await reset();
+    msg = await upload([file('config.json', JSON.stringify({ ...config, hidden_size: 768 })), file('model.safetensors', weights), file('tokenizer.json', tokenizer)]);
+    assert.match(msg, /not loaded: model\.safetensors: .*\[30522, 384\].*\[30522, 768\]/);
+    await reset();
+    msg = await upload([file('config.json', JSON.stringify(config)), file('model.safetensors', weights), file('tokenizer.json', tokenizer)]);
+    assert.match(msg, /not loaded: .*no classifier/);
+    await reset();
+    msg = await upload([file('config.json', JSON.stringify(config))]);
+    assert.match(msg, /Missing: model\.safetensors, tokenizer\.json/);
+    // The default model still answers.
+    const probs = await state(page, () => window.hies.classify(['still working']).then((p) => Array.from(p)));
+    assert.equal(probs.length, 2);
+    assert.equal(await state(page, () => window.hies.state.model.custom), false);
+    assert.match(await page.textContent('#status'), /previous model is still loaded/);
+
+    // A real classification checkpoint with its own data file: scores, grid and accuracy are recomputed for it.
+    await reset();
+    const custom = { ...config, architectures: ['BertForSequenceClassification'], id2label: { 0: 'NEG', 1: 'POS' }, label2id: { NEG: 0, POS: 1 } };
+    msg = await upload([file('config.json', JSON.stringify(custom)), file('model.safetensors', classifierCheckpoint()), file('tokenizer.json', tokenizer),
+      file('mine.tsv', readFileSync(`${root}/tests/fixtures/calibration.tsv`))]);
+    assert.match(msg, /Loaded: 6 layers × 12 heads, hidden 384, labels NEG \/ POS; 16 sentences/);
+    await waitState(page, () => window.hies.state.scoresLive && window.hies.state.model.custom);
+    await page.evaluate(`window.current = ${current}`);
+    await waitState(page, () => window.current()?.final);
+    const s = await state(page, () => ({ n: window.hies.state.scores.n, total: window.hies.state.evaluation.total, curves: window.hies.state.curves, badge: document.querySelector('#curves-badge').textContent, label: document.querySelector('#pred-full .label').textContent }));
+    assert.equal(s.n, 16);
+    assert.equal(s.total, 16);
+    assert.equal(s.curves, null, 'the default model’s precomputed curves are not shown for another model');
+    assert.equal(s.badge, 'none yet');
+    await waitState(page, () => /^(NEG|POS)/.test(document.querySelector('#pred-full .label').textContent), 60_000);
+    await page.locator('#model-view').screenshot({ path: `${artifacts}/view-upload-custom.png` });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});

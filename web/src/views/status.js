@@ -1,0 +1,22 @@
+// The engine bar: what the page is doing, download progress, the backend switch and notices.
+import { state, subscribe } from '../state.js';
+
+export function mountStatus(root, { onBackend }) {
+  const $ = (id) => root.getElementById(id);
+  for (const r of root.querySelectorAll('input[name=backend]')) r.addEventListener('change', () => r.checked && onBackend(r.value));
+  function draw() {
+    const s = state.status;
+    $('status').textContent = s.text;
+    $('status').classList.toggle('error', !!s.error);
+    $('status-progress').hidden = s.progress === null || s.progress === undefined;
+    if (s.progress !== null && s.progress !== undefined) $('status-progress').value = s.progress;
+    for (const r of root.querySelectorAll('input[name=backend]')) r.checked = r.value === state.backend;
+    const e = state.engine;
+    $('backend').textContent = e ? `${e.backend === 'gpu' ? 'WebGPU' : 'CPU (wasm SIMD, 1 thread)'}${e.fallback ? ` — WebGPU unavailable: ${e.fallback}` : ''}` : '–';
+    $('notice').hidden = !state.notice;
+    $('notice').textContent = state.notice ?? '';
+    $('model-name').textContent = state.model?.name ?? '';
+  }
+  subscribe((c) => { if (['status', 'engine', 'notice', 'backend', 'model'].some((k) => c.has(k))) draw(); });
+  draw();
+}
