@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(process.argv[3] ?? fileURLToPath(new URL('..', import.meta.url)));
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
 const log = process.env.LOG_REQUESTS === '1';
+// CSP=0 only for bench/browser, whose import map is an inline script.
+const csp = process.env.CSP !== '0';
 const types = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.json': 'application/json', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml',
@@ -30,7 +32,7 @@ const server = createServer((req, res) => {
       'content-length': size,
       'cache-control': 'no-cache',
       // The page talks to nothing but its own origin.
-      'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-src 'self'",
+      ...(csp && { 'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-src 'self'" }),
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);

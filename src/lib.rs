@@ -10,6 +10,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod evaluate;
+pub mod flops;
 pub mod model;
 pub mod prune;
 pub mod rng;

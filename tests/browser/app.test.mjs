@@ -161,6 +161,15 @@ test('the URL hash holds the state and round-trips through a reload', { timeout:
     assert.equal(again.criterion, 'entropy');
     assert.equal(again.ratio, '30');
     assert.equal(again.sentence, 'Hello there');
+    // A live curve run shows progress and can be cancelled; the precomputed curves stay.
+    await page.evaluate(() => window.hies.ready);
+    await page.click('#curve-run');
+    await waitState(page, () => window.hies.state.curveProgress?.stage === 'scoring', 120_000);
+    assert.equal(await page.isVisible('#curve-progress'), true);
+    await page.click('#curve-cancel');
+    await waitState(page, () => window.hies.state.curveProgress === null, 120_000);
+    assert.equal(await page.textContent('#curves-badge'), 'precomputed');
+    assert.equal(await page.isEnabled('#curve-run'), true);
     // The share box carries the same state.
     assert.match(await page.inputValue('#share-link'), /#s=Hello\+there.*c=entropy/);
     assert.match(await page.inputValue('#embed-code'), /^<iframe src=".*embed=1/);

@@ -1,0 +1,134 @@
+// One page, one thread each: our wasm CPU engine and transformers.js (onnxruntime-web, wasm, 1
+// thread, fp32, the ONNX export of the same weights from local files) on the same dev sentences,
+// batched alike; our structural pruning speedups; the page's wasm SIMD mul+add ceiling.
+// Results land in window.bench (bench/browser.mjs collects them).
+import init, { HiesEngine } from '/web/pkg/hies.js';
+import { env, pipeline } from '/bench/node_modules/@huggingface/transformers/dist/transformers.web.js';
+import { keepScore, selectPruned } from '/web/src/analysis.js';
+
+const params = new URLSearchParams(location.search);
+const RUNS = Number(params.get('runs') ?? 3);
+const PRUNE_SENTENCES = Number(params.get('prune') ?? 200);
+const log = (s) => { document.getElementById('log').textContent += `\n${s}`; console.log(s); };
+const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// src/batch.rs `plan`, to batch both engines the same way.
+function plan(lens, maxTokens, maxBatch) {
+  const order = lens.map((_, i) => i).sort((a, b) => lens[a] - lens[b] || a - b);
+  const out = [];
+  let cur = [];
+  for (const i of order) {
+    if (cur.length && ((cur.length + 1) * lens[i] > maxTokens || cur.length >= maxBatch)) { out.push(cur); cur = []; }
+    cur.push(i);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+// src/flops.rs `encoder_flops`.
+function flops(c, kept, b, t) {
+  const dh = c.hidden_size / c.num_attention_heads;
+  return kept.reduce((s, k) => s + 6 * b * t * c.hidden_size * k * dh + 4 * b * t * t * k * dh + 2 * b * t * k * dh * c.hidden_size + 4 * b * t * c.hidden_size * c.intermediate_size, 0);
+}
+
+async function time(runs, f) {
+  await f(); // warm-up
+  const times = [];
+  for (let i = 0; i < runs; i++) { const t0 = performance.now(); await f(); times.push((performance.now() - t0) / 1000); }
+  return { median_s: median(times), runs_s: times };
+}
+
+async function simdCeiling() {
+  const { instance } = await WebAssembly.instantiate(await bytes('/bench/.cache/simd-probe.wasm'));
+  const iters = 20_000_000;
+  instance.exports.run(1000);
+  const times = [];
+  for (let i = 0; i < 5; i++) { const t0 = performance.now(); instance.exports.run(iters); times.push((performance.now() - t0) / 1000); }
+  return { gflop_per_s: (iters * instance.exports.flops_per_iter()) / median(times) / 1e9, flops_per_iter: instance.exports.flops_per_iter() };
+}
+
+async function main() {
+  const out = { user_agent: navigator.userAgent, hardware_concurrency: navigator.hardwareConcurrency };
+  out.simd = await simdCeiling();
+  log(`wasm SIMD mul+add ceiling: ${out.simd.gflop_per_s.toFixed(2)} GFLOP/s`);
+
+  const dev = (await (await fetch('/assets/data/rotten-tomatoes/dev.tsv')).text()).split('\n').filter((l) => l.includes('\t'));
+  const texts = dev.map((l) => l.split('\t')[1]);
+  const base = '/assets/models/all-MiniLM-L6-v2';
+  const configBytes = await bytes(`${base}/config.json`);
+  const config = JSON.parse(new TextDecoder().decode(configBytes));
+  await init();
+  const t0 = performance.now();
+  const engine = await HiesEngine.create(configBytes, await bytes(`${base}/model.safetensors`), await bytes(`${base}/tokenizer.json`),
+    await bytes(`${base}/modules.json`), await bytes(`${base}/1_Pooling/config.json`), 'cpu');
+  out.hies_load_ms = performance.now() - t0;
+  engine.setHead(await bytes('/heads/minilm-rotten-tomatoes.safetensors'), await (await fetch('/heads/minilm-rotten-tomatoes.json')).text());
+
+  // Ours: `embed` batches internally exactly as `plan(lens, 4096, 64)`.
+  const ours = await engine.embed(texts);
+  const lens = ours.ids.map((a) => a.length);
+  const batches = plan(lens, 4096, 64);
+  const kept = Array(config.num_hidden_layers).fill(config.num_attention_heads);
+  const totalFlops = batches.reduce((s, b) => s + flops(config, kept, b.length, Math.max(...b.map((i) => lens[i]))), 0);
+  out.forward_hies = await time(RUNS, () => engine.embed(texts));
+  out.forward_hies.sentences_per_s = texts.length / out.forward_hies.median_s;
+  out.forward_hies.gflop_per_s = totalFlops / out.forward_hies.median_s / 1e9;
+  out.encoder_gflop = totalFlops / 1e9;
+  log(`hies wasm: ${out.forward_hies.sentences_per_s.toFixed(2)} sentences/s, ${out.forward_hies.gflop_per_s.toFixed(2)} GFLOP/s`);
+
+  // transformers.js on the same sentences in the same batches.
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  env.localModelPath = '/bench/.cache/models/';
+  env.backends.onnx.wasm.numThreads = 1;
+  env.backends.onnx.wasm.proxy = false;
+  env.backends.onnx.wasm.wasmPaths = '/bench/node_modules/onnxruntime-web/dist/';
+  const extractor = await pipeline('feature-extraction', 'minilm', { dtype: 'fp32', device: 'wasm' });
+  const theirs = async () => {
+    const rows = new Array(texts.length);
+    for (const b of batches) {
+      const t = await extractor(b.map((i) => texts[i]), { pooling: 'mean', normalize: true });
+      const d = t.dims[1];
+      b.forEach((i, r) => { rows[i] = t.data.subarray(r * d, (r + 1) * d); });
+    }
+    return rows;
+  };
+  const rows = await theirs();
+  let diff = 0;
+  rows.forEach((r, i) => r.forEach((x, k) => { diff = Math.max(diff, Math.abs(x - ours.embeddings[i * ours.dim + k])); }));
+  out.max_abs_diff_vs_transformers_js = diff;
+  out.forward_transformers_js = await time(RUNS, theirs);
+  out.forward_transformers_js.sentences_per_s = texts.length / out.forward_transformers_js.median_s;
+  log(`transformers.js: ${out.forward_transformers_js.sentences_per_s.toFixed(2)} sentences/s (max |diff| ${diff.toExponential(1)})`);
+
+  // Structural pruning in HIES order on a dev subset: measured vs FLOP-predicted speedup.
+  const train = await (await fetch('/assets/data/rotten-tomatoes/train.tsv')).text();
+  const scores = await engine.score(train, JSON.stringify({ n: 32, seed: 0 }));
+  const keep = keepScore('hies', scores, 0.5, 0);
+  const sub = texts.slice(0, PRUNE_SENTENCES);
+  const subBatches = plan(lens.slice(0, PRUNE_SENTENCES), 4096, 64);
+  const run = (heads, structural) => async () => { for (const b of subBatches) await engine.classify(b.map((i) => sub[i]), JSON.stringify(heads), structural); };
+  const subFlops = (k) => subBatches.reduce((s, b) => s + flops(config, k, b.length, Math.max(...b.map((i) => lens[i]))), 0);
+  out.pruning = [];
+  for (const ratio of [0.3, 0.5, 0.7]) {
+    const count = Math.round(ratio * 72);
+    const off = selectPruned(keep, count);
+    const k = kept.map((h, l) => h - off.filter((x) => x[0] === l).length);
+    await run(off, true)(); // builds the sliced model once
+    const full = [], small = [];
+    for (let i = 0; i < RUNS; i++) {
+      let t = performance.now(); await run([], false)(); full.push((performance.now() - t) / 1000);
+      t = performance.now(); await run(off, true)(); small.push((performance.now() - t) / 1000);
+    }
+    const predicted = subFlops(kept) / subFlops(k);
+    const measured = median(full) / median(small);
+    out.pruning.push({ ratio, heads_pruned: count, full_s: median(full), structural_s: median(small), measured_speedup: measured,
+      flop_predicted_speedup: predicted, share_of_predicted: (measured - 1) / (predicted - 1) });
+    log(`prune ${count}: ${measured.toFixed(2)}× measured, ${predicted.toFixed(2)}× predicted`);
+  }
+  window.bench = out;
+  log('done');
+}
+
+main().catch((e) => { window.bench = { error: e.message, stack: e.stack }; log(`error: ${e.message}`); });
