@@ -162,7 +162,7 @@ def main():
     texts = [t for _, t in read_tsv(a.dev)]
     onnx_path = Path(a.onnx)
     if not onnx_path.exists():
-        export_onnx(model, onnx_path)
+        export_onnx(load_model(), onnx_path)  # its own copy: exporting rewrites modules in place
     so = ort.SessionOptions()
     so.intra_op_num_threads = a.threads
     so.inter_op_num_threads = 1

@@ -43,7 +43,7 @@ ${results.versions.rustc} · PyTorch ${py.torch_version} · onnxruntime ${py.onn
 
 Same model (all-MiniLM-L6-v2, fp32), same 800 Rotten Tomatoes dev sentences, same batching
 (length-sorted, ≤ 64 sentences, ≤ 4096 padded tokens), medians of ${hies.forward.runs_s.length} runs after a warm-up,
-all in one \`npm run bench\`. Ratios: higher = better for HIES Lab.
+all in one \`npm run bench\` (wasm build: \`${process.env.HIES_PROFILE ?? "dist"}\` profile). Ratios: higher = better for HIES Lab.
 
 ## Headline ratios
 

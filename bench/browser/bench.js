@@ -54,7 +54,7 @@ async function main() {
   log(`wasm SIMD mul+add ceiling: ${out.simd.gflop_per_s.toFixed(2)} GFLOP/s`);
 
   const dev = (await (await fetch('/assets/data/rotten-tomatoes/dev.tsv')).text()).split('\n').filter((l) => l.includes('\t'));
-  const texts = dev.map((l) => l.split('\t')[1]);
+  const texts = dev.map((l) => l.split('\t')[1]).slice(0, Number(params.get('n') ?? dev.length));
   const base = '/assets/models/all-MiniLM-L6-v2';
   const configBytes = await bytes(`${base}/config.json`);
   const config = JSON.parse(new TextDecoder().decode(configBytes));
