@@ -80,7 +80,7 @@ The two HIS tables agree to ${hisRel.toExponential(1)} relative (entropy to ${en
 | system | sentences/s | GFLOP/s |
 |---|---|---|
 | hies wasm CPU (SIMD128) | ${f(web.forward_hies.sentences_per_s)} | ${f(web.forward_hies.gflop_per_s)} |
-| transformers.js (onnxruntime-web wasm, fp32, 1 thread) | ${f(web.forward_transformers_js.sentences_per_s)} | ${f(web.forward_transformers_js.sentences_per_s * web.encoder_gflop / ${hies.forward.sentences})} |
+| transformers.js (onnxruntime-web wasm, fp32, 1 thread) | ${f(web.forward_transformers_js.sentences_per_s)} | ${f(web.forward_transformers_js.sentences_per_s * web.encoder_gflop / hies.forward.sentences)} |
 | SIMD128 mul+add ceiling of this page (12 independent f32x4 chains) | – | ${f(web.simd.gflop_per_s)} |
 
 Embeddings of the two agree to ${web.max_abs_diff_vs_transformers_js.toExponential(1)}.
