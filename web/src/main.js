@@ -15,6 +15,8 @@ import { mountStatus } from './views/status.js';
 import { mountUpload } from './views/upload.js';
 
 const CALIBRATION_N = 32;
+// The engine's ScoreOptions for the current α (HIS normalised as bertology does by default).
+const scoreOptions = () => ({ alpha: state.alpha, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false });
 const url = (path) => new URL(path, document.baseURI).href;
 const DEFAULT_MODEL = {
   config: url('models/all-MiniLM-L6-v2/config.json'),
@@ -135,7 +137,7 @@ function rescore() {
   jobs.evaluate?.cancel(); // new scores may change the heads; evaluation restarts after them
   jobs.latency?.cancel();
   update({ scoring: { done: 0, total: CALIBRATION_N } });
-  start('score', client.score({ n: CALIBRATION_N, seed: state.seed, options: { alpha: state.alpha, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false } },
+  start('score', client.score({ n: CALIBRATION_N, seed: state.seed, options: scoreOptions() },
     (p) => update({ scoring: { done: p.done, total: p.total } })))
     .then((scores) => update({ scores, scoresLive: true, scoring: null }))
     .catch((e) => { if (!quiet(e)) update({ scoring: null, status: { text: `Scoring failed: ${e.message}`, error: true } }); });
@@ -156,7 +158,7 @@ function replan() {
   jobs.evaluate?.cancel();
   jobs.latency?.cancel();
   update({ plan: { key, heads: state.plan?.heads ?? [], pending: true } });
-  start('plan', client.plan({ n: CALIBRATION_N, seed: state.seed, options: { criterion: state.criterion, ratio: count / totalHeads(), per_layer: false, iterative_step: 0.1, scores: { alpha: state.alpha, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false }, random_seed: state.seed } },
+  start('plan', client.plan({ n: CALIBRATION_N, seed: state.seed, options: { criterion: state.criterion, ratio: count / totalHeads(), per_layer: false, iterative_step: 0.1, scores: scoreOptions(), random_seed: state.seed } },
     (p) => update({ status: { text: `Iterative pruning: scoring ${p.done}/${p.total}…`, progress: p.done / p.total } })))
     .then((r) => update({ plan: { key, heads: r.pruned }, status: { text: 'Ready.', progress: null } }))
     .catch((e) => { if (!quiet(e)) update({ status: { text: `Iterative pruning failed: ${e.message}`, error: true } }); });
@@ -234,7 +236,7 @@ function runCurves({ devSize, seeds }) {
     criteria: ['hies', 'his', 'entropy', 'confidence', 'weight_norm', 'random'],
     ratios: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
     seeds: Array.from({ length: seeds }, (_, i) => i), n: CALIBRATION_N, per_layer: false, iterative_step: null,
-    scores: { alpha: state.alpha, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false },
+    scores: scoreOptions(),
   };
   update({ curveProgress: { stage: 'starting', done: 0, total: 1 } });
   start('curves', client.curves(options, devSize, (p) => update({ curveProgress: p })))
