@@ -85,18 +85,20 @@ impl SelfAttention {
         let features: Vec<i32> = positions.iter().flat_map(|&p| (p * dh..(p + 1) * dh).map(|i| i as i32)).collect();
         let n = features.len();
         let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(features, [n]), &device);
-        let cut_out = |l: &Linear| Linear {
-            weight: l.weight.clone().select(1, idx.clone()), // [D, kept*dh]
-            bias: l.bias.clone().select(0, idx.clone()),     // [kept*dh]
+        let cut_out = |l: &Linear| {
+            Linear::new(
+                l.weight.clone().select(1, idx.clone()), // [D, kept*dh]
+                l.bias.clone().select(0, idx.clone()),   // [kept*dh]
+            )
         };
         Self {
             query: cut_out(&self.query),
             key: cut_out(&self.key),
             value: cut_out(&self.value),
-            output_dense: Linear {
-                weight: self.output_dense.weight.clone().select(0, idx.clone()), // [kept*dh, D]
-                bias: self.output_dense.bias.clone(),
-            },
+            output_dense: Linear::new(
+                self.output_dense.weight.clone().select(0, idx.clone()), // [kept*dh, D]
+                self.output_dense.bias.clone(),
+            ),
             output_layer_norm: self.output_layer_norm.clone(),
             heads: keep,
             head_dim: dh,

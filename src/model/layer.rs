@@ -1,7 +1,7 @@
-use burn::tensor::{Device, Tensor, activation::gelu};
+use burn::tensor::{Device, Tensor};
 
 use super::attention::AttentionOutput;
-use super::{LayerNorm, Linear, SelfAttention};
+use super::{LayerNorm, Linear, SelfAttention, gelu};
 use crate::config::BertConfig;
 use crate::error::Result;
 use crate::weights::Weights;

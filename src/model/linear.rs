@@ -1,5 +1,8 @@
-use burn::tensor::{Device, Tensor};
+use std::sync::{Arc, OnceLock};
 
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::sgemm;
 use crate::error::Result;
 use crate::weights::Weights;
 
@@ -8,26 +11,66 @@ use crate::weights::Weights;
 pub struct Linear {
     pub weight: Tensor<2>, // [in, out]
     pub bias: Tensor<1>,   // [out]
+    /// The browser's CPU inference path multiplies with `sgemm`: the weight packed for it and
+    /// the bias, copied out of burn once, on first use (clones share them).
+    host: Arc<Host>,
+}
+
+#[derive(Default)]
+struct Host(OnceLock<(Vec<f32>, Vec<f32>)>);
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "packed" } else { "not packed" })
+    }
 }
 
 impl Linear {
+    pub fn new(weight: Tensor<2>, bias: Tensor<1>) -> Self {
+        Self { weight, bias, host: Arc::default() }
+    }
+
     /// Loads `{prefix}.weight` [out, in] and `{prefix}.bias` [out].
     pub fn load(w: &mut Weights, prefix: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Self> {
-        Ok(Self {
-            weight: w.linear_weight(&format!("{prefix}.weight"), d_in, d_out, device)?,
-            bias: w.vector(&format!("{prefix}.bias"), d_out, device)?,
-        })
+        Ok(Self::new(w.linear_weight(&format!("{prefix}.weight"), d_in, d_out, device)?, w.vector(&format!("{prefix}.bias"), d_out, device)?))
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, t, d_in] = x.dims();
         let [_, d_out] = self.weight.dims();
+        if use_sgemm(&x, d_out) {
+            return self.forward_host(x.reshape([b * t, d_in])).reshape([b, t, d_out]);
+        }
         let y = x.reshape([b * t, d_in]).matmul(self.weight.clone()); // [B*T, out]
         y.reshape([b, t, d_out]) + self.bias.clone().reshape([1, 1, d_out])
     }
 
     pub fn forward2(&self, x: Tensor<2>) -> Tensor<2> {
         let [_, d_out] = self.weight.dims();
+        if use_sgemm(&x, d_out) {
+            return self.forward_host(x);
+        }
         x.matmul(self.weight.clone()) + self.bias.clone().reshape([1, d_out])
     }
+
+    fn forward_host(&self, x: Tensor<2>) -> Tensor<2> {
+        let [m, k] = x.dims();
+        let [_, n] = self.weight.dims();
+        let device = x.device();
+        let (w, bias) = self.host.0.get_or_init(|| (sgemm::pack(&host(self.weight.clone()), k, n), host(self.bias.clone())));
+        let data = x.into_data();
+        let xs: &[f32] = data.as_slice().expect("f32 activations");
+        let mut out = vec![0f32; m * n];
+        sgemm::sgemm(xs, w, bias, &mut out, m, k, n);
+        Tensor::from_data(TensorData::new(out, [m, n]), &device) // [M, out]
+    }
+}
+
+/// Only in wasm, on the CPU backend, outside autodiff (scoring keeps burn's ops and gradients).
+fn use_sgemm<const D: usize>(x: &Tensor<D>, n: usize) -> bool {
+    cfg!(target_family = "wasm") && sgemm::supports(n) && !x.is_autodiff() && x.device() == Device::flex()
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_into_vec().expect("f32 weights")
 }

@@ -3,14 +3,17 @@
 mod attention;
 mod bert;
 mod embeddings;
+mod gelu;
 mod layer;
 mod layer_norm;
 mod linear;
 mod pooling;
+mod sgemm;
 
 pub use attention::SelfAttention;
 pub use bert::{Bert, BertOutput};
 pub use embeddings::Embeddings;
+pub use gelu::gelu;
 pub use layer::Layer;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
