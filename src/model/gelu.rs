@@ -11,14 +11,17 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return activation::gelu(x);
     }
     let shape = x.shape();
-    let values: Vec<f32> = x.clone().inner().into_data().try_into_vec().expect("f32 activations");
-    let y: Vec<f32> = values.iter().map(|&v| gelu_f32(v)).collect();
-    let y = Tensor::from_data(TensorData::new(y, shape.clone()), &device);
     if !x.is_tracked() {
-        return y;
+        // In place: the activation is usually the only owner of its buffer, so no copy.
+        let mut values: Vec<f32> = x.into_data().try_into_vec().expect("f32 activations");
+        values.iter_mut().for_each(|v| *v = gelu_f32(*v));
+        return Tensor::from_data(TensorData::new(values, shape), &device);
     }
     // Under autodiff: value gelu(x̄), gradient gelu'(x̄), with x̄ = x held constant.
+    let values: Vec<f32> = x.clone().inner().into_data().try_into_vec().expect("f32 activations");
+    let y: Vec<f32> = values.iter().map(|&v| gelu_f32(v)).collect();
     let slope: Vec<f32> = values.iter().map(|&v| gelu_grad_f32(v)).collect();
+    let y = Tensor::from_data(TensorData::new(y, shape.clone()), &device);
     let slope = Tensor::from_data(TensorData::new(slope, shape), &device);
     y + (x.clone() - x.detach()) * slope
 }
