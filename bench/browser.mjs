@@ -1,19 +1,15 @@
 // Runs bench/browser/ in headless Debian Chromium (no WebGPU: the CPU paths) and measures the
 // page itself: weight of dist/ (raw and gzip) and time to the first live score, cold and cached.
 // Writes bench/.cache/browser.json.   node bench/browser.mjs [runs]
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
+import { launch, root, startServer } from '../tests/browser/harness.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 3);
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const server = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CSP: '0' } });
-const url = await new Promise((resolve) => server.stdout.on('data', (d) => { const m = /serving (\S+)/.exec(String(d)); if (m) resolve(m[1]); }));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: FLAGS });
+const server = await startServer({ csp: false });
+const { url } = server;
+const browser = await launch({ webgpu: false }); // the CPU paths
 const out = {};
 try {
   const page = await browser.newPage();
@@ -39,7 +35,7 @@ try {
   await ctx.close();
 } finally {
   await browser.close();
-  server.kill();
+  server.stop();
 }
 
 // Page weight: what a visitor downloads (dist/ = the page, the wasm, the model, head and data).

@@ -2,15 +2,11 @@
 // V8 CPU profiler (the wasm keeps its name section) and sums self time per function, then per
 // kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score] [sentences]
 // Needs web/pkg (scripts/build-wasm.sh release) and the assets. Writes bench/.cache/profile-<what>.json.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, root, startServer } from '../tests/browser/harness.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const what = process.argv[2] ?? 'embed';
 const n = Number(process.argv[3] ?? 400);
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // Function name → kind, first match wins.
 const KINDS = [
@@ -23,9 +19,9 @@ const KINDS = [
   ['elementwise / reduce', /unary|binary|zip|scalar|reduce|sum|mean|max|vectoriz|macerator/i],
 ];
 
-const server = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CSP: '0' } });
-const url = await new Promise((resolve) => server.stdout.on('data', (d) => { const m = /serving (\S+)/.exec(String(d)); if (m) resolve(m[1]); }));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: FLAGS });
+const server = await startServer({ csp: false });
+const { url } = server;
+const browser = await launch({ webgpu: false }); // the CPU paths
 try {
   const page = await browser.newPage();
   await page.goto(`${url}bench/browser/profile.html`);
@@ -78,5 +74,5 @@ try {
   for (const { name, share } of incl.slice(0, 45)) console.log(`  ${(100 * share).toFixed(1).padStart(5)} %  ${name.slice(0, 110)}`);
 } finally {
   await browser.close();
-  server.kill();
+  server.stop();
 }

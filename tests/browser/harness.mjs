@@ -23,9 +23,11 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Serves the repository root; the built page is at `app(hash)` = /dist/ (a sub-path, as on a
- * project page). `requests` lists every path asked for. */
-export async function startServer() {
-  const proc = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_REQUESTS: '1' } });
+ * project page). `requests` lists every path asked for. `csp: false` only for bench/ pages,
+ * whose import map and module are inline scripts. */
+export async function startServer({ csp = true } = {}) {
+  const env = { ...process.env, LOG_REQUESTS: '1', ...(csp ? {} : { CSP: '0' }) };
+  const proc = spawn(process.execPath, [`${root}/scripts/serve.mjs`, '0'], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const requests = [];
   const url = await new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
