@@ -1,23 +1,30 @@
-// Builds the page in web/ into dist/ with relative paths, so it works from any sub-path.
-// The model and data are not bundled: scripts/build-web.sh copies them next to the page.
+// The page: index.html at the repository root, its modules in www/ (Vite root = the repository
+// root, so `npm run dev` serves the default model and data straight from assets/ and
+// classifiers/). `vite build` writes dist/ with relative paths, so it works from any sub-path;
+// scripts/build-web.sh copies the default assets beside it at the same relative paths.
 import { createHash } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { defineConfig } from 'vite';
 
-// The Cache API name carries a hash of the default assets: new files, new cache, old one deleted.
-const assetFiles = [
-  'assets/models/all-MiniLM-L6-v2/config.json', 'assets/models/all-MiniLM-L6-v2/tokenizer.json',
-  'assets/models/all-MiniLM-L6-v2/model.safetensors', 'assets/data/rotten-tomatoes/train.tsv',
-  'assets/data/rotten-tomatoes/dev.tsv', 'heads/minilm-rotten-tomatoes.safetensors', 'heads/minilm-rotten-tomatoes.json',
+const manifest = JSON.parse(readFileSync('src/manifest.json', 'utf8'));
+const files = manifest.checkpoint_files;
+export const assetFiles = [
+  ...Object.values(files).map((f) => `${manifest.model.dir}/${f}`),
+  manifest.classifier.weights, manifest.classifier.meta, manifest.data.calibration, manifest.data.evaluation,
 ];
+
+// The Cache API name carries a hash of the default assets: new files, new cache, old one deleted.
 const hash = createHash('sha256');
 for (const f of assetFiles) if (existsSync(f)) hash.update(readFileSync(f));
 
 export default defineConfig({
-  root: 'web',
+  root: '.',
   base: './',
-  publicDir: 'public',
+  publicDir: false,
   define: { __ASSET_VERSION__: JSON.stringify(hash.digest('hex').slice(0, 12)) },
   worker: { format: 'es' },
-  build: { outDir: '../dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
+  // Only the page: tests/ and bench/ hold pages of their own.
+  optimizeDeps: { entries: ['index.html'] },
+  server: { watch: { ignored: ['**/assets/**', '**/dist/**', '**/bench/**', '**/tests/**', '**/artifacts/**'] } },
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
 });

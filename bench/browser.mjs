@@ -42,13 +42,13 @@ try {
 const walk = (dir) => readdirSync(dir).flatMap((f) => (statSync(`${dir}/${f}`).isDirectory() ? walk(`${dir}/${f}`) : [`${dir}/${f}`]));
 const weight = {};
 for (const f of walk(`${root}/dist`)) {
-  const kind = f.endsWith('.wasm') ? 'wasm' : f.endsWith('.js') ? 'js' : /\/(models|heads)\//.test(f) ? 'model' : /\/data\//.test(f) ? 'data' : 'other';
+  const kind = f.endsWith('.wasm') ? 'wasm' : f.endsWith('.js') ? 'js' : /\/(models|classifiers)\//.test(f) ? 'model' : /\/data\//.test(f) ? 'data' : 'other';
   const bytes = readFileSync(f);
   weight[kind] ??= { raw: 0, gzip: 0 };
   weight[kind].raw += bytes.length;
   weight[kind].gzip += gzipSync(bytes, { level: 9 }).length;
 }
-const pre = readFileSync(`${root}/web/src/precomputed.json`);
+const pre = readFileSync(`${root}/www/precomputed.json`);
 weight.precomputed_json = { raw: pre.length, gzip: gzipSync(pre, { level: 9 }).length, note: 'inside the js bundle' };
 out.page_weight = weight;
 writeFileSync(`${root}/bench/.cache/browser.json`, `${JSON.stringify(out, null, 1)}\n`);

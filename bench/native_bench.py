@@ -25,7 +25,7 @@ from transformers import BertConfig, BertModel
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "assets/models/all-MiniLM-L6-v2"
-HEAD = ROOT / "heads/minilm-rotten-tomatoes.safetensors"
+CLASSIFIER = ROOT / "classifiers/minilm-rotten-tomatoes.safetensors"
 
 
 def plan(lens, max_tokens, max_batch):
@@ -116,8 +116,8 @@ def export_onnx(model, path):
 
 def torch_scores(model, calibration, tok):
     """bertology's compute_heads_importance with per-example gates, plus entropy (real rows/keys)."""
-    head = load_file(HEAD)
-    w, b = head["classifier.weight"], head["classifier.bias"]
+    classifier = load_file(CLASSIFIER)
+    w, b = classifier["classifier.weight"], classifier["classifier.bias"]
     cfg = model.config
     L, H = cfg.num_hidden_layers, cfg.num_attention_heads
     encs = [tok.encode(t) for _, t in calibration]

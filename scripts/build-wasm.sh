@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the wasm engine into web/pkg.   scripts/build-wasm.sh [dist|release]
+# Builds the wasm engine into www/pkg (with hies.d.ts, the types of every value that crosses the
+# boundary, which www/ reads through JSDoc).   scripts/build-wasm.sh [dist|release]
 #   dist    : fat LTO + wasm-opt, the shipped build (about 20 min clean on 2 cores)
 #   release : no LTO, no wasm-opt, for tests (minutes)
 set -euo pipefail
@@ -19,19 +20,19 @@ cargo build --lib --target wasm32-unknown-unknown --profile "$profile"
 wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/hies.wasm"
 # wasm-bindgen and wasm-opt again only when cargo produced a new module.
 signature="$profile $(stat -c %Y:%s "$wasm")"
-if [ "$(cat web/pkg/.built-from 2>/dev/null)" = "$signature" ]; then
-  echo "build-wasm: web/pkg is up to date"
+if [ "$(cat www/pkg/.built-from 2>/dev/null)" = "$signature" ]; then
+  echo "build-wasm: www/pkg is up to date"
   exit 0
 fi
-rm -rf web/pkg
-wasm-bindgen --target web --no-typescript --out-dir web/pkg "$wasm"
+rm -rf www/pkg
+wasm-bindgen --target web --out-dir www/pkg "$wasm"
 if [ "$profile" = dist ]; then
   # npm binaryen 132: Debian's binaryen 108 breaks wasm-bindgen's externref table.
   echo "build-wasm: wasm-opt -O3 (about 5 minutes)"
   node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    web/pkg/hies_bg.wasm -o web/pkg/hies_bg.opt.wasm
-  mv web/pkg/hies_bg.opt.wasm web/pkg/hies_bg.wasm
+    www/pkg/hies_bg.wasm -o www/pkg/hies_bg.opt.wasm
+  mv www/pkg/hies_bg.opt.wasm www/pkg/hies_bg.wasm
 fi
-echo "$signature" > web/pkg/.built-from
-ls -l web/pkg/hies_bg.wasm
+echo "$signature" > www/pkg/.built-from
+ls -l www/pkg/hies_bg.wasm

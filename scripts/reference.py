@@ -22,7 +22,7 @@ MODEL = os.path.join(ROOT, "assets", "models", "all-MiniLM-L6-v2")
 OUT = os.path.join(ROOT, "tests", "fixtures", "parity.json")
 SCORES_OUT = os.path.join(ROOT, "tests", "fixtures", "scores.json")
 CALIBRATION_TSV = os.path.join(ROOT, "tests", "fixtures", "calibration.tsv")
-HEAD = os.path.join(ROOT, "heads", "minilm-rotten-tomatoes.safetensors")
+CLASSIFIER = os.path.join(ROOT, "classifiers", "minilm-rotten-tomatoes.safetensors")
 
 
 def ensure_venv():
@@ -202,12 +202,12 @@ def scores_main():
     cfg = json.load(open(os.path.join(MODEL, "config.json")))
     w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(MODEL, "model.safetensors")).items()
          if k != "embeddings.position_ids"}
-    head = {k: v.astype(np.float64) for k, v in load_file(HEAD).items()}
+    classifier = {k: v.astype(np.float64) for k, v in load_file(CLASSIFIER).items()}
     tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
     L, H = cfg["num_hidden_layers"], cfg["num_attention_heads"]
 
     def loss(states, label):
-        z = head["classifier.weight"] @ embed(states) + head["classifier.bias"]
+        z = classifier["classifier.weight"] @ embed(states) + classifier["classifier.bias"]
         z = z - z.max()
         return -(z[label] - np.log(np.exp(z).sum()))
 
@@ -236,7 +236,7 @@ def scores_main():
         print(f"calibration {k + 1}/{len(CALIBRATION)}", flush=True)
     m = len(CALIBRATION)
     grid = lambda a: [[r(x) for x in row] for row in a / m]
-    out = {"generator": "scripts/reference.py (numpy float64, central differences)", "head": "heads/minilm-rotten-tomatoes.safetensors",
+    out = {"generator": "scripts/reference.py (numpy float64, central differences)", "classifier": "classifiers/minilm-rotten-tomatoes.safetensors",
            "examples": [{"label": y, "text": t} for y, t in CALIBRATION], "tokens": tokens,
            "entropy": grid(ent), "entropy_nats": grid(nats), "confidence": grid(conf), "his_raw": grid(his)}
     with open(SCORES_OUT, "w") as f:

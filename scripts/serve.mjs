@@ -20,7 +20,14 @@ const types = {
 };
 
 const server = createServer((req, res) => {
-  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  let path;
+  try {
+    path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  } catch {
+    // A malformed %-escape is the client's error, not a reason to stop serving.
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request: malformed URL\n');
+    return;
+  }
   if (log) console.log(`${req.method} ${path}`);
   let file = normalize(join(root, path));
   if (!file.startsWith(root + sep) && file !== root) { res.writeHead(403).end(); return; }
@@ -35,7 +42,7 @@ const server = createServer((req, res) => {
       ...(csp && { 'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-src 'self'" }),
     });
     if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    else createReadStream(file).on('error', () => res.destroy()).pipe(res);
   } catch {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
   }

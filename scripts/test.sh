@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Sets up and runs every test:  npm test
-#   native: unit tests, parity against the float64 reference, gates, bad input, wgpu (lavapipe)
+#   checks: rustfmt, clippy (native and wasm, warnings are errors), eslint, tsc on the JS that
+#           meets the wasm boundary
+#   native: unit tests, parity against the float64 reference, head masks, the session, bad input,
+#           the CLI, wgpu (lavapipe)
+#   JS:     node --test for the page's pure modules (ranking against the engine's golden file,
+#           URL state) and the static server
 #   browser: the built page in headless Chromium, CPU and WebGPU (SwiftShader), against the same
 #            fixture and the native CLI's numbers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 . scripts/env.sh
+
+echo "== checks"
+cargo fmt --check
+node_modules/.bin/eslint .
+cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
 
 echo "== native tests"
 # lavapipe and Chromium's Vulkan want a runtime dir; CI has none.
@@ -17,15 +28,21 @@ echo "== native reference numbers for the browser tests"
 mkdir -p artifacts
 cal=tests/fixtures/calibration.tsv
 hies="$CARGO_TARGET_DIR/debug/hies"
-"$hies" score --data $cal --n 16 --seed 0 --json > artifacts/native-score.json
+"$hies" score --data $cal --n 16 --seed 0 --json --csv artifacts/native-score.csv > artifacts/native-score.json
 "$hies" prune --data $cal --dev $cal --n 16 --seed 0 --criterion hies --ratio 0.5 --structural --json > artifacts/native-prune.json
 "$hies" prune --data $cal --dev $cal --n 16 --seed 3 --criterion random --ratio 0.5 --json > artifacts/native-prune-random.json
+"$hies" curve --data $cal --dev $cal --n 8 --criteria hies,random --ratios 0,0.5 --seeds 0,1 --json > artifacts/native-curve.json
+"$hies" inspect --text "The acting is wooden, but the score soars." --prune 0.1,3.4,5.11 > artifacts/native-inspect.json
 # What the page computes with its defaults: 32 calibration sentences (seed 0), the 800 dev sentences.
 "$hies" score --n 32 --seed 0 --json > artifacts/native-score-default.json
 "$hies" prune --n 32 --seed 0 --criterion hies --ratio 0.3 --json > artifacts/native-prune-default.json
 
 echo "== page build (wasm test profile + Vite)"
 bash scripts/build-web.sh release
+
+echo "== JS unit tests and types"
+node_modules/.bin/tsc -p www
+node --test tests/js/
 
 echo "== browser tests"
 node --test --test-concurrency=1 tests/browser/

@@ -3,9 +3,13 @@
 //! probabilities and gate gradients back and hands them to these.
 
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
 /// One value per head: `grid[layer][head]`.
 pub type Grid = Vec<Vec<f64>>;
+
+/// An attention head: (layer, head), both from 0.
+pub type Head = (usize, usize);
 
 pub fn grid(layers: usize, heads: usize) -> Grid {
     vec![vec![0.0; heads]; layers]
@@ -41,9 +45,7 @@ pub fn example_head_stats(probs: &[f32], heads: usize, t: usize, n: usize) -> Ve
 pub fn min_max(g: &Grid) -> Grid {
     let (lo, hi) = g.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
     let span = hi - lo;
-    g.iter()
-        .map(|row| row.iter().map(|&x| if span > 0.0 { (x - lo) / span } else { 0.0 }).collect())
-        .collect()
+    g.iter().map(|row| row.iter().map(|&x| if span > 0.0 { (x - lo) / span } else { 0.0 }).collect()).collect()
 }
 
 /// Min-max within each layer.
@@ -53,7 +55,7 @@ pub fn min_max_per_layer(g: &Grid) -> Grid {
 
 /// How HIS is normalised after the mean of |∂L/∂ξ|; each step is a switch, defaults as in
 /// bertology's `compute_heads_importance`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct HisNorm {
     /// Divide the summed |grad| by the calibration set's real-token count instead of its size.
     pub by_tokens: bool,
@@ -91,21 +93,14 @@ pub fn normalize_his(sum_abs: &Grid, examples: usize, tokens: usize, norm: HisNo
 pub fn hies(his: &Grid, entropy: &Grid, alpha: f64, per_layer: bool) -> Grid {
     let mm = if per_layer { min_max_per_layer } else { min_max };
     let (h, e) = (mm(his), mm(entropy));
-    h.iter()
-        .zip(&e)
-        .map(|(hr, er)| hr.iter().zip(er).map(|(a, b)| alpha * a + (1.0 - alpha) * (1.0 - b)).collect())
-        .collect()
+    h.iter().zip(&e).map(|(hr, er)| hr.iter().zip(er).map(|(a, b)| alpha * a + (1.0 - alpha) * (1.0 - b)).collect()).collect()
 }
 
 /// Heads in pruning order: lowest score first, ties by (layer, head) so the order is the same
 /// everywhere. `skip` holds heads already pruned (iterative pruning).
 pub fn prune_order(keep_score: &Grid, skip: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let mut heads: Vec<(usize, usize)> = keep_score
-        .iter()
-        .enumerate()
-        .flat_map(|(l, row)| (0..row.len()).map(move |h| (l, h)))
-        .filter(|lh| !skip.contains(lh))
-        .collect();
+    let mut heads: Vec<(usize, usize)> =
+        keep_score.iter().enumerate().flat_map(|(l, row)| (0..row.len()).map(move |h| (l, h))).filter(|lh| !skip.contains(lh)).collect();
     heads.sort_by(|&(la, ha), &(lb, hb)| keep_score[la][ha].total_cmp(&keep_score[lb][hb]).then((la, ha).cmp(&(lb, hb))));
     heads
 }

@@ -3,8 +3,8 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 pub struct Batch {
-    pub ids: Vec<i32>,   // [B*T], padded with `pad_id`
-    pub mask: Vec<f32>,  // [B*T], 1 for real tokens
+    pub ids: Vec<i32>,  // [B*T], padded with `pad_id`
+    pub mask: Vec<f32>, // [B*T], 1 for real tokens
     pub lens: Vec<usize>,
     pub b: usize,
     pub t: usize,

@@ -1,35 +1,42 @@
 //! The sentence classifier on top of the encoder: either the checkpoint's own
-//! (BertForSequenceClassification: pooler + `classifier`) or a separate head file in Hugging Face
-//! naming (`classifier.weight` [labels, hidden], `classifier.bias` [labels]) with a JSON sidecar,
-//! over the checkpoint's pooled sentence embedding.
+//! (BertForSequenceClassification: pooler + `classifier`) or a separate classifier file in
+//! Hugging Face naming (`classifier.weight` [labels, hidden], `classifier.bias` [labels]) with a
+//! JSON sidecar, over the checkpoint's pooled sentence embedding.
 
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
 use crate::config::{Pooling, PoolingMode};
 use crate::error::{Error, Result};
 use crate::model::{Bert, Linear, pool};
 use crate::weights::Weights;
 
-/// The sidecar of a head file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct HeadMeta {
+/// The JSON sidecar of a classifier file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Tsify)]
+pub struct ClassifierMeta {
     pub labels: Vec<String>,
-    /// "mean" or "cls": the pooling the head was trained on.
+    /// "mean" or "cls": the pooling the classifier was trained on.
     pub pooling: String,
     /// Whether the pooled vector was L2-normalised.
     pub normalized: bool,
     #[serde(default)]
+    #[tsify(optional)]
     pub train_accuracy: Option<f64>,
     #[serde(default)]
+    #[tsify(optional)]
     pub dev_accuracy: Option<f64>,
     #[serde(default)]
+    #[tsify(optional)]
     pub seed: Option<u64>,
     #[serde(default)]
+    #[tsify(optional)]
     pub epochs: Option<usize>,
     #[serde(default)]
+    #[tsify(optional)]
     pub learning_rate: Option<f64>,
     #[serde(default)]
+    #[tsify(optional)]
     pub model: Option<String>,
 }
 
@@ -58,15 +65,15 @@ impl Classifier {
         Some(Self { linear, labels, input: Input::Pooler })
     }
 
-    /// A head file and its sidecar, checked against the encoder it will sit on.
-    pub fn from_head(bytes: &[u8], meta: &HeadMeta, hidden: usize, pooling: Pooling, device: &Device) -> Result<Self> {
+    /// A classifier file and its sidecar, checked against the encoder it will sit on.
+    pub fn from_file(bytes: &[u8], meta: &ClassifierMeta, hidden: usize, pooling: Pooling, device: &Device) -> Result<Self> {
         let want = match pooling.mode {
             PoolingMode::Mean => "mean",
             PoolingMode::Cls => "cls",
         };
         if meta.pooling != want || meta.normalized != pooling.normalize {
-            return Err(Error::input(format!(
-                "the classifier head was trained on {} pooling{}, but this model pools with {want}{}",
+            return Err(Error::classifier(format!(
+                "it was trained on {} pooling{}, but this model pools with {want}{}",
                 meta.pooling,
                 if meta.normalized { " (normalised)" } else { "" },
                 if pooling.normalize { " (normalised)" } else { "" },
@@ -74,12 +81,12 @@ impl Classifier {
         }
         let n = meta.labels.len();
         if n < 2 {
-            return Err(Error::input("the classifier head's sidecar must list at least 2 labels"));
+            return Err(Error::classifier("its sidecar must list at least 2 labels"));
         }
-        let mut w = Weights::parse(bytes).map_err(|e| Error::input(format!("classifier head: {}", e.message)))?;
-        let linear = Linear::load(&mut w, "classifier", hidden, n, device)
-            .map_err(|e| Error::input(format!("classifier head: {}", e.message)))?;
-        w.finish().map_err(|e| Error::input(format!("classifier head: {}", e.message)))?;
+        let as_classifier = |e: Error| Error::classifier(e.message);
+        let mut w = Weights::parse(bytes).map_err(as_classifier)?;
+        let linear = Linear::load(&mut w, "classifier", hidden, n, device).map_err(as_classifier)?;
+        w.finish().map_err(as_classifier)?;
         Ok(Self { linear, labels: meta.labels.clone(), input: Input::Embedding })
     }
 
@@ -98,9 +105,9 @@ impl Classifier {
     }
 }
 
-/// Writes a head in Hugging Face naming: `classifier.weight` [labels, hidden] (PyTorch's
+/// Writes a classifier in Hugging Face naming: `classifier.weight` [labels, hidden] (PyTorch's
 /// [out, in]) and `classifier.bias` [labels]. `weight` is given as [hidden, labels].
-pub fn head_to_safetensors(weight: &[f32], bias: &[f32], hidden: usize) -> Vec<u8> {
+pub fn classifier_to_safetensors(weight: &[f32], bias: &[f32], hidden: usize) -> Vec<u8> {
     let labels = bias.len();
     let mut out_in = vec![0f32; weight.len()];
     for i in 0..hidden {

@@ -44,16 +44,13 @@ impl BertConfig {
             is_decoder: Option<bool>,
             id2label: Option<std::collections::BTreeMap<String, String>>,
         }
-        let raw: Raw = serde_json::from_slice(bytes)
-            .map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
 
         let bert_arch = raw.architectures.iter().flatten().any(|a| a.starts_with("Bert"));
         match raw.model_type.as_deref() {
             Some("bert") => {}
             Some(other) => {
-                return Err(Error::config(format!(
-                    "model_type is \"{other}\"; HIES Lab runs BERT models (model_type \"bert\")"
-                )));
+                return Err(Error::config(format!("model_type is \"{other}\"; HIES Lab runs BERT models (model_type \"bert\")")));
             }
             None if bert_arch => {}
             None => return Err(Error::config("no model_type: expected a BERT config (model_type \"bert\")")),
@@ -61,16 +58,12 @@ impl BertConfig {
         if let Some(act) = raw.hidden_act.as_deref()
             && act != "gelu"
         {
-            return Err(Error::config(format!(
-                "hidden_act \"{act}\" is not supported; only exact (erf) \"gelu\" is"
-            )));
+            return Err(Error::config(format!("hidden_act \"{act}\" is not supported; only exact (erf) \"gelu\" is")));
         }
         if let Some(p) = raw.position_embedding_type.as_deref()
             && p != "absolute"
         {
-            return Err(Error::config(format!(
-                "position_embedding_type \"{p}\" is not supported; only \"absolute\" is"
-            )));
+            return Err(Error::config(format!("position_embedding_type \"{p}\" is not supported; only \"absolute\" is")));
         }
         if raw.is_decoder == Some(true) {
             return Err(Error::config("is_decoder is true; only BERT encoders are supported"));
@@ -99,7 +92,7 @@ impl BertConfig {
                 v.iter().enumerate().all(|(i, (k, _))| i == *k).then(|| v.into_iter().map(|(_, l)| l).collect())
             }),
         };
-        if config.hidden_size % config.num_attention_heads != 0 {
+        if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             return Err(Error::config(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 config.hidden_size, config.num_attention_heads
@@ -145,21 +138,19 @@ impl Pooling {
                 #[serde(rename = "type")]
                 kind: String,
             }
-            let modules: Vec<Module> = serde_json::from_slice(bytes)
-                .map_err(|e| Error::config(format!("modules.json is not a module list ({e})")))?;
+            let modules: Vec<Module> =
+                serde_json::from_slice(bytes).map_err(|e| Error::config(format!("modules.json is not a module list ({e})")))?;
             out.normalize = modules.iter().any(|m| m.kind.ends_with(".Normalize"));
         }
         if let Some(bytes) = pooling {
-            let v: serde_json::Value = serde_json::from_slice(bytes)
-                .map_err(|e| Error::config(format!("1_Pooling/config.json is not JSON ({e})")))?;
+            let v: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| Error::config(format!("1_Pooling/config.json is not JSON ({e})")))?;
             let flag = |k: &str| v.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
             out.mode = match (flag("pooling_mode_mean_tokens"), flag("pooling_mode_cls_token")) {
                 (true, false) => PoolingMode::Mean,
                 (false, true) => PoolingMode::Cls,
                 _ => {
-                    return Err(Error::config(
-                        "1_Pooling/config.json: only mean or CLS pooling (exactly one) is supported",
-                    ));
+                    return Err(Error::config("1_Pooling/config.json: only mean or CLS pooling (exactly one) is supported"));
                 }
             };
             if flag("pooling_mode_max_tokens") || flag("pooling_mode_mean_sqrt_len_tokens") {

@@ -4,12 +4,15 @@
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
+/// One labelled sentence: the label's index in the classifier's labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     pub label: usize,
     pub text: String,
 }
 
+/// Parses `label<TAB>text` lines (a UTF-8 BOM, blank lines and CRLF are fine). Errors name the
+/// line; the caller adds the file.
 pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     let mut out = Vec::new();
@@ -18,9 +21,7 @@ pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
         if line.trim().is_empty() {
             continue;
         }
-        let (label, text) = line
-            .split_once('\t')
-            .ok_or_else(|| Error::input(format!("line {}: expected \"label<TAB>text\"", i + 1)))?;
+        let (label, text) = line.split_once('\t').ok_or_else(|| Error::data(format!("line {}: expected \"label<TAB>text\"", i + 1)))?;
         let label = label.trim();
         let index = match label.parse::<usize>() {
             Ok(k) if k < labels.len() => Some(k),
@@ -28,16 +29,12 @@ pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
             Err(_) => labels.iter().position(|l| l.eq_ignore_ascii_case(label)),
         };
         let label = index.ok_or_else(|| {
-            Error::input(format!(
-                "line {}: label \"{label}\" is neither 0..{} nor one of {labels:?}",
-                i + 1,
-                labels.len().saturating_sub(1)
-            ))
+            Error::data(format!("line {}: label \"{label}\" is neither 0..{} nor one of {labels:?}", i + 1, labels.len().saturating_sub(1)))
         })?;
         out.push(Example { label, text: text.to_string() });
     }
     if out.is_empty() {
-        return Err(Error::input("the data file holds no labelled sentences"));
+        return Err(Error::data("the file holds no labelled sentences"));
     }
     Ok(out)
 }

@@ -1,26 +1,39 @@
 //! The compute device, chosen at run time: burn's `flex` CPU backend or wgpu (WebGPU in the
-//! browser, Vulkan/Metal/DX12 natively, Mesa lavapipe on a machine without a GPU).
+//! browser, Vulkan/Metal/DX12 natively, Mesa lavapipe on a machine without a GPU). And the two
+//! things long jobs need from their host: a clock and a way to let the event loop run.
 
 use std::sync::OnceLock;
 
 use burn::tensor::Device;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
 use crate::error::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The device a session runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Cpu,
     Gpu,
 }
 
-impl Backend {
+/// What the caller asks for: a backend, or "auto" (the GPU when an adapter exists, else the CPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+impl BackendChoice {
     pub fn parse(name: &str) -> Result<Self> {
         match name {
+            "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "gpu" | "webgpu" | "wgpu" => Ok(Self::Gpu),
-            other => Err(Error::input(format!("unknown backend \"{other}\" (use cpu or gpu)"))),
+            other => Err(Error::input(format!("unknown backend \"{other}\" (use auto, cpu or gpu)"))),
         }
     }
 }
@@ -35,18 +48,45 @@ pub async fn device(backend: Backend) -> Result<Device> {
             if let Some(d) = GPU.get() {
                 return Ok(d.clone());
             }
-            let d = Device::wgpu_options()
-                .init_async()
-                .await
-                .map_err(|e| {
-                    // wgpu's text lists every API it tried; the first clause says enough.
-                    let detail = e.to_string();
-                    let short = detail.split(':').next().unwrap_or(&detail).trim().to_string();
-                    Error::backend(format!("no usable GPU adapter ({short})"))
-                })?;
+            let d = Device::wgpu_options().init_async().await.map_err(|e| {
+                // wgpu's text lists every API it tried; the first clause says enough.
+                let detail = e.to_string();
+                let short = detail.split(':').next().unwrap_or(&detail).trim().to_string();
+                Error::backend(format!("no usable GPU adapter ({short})"))
+            })?;
             Ok(GPU.get_or_init(|| d).clone())
         }
     }
+}
+
+/// The device for `choice`, the backend it is, and why "auto" fell back to the CPU, if it did.
+pub async fn choose(choice: BackendChoice) -> Result<(Device, Backend, Option<String>)> {
+    match choice {
+        BackendChoice::Cpu => Ok((device(Backend::Cpu).await?, Backend::Cpu, None)),
+        BackendChoice::Gpu => Ok((device(Backend::Gpu).await?, Backend::Gpu, None)),
+        BackendChoice::Auto => match device(Backend::Gpu).await {
+            Ok(d) => Ok((d, Backend::Gpu, None)),
+            Err(e) => Ok((device(Backend::Cpu).await?, Backend::Cpu, Some(e.message))),
+        },
+    }
+}
+
+/// Milliseconds on a monotonic clock (`performance.now()` in the browser).
+#[cfg(target_family = "wasm")]
+pub fn now_ms() -> f64 {
+    use wasm_bindgen::JsCast;
+    let global = js_sys::global();
+    let performance = match global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        Some(worker) => worker.performance(),
+        None => global.dyn_ref::<web_sys::Window>().and_then(|w| w.performance()),
+    };
+    performance.map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+#[cfg(not(target_family = "wasm"))]
+pub fn now_ms() -> f64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
 }
 
 /// Gives the JS event loop a turn (a macrotask, so queued worker messages are handled).
@@ -56,9 +96,14 @@ pub async fn yield_now() {
     use wasm_bindgen::JsCast;
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let global = js_sys::global();
-        if let Ok(f) = js_sys::Reflect::get(&global, &"setTimeout".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) {
-            let _ = f.call2(&global, &resolve, &0.into());
-        } else {
+        let scheduled = match global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+            Some(worker) => worker.set_timeout_with_callback(&resolve),
+            None => match global.dyn_ref::<web_sys::Window>() {
+                Some(window) => window.set_timeout_with_callback(&resolve),
+                None => Err(wasm_bindgen::JsValue::NULL),
+            },
+        };
+        if scheduled.is_err() {
             let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
         }
     });

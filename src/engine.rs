@@ -1,6 +1,7 @@
-//! The coarse operations that the CLI and the wasm boundary share: load a model from its files'
-//! bytes, embed sentences, return a sentence's attention maps. All readback is async, which
-//! WebGPU requires; native callers block on it.
+//! The model and what runs it: a BERT checkpoint loaded from its files' bytes, its tokenizer,
+//! pooling and classifier, on one device. Stateless between calls (what a reader's session
+//! keeps lives in [`crate::session::Session`]). All readback is async, which WebGPU requires;
+//! native callers block on it.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use crate::analysis::Grid;
 use crate::batch::{self, Batch};
-use crate::classifier::{Classifier, HeadMeta};
+use crate::classifier::{Classifier, ClassifierMeta};
 use crate::config::{BertConfig, Pooling};
 use crate::device::Backend;
 use crate::error::{Error, Result};
@@ -36,7 +37,7 @@ pub struct Engine {
     pub model: Bert,
     pub tokenizer: TextTokenizer,
     pub pooling: Pooling,
-    /// The checkpoint's own classifier, or a head set with `set_head`.
+    /// The checkpoint's own classifier, or one set with `set_classifier`.
     pub classifier: Option<Classifier>,
     pub device: Device,
     pub backend: Backend,
@@ -46,14 +47,17 @@ pub struct Engine {
     pub(crate) weight_norm: OnceLock<Grid>,
 }
 
+/// One sentence's pooled embedding.
 #[derive(Debug, Clone, Serialize)]
 pub struct Embedded {
     pub ids: Vec<u32>,
     pub truncated: bool,
+    /// [D], as the checkpoint pools (and normalises) it.
     pub embedding: Vec<f32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Every head's attention on one sentence (Hugging Face's `output_attentions`).
+#[derive(Debug, Clone)]
 pub struct AttentionMaps {
     pub tokens: Vec<String>,
     pub ids: Vec<u32>,
@@ -63,7 +67,7 @@ pub struct AttentionMaps {
     /// Tokens in the sentence (T).
     pub len: usize,
     /// [L, H, T, T], row-major; row i is query token i's distribution over the keys.
-    pub probs: Vec<f32>,
+    pub attentions: Vec<f32>,
 }
 
 impl Engine {
@@ -91,29 +95,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Puts a separately trained classifier head (safetensors + sidecar) on the encoder.
-    pub fn set_head(&mut self, bytes: &[u8], meta: &HeadMeta) -> Result<()> {
-        self.classifier = Some(Classifier::from_head(bytes, meta, self.config().hidden_size, self.pooling, &self.device)?);
+    /// Puts a separately trained classifier (safetensors + sidecar) on the encoder, in place of
+    /// any other (callers keep a checkpoint's own classifier by not calling this).
+    pub fn set_classifier(&mut self, bytes: &[u8], meta: &ClassifierMeta) -> Result<()> {
+        self.classifier = Some(Classifier::from_file(bytes, meta, self.config().hidden_size, self.pooling, &self.device)?);
         Ok(())
     }
 
     pub fn classifier(&self) -> Result<&Classifier> {
-        self.classifier
-            .as_ref()
-            .ok_or_else(|| Error::input("this model has no classifier: give a head file (classifier.weight/bias) or a BertForSequenceClassification checkpoint"))
+        self.classifier.as_ref().ok_or_else(|| {
+            Error::classifier(
+                "this model has no classifier: give a classifier file (classifier.weight/bias) or a BertForSequenceClassification checkpoint",
+            )
+        })
     }
 
-    /// Parameters of `model` (this engine's or a pruned copy) plus a separate classifier head.
+    /// Parameters of `model` (this engine's or a pruned copy) plus a separate classifier.
     pub fn num_params(&self, model: &Bert) -> usize {
-        let head = match (&self.classifier, &model.classifier) {
+        let separate = match (&self.classifier, &model.classifier) {
             (Some(c), None) => c.num_params(),
             _ => 0, // none, or the checkpoint's own (counted in the model)
         };
-        model.num_params() + head
+        model.num_params() + separate
     }
 
-    /// A [1, L, H] gate: ones, with the heads in `off` ([layer, head]) at 0.
-    pub fn gate(&self, off: &[(usize, usize)]) -> Tensor<3> {
+    /// A [1, L, H] head mask: ones, with the heads in `off` ([layer, head]) at 0.
+    pub fn head_mask(&self, off: &[(usize, usize)]) -> Tensor<3> {
         let c = self.config();
         let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
         let mut g = vec![1f32; l * h];
@@ -127,19 +134,21 @@ impl Engine {
         &self.model.config
     }
 
-    pub fn encode(&self, text: &str) -> Result<Encoded> {
+    /// Token ids with [CLS] and [SEP], truncated at the model's position limit.
+    pub fn tokenize(&self, text: &str) -> Result<Encoded> {
         self.tokenizer.encode(text)
     }
 
-    /// Runs the model on one padded batch. `gate`: [L, H] shared or [B, L, H] per example; none = ones.
-    pub fn forward(&self, batch: &Batch, gate: Option<Tensor<3>>, keep_probs: bool) -> (BertOutput, Tensor<2>) {
+    /// Runs the model on one padded batch. `head_mask`: [G, L, H] (G = 1 or B); none = ones.
+    /// Returns the output and the batch's attention mask [B, T].
+    pub fn forward(&self, batch: &Batch, head_mask: Option<Tensor<3>>, output_attentions: bool) -> (BertOutput, Tensor<2>) {
         let (ids, mask) = batch.tensors(&self.device);
-        (self.model.forward(ids, mask.clone(), gate, keep_probs), mask)
+        (self.model.forward(ids, mask.clone(), head_mask, output_attentions), mask)
     }
 
     /// The pooled sentence vectors, as the checkpoint defines them, in the order given.
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Embedded>> {
-        let encoded = texts.iter().map(|t| self.encode(t)).collect::<Result<Vec<_>>>()?;
+        let encoded = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>>>()?;
         let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
         let d = self.config().hidden_size;
         let mut vectors = vec![Vec::new(); texts.len()];
@@ -147,43 +156,47 @@ impl Engine {
             let seqs: Vec<&[u32]> = group.iter().map(|&i| encoded[i].ids.as_slice()).collect();
             let batch = Batch::new(&seqs, self.config().pad_token_id);
             let (out, mask) = self.forward(&batch, None, false);
-            let pooled = read(pool(out.hidden, mask, self.pooling)).await?; // [B*D]
+            let pooled = read(pool(out.last_hidden_state, mask, self.pooling)).await?; // [B*D]
             for (r, &i) in group.iter().enumerate() {
                 vectors[i] = pooled[r * d..(r + 1) * d].to_vec();
             }
         }
-        Ok(encoded
-            .into_iter()
-            .zip(vectors)
-            .map(|(e, embedding)| Embedded { ids: e.ids, truncated: e.truncated, embedding })
-            .collect())
+        Ok(encoded.into_iter().zip(vectors).map(|(e, embedding)| Embedded { ids: e.ids, truncated: e.truncated, embedding }).collect())
     }
 
-    /// Every head's attention distribution for one sentence.
-    pub async fn attention(&self, text: &str) -> Result<AttentionMaps> {
-        let e = self.encode(text)?;
+    /// Every head's attention distribution for one sentence, from a plain forward pass.
+    pub async fn attentions(&self, text: &str) -> Result<AttentionMaps> {
+        let e = self.tokenize(text)?;
         let batch = Batch::new(&[e.ids.as_slice()], self.config().pad_token_id);
         let (out, _) = self.forward(&batch, None, true);
         let (l, h, t) = (out.attentions.len(), self.config().num_attention_heads, batch.t);
         let all = Tensor::cat(out.attentions, 0); // [L, H, T, T]
-        let probs = read(all).await?;
-        debug_assert_eq!(probs.len(), l * h * t * t);
-        Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, truncated: e.truncated, layers: l, heads: h, len: t, probs })
+        let attentions = read(all).await?;
+        Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, truncated: e.truncated, layers: l, heads: h, len: t, attentions })
+    }
+
+    /// Logits [N × labels] for `texts` in one batch through `model` (this engine's or a
+    /// structurally pruned copy), with the heads in `off` masked.
+    pub async fn logits(&self, model: &Bert, texts: &[String], off: &[(usize, usize)]) -> Result<Vec<f32>> {
+        let classifier = self.classifier()?;
+        let encoded = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>>>()?;
+        let seqs: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
+        let batch = Batch::new(&seqs, self.config().pad_token_id);
+        let (ids, mask) = batch.tensors(&self.device);
+        let head_mask = (!off.is_empty()).then(|| self.head_mask(off));
+        let out = model.forward(ids, mask.clone(), head_mask, false);
+        read(classifier.logits(model, out.last_hidden_state, mask, self.pooling)).await
     }
 }
 
 /// Device → host, the async way (the only way WebGPU allows).
 pub async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
-    let data = t
-        .into_data_async()
-        .await
-        .map_err(|e| Error::backend(format!("reading a result from the device failed ({e:?})")))?;
-    data.try_into_vec::<f32>()
-        .map_err(|e| Error::backend(format!("result is not f32 ({e:?})")))
+    let data = t.into_data_async().await.map_err(|e| Error::backend(format!("reading a result from the device failed ({e:?})")))?;
+    data.try_into_vec::<f32>().map_err(|e| Error::backend(format!("result is not f32 ({e:?})")))
 }
 
 /// A checkpoint folder on disk (native only): config.json, model.safetensors, tokenizer.json and,
-/// when present, the sentence-transformers pooling files.
+/// when present, the sentence-transformers pooling files (names from `src/manifest.json`).
 #[cfg(not(target_family = "wasm"))]
 pub struct ModelDir {
     pub config: Vec<u8>,
@@ -196,17 +209,19 @@ pub struct ModelDir {
 #[cfg(not(target_family = "wasm"))]
 impl ModelDir {
     pub fn read(dir: &std::path::Path) -> Result<Self> {
-        let need = |name: &str| {
-            std::fs::read(dir.join(name))
-                .map_err(|e| Error::input(format!("cannot read {} ({e})", dir.join(name).display())))
+        use crate::error::ErrorKind;
+        let names = &crate::manifest::manifest().checkpoint_files;
+        let need = |name: &str, kind: ErrorKind| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| Error::new(kind, format!("cannot read {} ({e})", path.display())))
         };
         let maybe = |name: &str| std::fs::read(dir.join(name)).ok();
         Ok(Self {
-            config: need("config.json")?,
-            weights: need("model.safetensors")?,
-            tokenizer: need("tokenizer.json")?,
-            modules: maybe("modules.json"),
-            pooling: maybe("1_Pooling/config.json"),
+            config: need(&names.config, ErrorKind::Config)?,
+            weights: need(&names.weights, ErrorKind::Weights)?,
+            tokenizer: need(&names.tokenizer, ErrorKind::Tokenizer)?,
+            modules: maybe(&names.modules),
+            pooling: maybe(&names.pooling),
         })
     }
 

@@ -1,8 +1,20 @@
 //! Predictions on a labelled set under a head mask or with a structurally pruned model.
 //!
-//! The set is tokenized and batched once (random blocks, length-sorted within a block). The
-//! unpruned run keeps every layer's input per batch, so a pruned run whose first changed layer is
-//! k starts at layer k.
+//! The set is tokenized and batched once, in random blocks (small ones first) that are
+//! length-sorted inside, so every prefix of a pass is a random sample of the set and a running
+//! estimate is unbiased. A pass runs the unpruned model and any number of pruned variants batch
+//! by batch: a variant whose first changed layer is k starts from the unpruned model's input to
+//! layer k, computed in the same pass or kept from an earlier one.
+//!
+//! What is kept across passes: the unpruned predictions (a few bytes a sentence) always, and
+//! the unpruned layer inputs within a byte budget that a session's sets share ([`CacheBudget`]).
+//! Batches beyond the budget recompute their unpruned forward when a variant needs it, so memory
+//! stops growing with the set while the numbers stay the same (`tests/integration/session.rs`).
+//! The budget keeps the first batches it can hold: every pass walks the batches in the same
+//! order, and for such a cyclic scan keeping a fixed prefix is what an LRU would thrash on.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use burn::tensor::Tensor;
 
@@ -22,13 +34,64 @@ const EVAL_BATCH_SENTENCES: usize = 8;
 const BLOCK_SIZES: [usize; 2] = [4, 8];
 const STREAM_SEED: u64 = 0x5eed;
 
+/// Bytes of cached layer inputs that the evaluation sets of one session may hold together.
+#[derive(Debug)]
+pub struct CacheBudget {
+    limit: usize,
+    used: Cell<usize>,
+}
+
+impl CacheBudget {
+    pub fn new(limit_bytes: usize) -> Rc<Self> {
+        Rc::new(Self { limit: limit_bytes, used: Cell::new(0) })
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn take(&self, bytes: usize) -> bool {
+        let fits = self.used.get() + bytes <= self.limit;
+        if fits {
+            self.used.set(self.used.get() + bytes);
+        }
+        fits
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.set(self.used.get() - bytes);
+    }
+}
+
+struct EvalBatch {
+    batch: Batch,
+    /// The example index of each row.
+    rows: Vec<usize>,
+}
+
+/// A labelled set, tokenized and batched once, with what passes over it keep.
 pub struct EvalSet {
+    examples: Vec<Example>,
     pub labels: Vec<usize>,
-    /// Padded batches and the example index of each row.
-    batches: Vec<(Batch, Vec<usize>)>,
-    /// Per batch, once computed: the unpruned model's prediction per row and its input to every
-    /// layer.
-    full: Vec<Option<(Vec<usize>, Vec<Tensor<3>>)>>,
+    batches: Vec<EvalBatch>,
+    /// Per batch, once computed: the unpruned model's prediction per row.
+    full: RefCell<Vec<Option<Vec<usize>>>>,
+    /// Per batch, within the budget: the unpruned model's input to layers 1..L ([B, T, D] each;
+    /// layer 0's input is the embedding lookup, cheaper to redo than to keep).
+    inputs: RefCell<Vec<Option<Vec<Tensor<3>>>>>,
+    held: Cell<usize>,
+    budget: Rc<CacheBudget>,
+}
+
+impl Drop for EvalSet {
+    fn drop(&mut self) {
+        self.budget.give_back(self.held.get());
+    }
 }
 
 impl EvalSet {
@@ -39,31 +102,55 @@ impl EvalSet {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
-}
 
-/// One streamed batch: its example indices, the pruned and the unpruned predictions.
-pub struct Streamed<'a> {
-    pub examples: &'a [usize],
-    pub pred: &'a [usize],
-    pub full: &'a [usize],
+    pub fn examples(&self) -> &[Example] {
+        &self.examples
+    }
+
+    /// Bytes of layer inputs this set holds.
+    pub fn cached_bytes(&self) -> usize {
+        self.held.get()
+    }
 }
 
 /// How heads are removed for an evaluation.
+#[derive(Clone, Copy)]
 pub enum Pruned<'a> {
-    /// Gate 0 on these heads; the model does the same work.
+    /// Head mask 0 on these heads; the model does the same work.
     Mask(&'a [(usize, usize)]),
     /// A smaller model (from `Bert::without_heads`) and the heads it lacks.
     Structural(&'a Bert, &'a [(usize, usize)]),
 }
 
 impl Pruned<'_> {
-    fn heads(&self) -> &[(usize, usize)] {
+    pub fn heads(&self) -> &[(usize, usize)] {
         match self {
             Pruned::Mask(h) | Pruned::Structural(_, h) => h,
         }
     }
+
+    /// The first layer that differs from the unpruned model (`layers` when none does).
+    fn first_changed(&self, layers: usize) -> usize {
+        self.heads().iter().map(|h| h.0).min().unwrap_or(layers).min(layers)
+    }
 }
 
+/// One batch of a pass: its example indices, the unpruned predictions and each variant's.
+pub struct Streamed<'a> {
+    pub rows: &'a [usize],
+    pub full: &'a [usize],
+    /// `pruned[v][r]`: variant v's prediction for row r.
+    pub pruned: &'a [Vec<usize>],
+}
+
+/// A whole pass, in example order.
+pub struct Pass {
+    pub full: Vec<usize>,
+    /// One prediction list per variant.
+    pub pruned: Vec<Vec<usize>>,
+}
+
+/// Share of gold labels predicted.
 pub fn accuracy(pred: &[usize], gold: &[usize]) -> f64 {
     agreement(pred, gold)
 }
@@ -76,7 +163,8 @@ pub fn agreement(a: &[usize], b: &[usize]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
 }
 
-fn argmax_rows(logits: &[f32], labels: usize) -> Vec<usize> {
+/// The index of each row's largest logit; `logits` is [N × labels].
+pub fn argmax_rows(logits: &[f32], labels: usize) -> Vec<usize> {
     logits
         .chunks(labels)
         .map(|row| row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0)
@@ -84,8 +172,9 @@ fn argmax_rows(logits: &[f32], labels: usize) -> Vec<usize> {
 }
 
 impl Engine {
-    pub fn prepare(&self, examples: &[Example]) -> Result<EvalSet> {
-        let encoded = examples.iter().map(|e| self.encode(&e.text)).collect::<Result<Vec<_>>>()?;
+    /// Tokenizes and batches `examples`; layer inputs it keeps count against `budget`.
+    pub fn prepare(&self, examples: &[Example], budget: Rc<CacheBudget>) -> Result<EvalSet> {
+        let encoded = examples.iter().map(|e| self.tokenize(&e.text)).collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..examples.len()).collect();
         Rng::new(STREAM_SEED).shuffle(&mut order);
         let mut batches = Vec::new();
@@ -94,117 +183,99 @@ impl Engine {
             let block = &order[at..(at + BLOCK_SIZES[k.min(BLOCK_SIZES.len() - 1)]).min(order.len())];
             let lens: Vec<usize> = block.iter().map(|&i| encoded[i].ids.len()).collect();
             for group in batch::plan(&lens, EVAL_BATCH_TOKENS, EVAL_BATCH_SENTENCES) {
-                let group: Vec<usize> = group.into_iter().map(|j| block[j]).collect();
-                let seqs: Vec<&[u32]> = group.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-                batches.push((Batch::new(&seqs, self.config().pad_token_id), group));
+                let rows: Vec<usize> = group.into_iter().map(|j| block[j]).collect();
+                let seqs: Vec<&[u32]> = rows.iter().map(|&i| encoded[i].ids.as_slice()).collect();
+                batches.push(EvalBatch { batch: Batch::new(&seqs, self.config().pad_token_id), rows });
             }
             at += block.len();
             k += 1;
         }
-        let full = batches.iter().map(|_| None).collect();
-        Ok(EvalSet { labels: examples.iter().map(|e| e.label).collect(), batches, full })
+        let n = batches.len();
+        Ok(EvalSet {
+            examples: examples.to_vec(),
+            labels: examples.iter().map(|e| e.label).collect(),
+            batches,
+            full: RefCell::new(vec![None; n]),
+            inputs: RefCell::new(vec![None; n]),
+            held: Cell::new(0),
+            budget,
+        })
     }
 
-    /// The unpruned model on batch `k`, once: its predictions and every layer's input.
-    async fn ensure_full(&self, set: &mut EvalSet, k: usize) -> Result<()> {
-        if set.full[k].is_some() {
-            return Ok(());
+    /// One pass over `set`: the unpruned predictions and those of every variant, batch by batch
+    /// in the set's random block order. `on_batch` sees each batch as it is done; the job can be
+    /// cancelled between batches.
+    pub async fn stream(&self, set: &EvalSet, variants: &[Pruned<'_>], on_batch: &mut dyn FnMut(Streamed)) -> Result<Pass> {
+        let mut pass = Pass { full: vec![0; set.len()], pruned: vec![vec![0; set.len()]; variants.len()] };
+        for k in 0..set.batches.len() {
+            let (full, pruned) = self.pass_batch(set, k, variants).await?;
+            let rows = &set.batches[k].rows;
+            for (r, &i) in rows.iter().enumerate() {
+                pass.full[i] = full[r];
+                for (v, p) in pruned.iter().enumerate() {
+                    pass.pruned[v][i] = p[r];
+                }
+            }
+            on_batch(Streamed { rows, full: &full, pruned: &pruned });
+            self.checkpoint().await?;
         }
-        let classifier = self.classifier()?;
-        let batch = &set.batches[k].0;
-        let (ids, mask) = batch.tensors(&self.device);
-        let hidden = self.model.embeddings.forward(ids, batch.b, batch.t);
-        let out = self.model.encode(hidden, mask.clone(), 0, None, false, true);
-        let logits = read(classifier.logits(&self.model, out.hidden, mask, self.pooling)).await?;
-        set.full[k] = Some((argmax_rows(&logits, classifier.labels.len()), out.layer_inputs));
-        Ok(())
+        Ok(pass)
     }
 
-    /// Batch `k` with heads removed; starts at the first layer that lost a head when the
-    /// unpruned layer inputs are cached.
-    async fn pruned_batch(&self, set: &EvalSet, k: usize, pruned: &Pruned<'_>) -> Result<Vec<usize>> {
+    /// Batch `k`: the unpruned predictions (kept) and each variant's, from the layer where it
+    /// first differs.
+    async fn pass_batch(&self, set: &EvalSet, k: usize, variants: &[Pruned<'_>]) -> Result<(Vec<usize>, Vec<Vec<usize>>)> {
         let classifier = self.classifier()?;
-        let (model, gate) = match pruned {
-            Pruned::Mask(off) => (&self.model, (!off.is_empty()).then(|| self.gate(off))),
-            Pruned::Structural(m, _) => (*m, None),
+        let layers = self.config().num_hidden_layers;
+        let eb = &set.batches[k];
+        let (b, t) = (eb.batch.b, eb.batch.t);
+        let firsts: Vec<usize> = variants.iter().map(|v| v.first_changed(layers)).collect();
+        let needs_inputs = firsts.iter().any(|&f| f > 0 && f < layers);
+
+        let kept_full = set.full.borrow()[k].clone();
+        let kept_inputs = set.inputs.borrow()[k].clone(); // clones share the tensors
+        let (full, inputs) = match (kept_full, kept_inputs) {
+            (Some(full), inputs) if !needs_inputs || inputs.is_some() => (full, inputs),
+            (_, kept) => {
+                let (ids, mask) = eb.batch.tensors(&self.device);
+                let embedded = self.model.embeddings.forward(ids, b, t); // [B, T, D]
+                let keep = kept.is_none() && set.budget.used() < set.budget.limit();
+                let out = self.model.encode(embedded, mask.clone(), 0, None, false, needs_inputs || keep);
+                let logits = read(classifier.logits(&self.model, out.last_hidden_state, mask, self.pooling)).await?;
+                let full = argmax_rows(&logits, classifier.labels.len());
+                set.full.borrow_mut()[k] = Some(full.clone());
+                let inputs: Option<Vec<Tensor<3>>> = (!out.hidden_states.is_empty()).then(|| out.hidden_states[1..].to_vec());
+                if let (true, Some(inputs)) = (keep, &inputs) {
+                    let bytes = (layers - 1) * b * t * self.config().hidden_size * size_of::<f32>();
+                    if set.budget.take(bytes) {
+                        set.inputs.borrow_mut()[k] = Some(inputs.clone());
+                        set.held.set(set.held.get() + bytes);
+                    }
+                }
+                (full, inputs.or(kept))
+            }
         };
-        let first = pruned.heads().iter().map(|h| h.0).min().unwrap_or(self.config().num_hidden_layers);
-        let batch = &set.batches[k].0;
-        let (ids, mask) = batch.tensors(&self.device);
-        let (start, hidden) = match set.full[k].as_ref().and_then(|(_, inputs)| inputs.get(first)) {
-            Some(h) => (first, h.clone()),
-            None => (0, model.embeddings.forward(ids, batch.b, batch.t)),
-        };
-        let out = model.encode(hidden, mask.clone(), start, gate, false, false);
-        let logits = read(classifier.logits(model, out.hidden, mask, self.pooling)).await?;
-        Ok(argmax_rows(&logits, classifier.labels.len()))
-    }
 
-    /// The unpruned model's predictions; keeps each layer's input for later pruned runs.
-    pub async fn predict_full(&self, set: &mut EvalSet, progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<usize>> {
-        let mut pred = vec![0; set.len()];
-        let mut done = 0;
-        for k in 0..set.batches.len() {
-            self.ensure_full(set, k).await?;
-            let (group, full) = (&set.batches[k].1, &set.full[k].as_ref().expect("just computed").0);
-            for (r, &i) in group.iter().enumerate() {
-                pred[i] = full[r];
+        let mut pruned = Vec::with_capacity(variants.len());
+        for (v, &first) in variants.iter().zip(&firsts) {
+            if first >= layers {
+                pruned.push(full.clone());
+                continue;
             }
-            done += group.len();
-            progress(done, set.len());
-            self.checkpoint().await?;
+            let (model, head_mask) = match v {
+                Pruned::Mask(off) => (&self.model, Some(self.head_mask(off))),
+                Pruned::Structural(m, _) => (*m, None),
+            };
+            let (ids, mask) = eb.batch.tensors(&self.device);
+            let hidden = match (first, &inputs) {
+                (0, _) | (_, None) => model.embeddings.forward(ids, b, t),
+                (f, Some(inputs)) => inputs[f - 1].clone(),
+            };
+            let start = if first > 0 && inputs.is_some() { first } else { 0 };
+            let out = model.encode(hidden, mask.clone(), start, head_mask, false, false);
+            let logits = read(classifier.logits(model, out.last_hidden_state, mask, self.pooling)).await?;
+            pruned.push(argmax_rows(&logits, classifier.labels.len()));
         }
-        Ok(pred)
-    }
-
-    /// Predictions with heads removed by a mask or structurally. Starts at the first layer that
-    /// lost a head when `predict_full` has run on this set.
-    pub async fn predict(&self, set: &EvalSet, pruned: Pruned<'_>, progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<usize>> {
-        let mut pred = vec![0; set.len()];
-        let mut done = 0;
-        for k in 0..set.batches.len() {
-            let rows = self.pruned_batch(set, k, &pruned).await?;
-            let group = &set.batches[k].1;
-            for (r, &i) in group.iter().enumerate() {
-                pred[i] = rows[r];
-            }
-            done += group.len();
-            progress(done, set.len());
-            self.checkpoint().await?;
-        }
-        Ok(pred)
-    }
-
-    /// Pruned and unpruned predictions batch by batch in the set's random block order, so the
-    /// examples seen at any point are a random sample and a running estimate is unbiased.
-    /// Computes (and caches) the unpruned batches it has not seen yet. Returns (pruned, unpruned).
-    pub async fn stream(&self, set: &mut EvalSet, pruned: Pruned<'_>, on_batch: &mut dyn FnMut(Streamed)) -> Result<(Vec<usize>, Vec<usize>)> {
-        let (mut pred, mut full) = (vec![0; set.len()], vec![0; set.len()]);
-        for k in 0..set.batches.len() {
-            self.ensure_full(set, k).await?;
-            let unpruned = set.full[k].as_ref().expect("just computed").0.clone();
-            let rows = if pruned.heads().is_empty() { unpruned.clone() } else { self.pruned_batch(set, k, &pruned).await? };
-            let group = &set.batches[k].1;
-            for (r, &i) in group.iter().enumerate() {
-                pred[i] = rows[r];
-                full[i] = unpruned[r];
-            }
-            on_batch(Streamed { examples: group, pred: &rows, full: &unpruned });
-            self.checkpoint().await?;
-        }
-        Ok((pred, full))
-    }
-
-    /// Logits [N, labels] for sentences (one batch per call), with an optional mask; for tests
-    /// that compare masked and structurally pruned models.
-    pub async fn logits(&self, model: &Bert, texts: &[String], off: &[(usize, usize)]) -> Result<Vec<f32>> {
-        let classifier = self.classifier()?;
-        let encoded = texts.iter().map(|t| self.encode(t)).collect::<Result<Vec<_>>>()?;
-        let seqs: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
-        let batch = Batch::new(&seqs, self.config().pad_token_id);
-        let (ids, mask) = batch.tensors(&self.device);
-        let gate = (!off.is_empty()).then(|| self.gate(off));
-        let out = model.forward(ids, mask.clone(), gate, false);
-        read(classifier.logits(model, out.hidden, mask, self.pooling)).await
+        Ok((full, pruned))
     }
 }

@@ -31,9 +31,11 @@ mod tests {
     use super::*;
 
     fn minilm() -> BertConfig {
-        BertConfig::from_json(br#"{"model_type":"bert","vocab_size":30522,"hidden_size":384,"num_hidden_layers":6,
+        BertConfig::from_json(
+            br#"{"model_type":"bert","vocab_size":30522,"hidden_size":384,"num_hidden_layers":6,
             "num_attention_heads":12,"intermediate_size":1536,"hidden_act":"gelu","max_position_embeddings":512,
-            "type_vocab_size":2,"layer_norm_eps":1e-12,"pad_token_id":0}"#)
+            "type_vocab_size":2,"layer_norm_eps":1e-12,"pad_token_id":0}"#,
+        )
         .unwrap()
     }
 

@@ -1,20 +1,22 @@
 //! Which heads to prune: a criterion turns scores into a keep-score grid (low = pruned first),
 //! one-shot or iteratively (prune a step, re-score the survivors, repeat), globally or per layer.
-//! And the accuracy / agreement curves over pruning ratios for every criterion.
+//! The criteria, their names and descriptions come from one catalogue (`src/catalogue.json`)
+//! that the CLI and the page read too.
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
 use crate::analysis::{self, Grid};
-use crate::data::{self, Example};
+use crate::data::Example;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::evaluate::{self, EvalSet, Pruned};
 use crate::rng::Rng;
 use crate::scores::{ScoreOptions, Scores};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A pruning criterion; its serde name is its catalogue `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Tsify)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
     Hies,
@@ -25,17 +27,48 @@ pub enum Criterion {
     Random,
 }
 
-impl Criterion {
-    pub const ALL: [Criterion; 6] = [Self::Hies, Self::His, Self::Entropy, Self::Confidence, Self::WeightNorm, Self::Random];
+/// One catalogue entry: what the page and the CLI say about a criterion.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CriterionInfo {
+    pub id: Criterion,
+    /// Short name ("HIES"), the form's label, and the grid legend's caption.
+    pub name: String,
+    pub label: String,
+    pub scale: String,
+    /// Its line colour in the curves.
+    pub color: String,
+    /// Needs a calibration pass (gradients or attention).
+    pub needs_calibration: bool,
+    /// Has a per-head value worth colouring the grid by (random has none).
+    pub metric: bool,
+    pub prunes_first: String,
+    pub source: String,
+}
 
-    pub fn parse(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or_else(|| Error::input(format!("unknown criterion \"{name}\" (hies, his, entropy, confidence, weight_norm, random)")))
+/// The criteria in display order, from `src/catalogue.json`.
+pub fn catalogue() -> &'static [CriterionInfo] {
+    static C: OnceLock<Vec<CriterionInfo>> = OnceLock::new();
+    C.get_or_init(|| {
+        #[derive(Deserialize)]
+        struct File {
+            criteria: Vec<CriterionInfo>,
+        }
+        let file: File = serde_json::from_str(include_str!("catalogue.json")).expect("src/catalogue.json is valid (a unit test reads it)");
+        file.criteria
+    })
+}
+
+impl Criterion {
+    /// By catalogue id (`hies`, `his`, …); the error lists them all.
+    pub fn parse(id: &str) -> Result<Self> {
+        catalogue().iter().map(|c| c.id).find(|c| c.id() == id).ok_or_else(|| {
+            let ids: Vec<&str> = catalogue().iter().map(|c| c.id.id()).collect();
+            Error::input(format!("unknown criterion \"{id}\" ({})", ids.join(", ")))
+        })
     }
 
-    pub fn name(self) -> &'static str {
+    /// The catalogue id, which is also the serde name.
+    pub fn id(self) -> &'static str {
         match self {
             Self::Hies => "hies",
             Self::His => "his",
@@ -46,9 +79,12 @@ impl Criterion {
         }
     }
 
-    /// Needs a calibration pass (gradients or attention).
+    pub fn info(self) -> &'static CriterionInfo {
+        catalogue().iter().find(|c| c.id == self).expect("every criterion is in the catalogue (unit test)")
+    }
+
     pub fn needs_calibration(self) -> bool {
-        !matches!(self, Self::WeightNorm | Self::Random)
+        self.info().needs_calibration
     }
 }
 
@@ -67,7 +103,8 @@ pub fn keep_score(criterion: Criterion, scores: &Scores, random_seed: u64) -> Gr
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A pruning setting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct PruneOptions {
     pub criterion: Criterion,
     /// Share of all heads to remove.
@@ -114,7 +151,7 @@ impl Engine {
     }
 
     /// Scores for criteria that need no data (weight norm, random): only `weight_norm` is filled.
-    async fn scores_without_calibration(&self, options: ScoreOptions) -> Result<Scores> {
+    pub(crate) async fn scores_without_calibration(&self, options: ScoreOptions) -> Result<Scores> {
         let c = self.config();
         let zeros = analysis::grid(c.num_hidden_layers, c.num_attention_heads);
         Ok(Scores {
@@ -122,6 +159,7 @@ impl Engine {
             heads: c.num_attention_heads,
             n: 0,
             tokens: 0,
+            seed: None,
             alpha: options.alpha,
             entropy: zeros.clone(),
             entropy_nats: zeros.clone(),
@@ -135,135 +173,21 @@ impl Engine {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CurveOptions {
-    pub criteria: Vec<Criterion>,
-    pub ratios: Vec<f64>,
-    /// Calibration seeds (and the random baseline's own seeds).
-    pub seeds: Vec<u64>,
-    /// Calibration examples per seed.
-    pub n: usize,
-    pub per_layer: bool,
-    pub iterative_step: Option<f64>,
-    pub scores: ScoreOptions,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CurvePoint {
-    pub criterion: Criterion,
-    pub ratio: f64,
-    pub heads_pruned: usize,
-    pub accuracy_mean: f64,
-    pub accuracy_std: f64,
-    pub agreement_mean: f64,
-    pub agreement_std: f64,
-    /// One value per seed.
-    pub accuracy: Vec<f64>,
-    pub agreement: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Curves {
-    pub full_accuracy: f64,
-    pub points: Vec<CurvePoint>,
-    pub options: CurveOptions,
-    /// Distinct head sets evaluated (identical sets are evaluated once).
-    pub evaluations: usize,
-}
-
-/// What a curve run reports as it goes.
-pub struct CurveProgress<'a> {
-    pub stage: &'a str,
-    pub done: usize,
-    pub total: usize,
-}
-
-impl Engine {
-    /// Accuracy and agreement vs pruning ratio for each criterion, mean ± std over the seeds.
-    pub async fn curves(
-        &self,
-        train: &[Example],
-        dev: &mut EvalSet,
-        options: &CurveOptions,
-        progress: &mut dyn FnMut(CurveProgress),
-    ) -> Result<Curves> {
-        let full = self.predict_full(dev, &mut |_, _| {}).await?;
-        let full_accuracy = evaluate::accuracy(&full, &dev.labels);
-        let c = self.config();
-        let total = c.num_hidden_layers * c.num_attention_heads;
-
-        // Head sets first (cheap), then one evaluation per distinct set.
-        let mut plans: Vec<(Criterion, f64, u64, Vec<(usize, usize)>)> = Vec::new();
-        let jobs = options.criteria.len() * options.seeds.len() * options.ratios.len();
-        for (s, &seed) in options.seeds.iter().enumerate() {
-            let calibration = data::sample(train, options.n, seed);
-            // One-shot plans share the seed's scores; iterative ones re-score per ratio.
-            let base = self.score(&calibration, &[], options.scores, &mut |_, _| {}).await?;
-            for (ci, &criterion) in options.criteria.iter().enumerate() {
-                for (ri, &ratio) in options.ratios.iter().enumerate() {
-                    let count = analysis::heads_for_ratio(ratio, total);
-                    let heads = if options.iterative_step.is_some() && criterion.needs_calibration() && count > 0 {
-                        let o = PruneOptions { criterion, ratio, per_layer: options.per_layer, iterative_step: options.iterative_step, scores: options.scores, random_seed: seed };
-                        self.plan_pruning(&calibration, &o, &mut |_, _| {}).await?.0
-                    } else {
-                        let keep = keep_score(criterion, &base, seed);
-                        analysis::select_pruned(&keep, count, options.per_layer, &[])
-                    };
-                    plans.push((criterion, ratio, seed, heads));
-                    let done = (s * options.criteria.len() + ci) * options.ratios.len() + ri + 1;
-                    progress(CurveProgress { stage: "scoring", done, total: jobs });
-                }
-            }
+    #[test]
+    fn the_catalogue_lists_every_criterion_once_by_its_serde_name() {
+        let all = [Criterion::Hies, Criterion::His, Criterion::Entropy, Criterion::Confidence, Criterion::WeightNorm, Criterion::Random];
+        let listed: Vec<Criterion> = catalogue().iter().map(|c| c.id).collect();
+        assert_eq!(listed, all);
+        for c in all {
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::String(c.id().into()));
+            assert_eq!(Criterion::parse(c.id()).unwrap(), c);
         }
-
-        let mut cache: HashMap<Vec<(usize, usize)>, (f64, f64)> = HashMap::new();
-        let distinct = {
-            let mut sets: Vec<Vec<(usize, usize)>> = plans.iter().map(|p| sorted(&p.3)).collect();
-            sets.sort();
-            sets.dedup();
-            sets.len()
-        };
-        for (_, _, _, heads) in &plans {
-            let key = sorted(heads);
-            if cache.contains_key(&key) {
-                continue;
-            }
-            let pred = self.predict(dev, Pruned::Mask(&key), &mut |_, _| {}).await?;
-            cache.insert(key, (evaluate::accuracy(&pred, &dev.labels), evaluate::agreement(&pred, &full)));
-            progress(CurveProgress { stage: "evaluating", done: cache.len(), total: distinct });
-        }
-
-        let mut points = Vec::new();
-        for &criterion in &options.criteria {
-            for &ratio in &options.ratios {
-                let runs: Vec<(f64, f64)> = plans
-                    .iter()
-                    .filter(|p| p.0 == criterion && p.1 == ratio)
-                    .map(|p| cache[&sorted(&p.3)])
-                    .collect();
-                let acc: Vec<f64> = runs.iter().map(|r| r.0).collect();
-                let agr: Vec<f64> = runs.iter().map(|r| r.1).collect();
-                let (am, asd) = analysis::mean_std(&acc);
-                let (gm, gsd) = analysis::mean_std(&agr);
-                points.push(CurvePoint {
-                    criterion,
-                    ratio,
-                    heads_pruned: analysis::heads_for_ratio(ratio, total),
-                    accuracy_mean: am,
-                    accuracy_std: asd,
-                    agreement_mean: gm,
-                    agreement_std: gsd,
-                    accuracy: acc,
-                    agreement: agr,
-                });
-            }
-        }
-        Ok(Curves { full_accuracy, points, options: options.clone(), evaluations: cache.len() })
+        assert!(!Criterion::Random.needs_calibration() && Criterion::Hies.needs_calibration());
+        let e = Criterion::parse("magic").unwrap_err().to_string();
+        assert!(e.contains("hies, his, entropy, confidence, weight_norm, random"), "{e}");
     }
-}
-
-fn sorted(heads: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let mut v = heads.to_vec();
-    v.sort();
-    v
 }

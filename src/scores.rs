@@ -3,6 +3,7 @@
 
 use burn::tensor::{Tensor, TensorData, activation::log_softmax};
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
 use crate::analysis::{self, Grid, HisNorm};
 use crate::batch::{self, Batch};
@@ -14,7 +15,8 @@ use crate::error::Result;
 const SCORE_BATCH_TOKENS: usize = 2048;
 const SCORE_BATCH_SENTENCES: usize = 16;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// How HIS and HIES are normalised and combined; the defaults are bertology's HIS and α = 0.5.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct ScoreOptions {
     /// HIES weight on importance (1 = HIS only, 0 = entropy only).
     pub alpha: f64,
@@ -30,13 +32,15 @@ impl Default for ScoreOptions {
 }
 
 /// Every score as a [layer][head] grid.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct Scores {
     pub layers: usize,
     pub heads: usize,
     /// Calibration examples and their real tokens.
     pub n: usize,
     pub tokens: usize,
+    /// Seed of the calibration sample, when it was drawn by seed.
+    pub seed: Option<u64>,
     pub alpha: f64,
     /// Attention entropy normalised by ln n, mean over examples (0 = focused, 1 = uniform).
     pub entropy: Grid,
@@ -65,8 +69,8 @@ impl Scores {
 }
 
 impl Engine {
-    /// Scores every head on `examples` (gold labels needed for HIS). Heads in `off` stay gated
-    /// to 0 throughout, as iterative pruning re-scores the survivors. `progress(done, total)` is
+    /// Scores every head on `examples` (gold labels needed for HIS). Heads in `off` stay masked
+    /// throughout, as iterative pruning re-scores the survivors. `progress(done, total)` is
     /// called after each batch.
     pub async fn score(
         &self,
@@ -79,20 +83,21 @@ impl Engine {
         let c = self.config();
         let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
         let labels = classifier.labels.len();
-        let encoded = examples.iter().map(|e| self.encode(&e.text)).collect::<Result<Vec<_>>>()?;
+        let encoded = examples.iter().map(|e| self.tokenize(&e.text)).collect::<Result<Vec<_>>>()?;
         let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
 
-        let (mut ent, mut ent_nats, mut conf, mut grad_sum) = (analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h));
+        let (mut ent, mut ent_nats, mut conf, mut grad_sum) =
+            (analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h));
         let mut done = 0;
         for group in batch::plan(&lens, SCORE_BATCH_TOKENS, SCORE_BATCH_SENTENCES) {
             let seqs: Vec<&[u32]> = group.iter().map(|&i| encoded[i].ids.as_slice()).collect();
             let batch = Batch::new(&seqs, c.pad_token_id);
             let (b, t) = (batch.b, batch.t);
 
-            // One gate row per example, so ∂(Σ_b L_b)/∂ξ_b is example b's own gradient.
-            let gate: Tensor<3> = self.gate(off).repeat_dim(0, b).autodiff().require_grad(); // [B, L, H]
+            // One head-mask row per example, so ∂(Σ_b L_b)/∂ξ_b is example b's own gradient.
+            let gate: Tensor<3> = self.head_mask(off).repeat_dim(0, b).autodiff().require_grad(); // [B, L, H]
             let (out, mask) = self.forward(&batch, Some(gate.clone()), true);
-            let logits = classifier.logits(&self.model, out.hidden, mask, self.pooling); // [B, C]
+            let logits = classifier.logits(&self.model, out.last_hidden_state, mask, self.pooling); // [B, C]
             let mut onehot = vec![0f32; b * labels];
             for (r, &i) in group.iter().enumerate() {
                 onehot[r * labels + examples[i].label] = 1.0;
@@ -102,7 +107,7 @@ impl Engine {
 
             let probs = read(Tensor::cat(out.attentions, 1).detach()).await?; // [B, L*H, T, T]
             let grads = loss.backward();
-            let g = gate.grad(&grads).expect("the gate requires grad");
+            let g = gate.grad(&grads).expect("the head mask requires grad");
             let g = read(g).await?; // [B, L, H]
 
             for (r, &i) in group.iter().enumerate() {
@@ -130,6 +135,7 @@ impl Engine {
             heads: h,
             n: examples.len(),
             tokens,
+            seed: None,
             alpha: options.alpha,
             entropy,
             entropy_nats: mean(ent_nats),

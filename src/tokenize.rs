@@ -32,23 +32,14 @@ impl TextTokenizer {
             .map_err(|e| Error::tokenizer(format!("cannot truncate to {max_len} tokens ({e})")))?;
         let n = inner.get_vocab_size(true);
         if n > vocab_size {
-            return Err(Error::tokenizer(format!(
-                "has {n} tokens but config.json's vocab_size is {vocab_size}: they belong to different models"
-            )));
+            return Err(Error::tokenizer(format!("has {n} tokens but config.json's vocab_size is {vocab_size}: they belong to different models")));
         }
         Ok(Self { inner })
     }
 
     pub fn encode(&self, text: &str) -> Result<Encoded> {
-        let enc = self
-            .inner
-            .encode(text, true)
-            .map_err(|e| Error::input(format!("cannot tokenize the sentence ({e})")))?;
-        Ok(Encoded {
-            ids: enc.get_ids().to_vec(),
-            tokens: enc.get_tokens().to_vec(),
-            truncated: !enc.get_overflowing().is_empty(),
-        })
+        let enc = self.inner.encode(text, true).map_err(|e| Error::input(format!("cannot tokenize the sentence ({e})")))?;
+        Ok(Encoded { ids: enc.get_ids().to_vec(), tokens: enc.get_tokens().to_vec(), truncated: !enc.get_overflowing().is_empty() })
     }
 
     pub fn token_id(&self, token: &str) -> Option<u32> {

@@ -1,4 +1,4 @@
-//! A linear classifier head on frozen sentence embeddings, trained with burn autodiff and Adam.
+//! A linear classifier on frozen sentence embeddings, trained with burn autodiff and Adam.
 //! Deterministic: zero initialisation and a seeded shuffle.
 
 use burn::tensor::{Device, Tensor, TensorData, activation::log_softmax};
@@ -24,13 +24,14 @@ impl Default for TrainOptions {
     }
 }
 
-/// A trained head: `weight` [hidden, labels] (our [in, out]), `bias` [labels].
-pub struct Head {
+/// A trained linear classifier: `weight` [hidden, labels] (our [in, out]), `bias` [labels].
+pub struct TrainedClassifier {
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
 }
 
-impl Head {
+impl TrainedClassifier {
+    /// The predicted label of each row of `x` ([N, dim]).
     pub fn predict(&self, x: &[f32], dim: usize) -> Vec<usize> {
         let labels = self.bias.len();
         x.chunks(dim)
@@ -69,13 +70,14 @@ impl Adam {
     }
 }
 
-/// `x`: [N, dim] features, `y`: labels in 0..labels.
-pub async fn train_head(x: &[f32], y: &[usize], dim: usize, labels: usize, o: TrainOptions, device: &Device) -> Result<Head> {
+/// Trains on `x`: [N, dim] features and `y`: labels in 0..labels (softmax cross-entropy, Adam,
+/// an L2 penalty on the weight).
+pub async fn train_classifier(x: &[f32], y: &[usize], dim: usize, labels: usize, o: TrainOptions, device: &Device) -> Result<TrainedClassifier> {
     let n = y.len();
     if n == 0 || x.len() != n * dim || y.iter().any(|&l| l >= labels) {
         return Err(Error::input("training data: features and labels do not line up"));
     }
-    let mut head = Head { weight: vec![0.0; dim * labels], bias: vec![0.0; labels] };
+    let mut model = TrainedClassifier { weight: vec![0.0; dim * labels], bias: vec![0.0; labels] };
     let (mut adam_w, mut adam_b) = (Adam::new(dim * labels), Adam::new(labels));
     let mut rng = Rng::new(o.seed);
     let mut order: Vec<usize> = (0..n).collect();
@@ -90,17 +92,17 @@ pub async fn train_head(x: &[f32], y: &[usize], dim: usize, labels: usize, o: Tr
             }
             let xb = Tensor::<2>::from_data(TensorData::new(xb, [b, dim]), device);
             let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, labels]), device);
-            let w = Tensor::<2>::from_data(TensorData::new(head.weight.clone(), [dim, labels]), device).autodiff().require_grad();
-            let bias = Tensor::<1>::from_data(TensorData::new(head.bias.clone(), [labels]), device).autodiff().require_grad();
+            let w = Tensor::<2>::from_data(TensorData::new(model.weight.clone(), [dim, labels]), device).autodiff().require_grad();
+            let bias = Tensor::<1>::from_data(TensorData::new(model.bias.clone(), [labels]), device).autodiff().require_grad();
             let logits = xb.matmul(w.clone()) + bias.clone().reshape([1, labels]); // [B, C]
             let ce = -(log_softmax(logits, 1) * onehot).sum() / b as f64;
             let loss = ce + (w.clone() * w.clone()).sum() * (0.5 * o.weight_decay);
             let grads = loss.backward();
             let gw = read(w.grad(&grads).expect("weight grad")).await?;
             let gb = read(bias.grad(&grads).expect("bias grad")).await?;
-            adam_w.step(&mut head.weight, &gw, o.learning_rate);
-            adam_b.step(&mut head.bias, &gb, o.learning_rate);
+            adam_w.step(&mut model.weight, &gw, o.learning_rate);
+            adam_b.step(&mut model.bias, &gb, o.learning_rate);
         }
     }
-    Ok(head)
+    Ok(model)
 }

@@ -36,14 +36,10 @@ fn canonical(name: &str) -> String {
 impl<'a> Weights<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
         if bytes.len() < 8 {
-            return Err(Error::weights(format!(
-                "file is {} bytes long; a safetensors file starts with an 8-byte header length",
-                bytes.len()
-            )));
+            return Err(Error::weights(format!("file is {} bytes long; a safetensors file starts with an 8-byte header length", bytes.len())));
         }
-        let file = SafeTensors::deserialize(bytes).map_err(|e| {
-            Error::weights(format!("not a valid safetensors file (truncated or corrupt?): {e}"))
-        })?;
+        let file =
+            SafeTensors::deserialize(bytes).map_err(|e| Error::weights(format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
         let mut names = BTreeMap::new();
         for name in file.names() {
             if let Some(previous) = names.insert(canonical(name), name.to_string()) {
@@ -64,22 +60,14 @@ impl<'a> Weights<'a> {
 
     /// The tensor `name` as f32, checked against `shape`.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let stored = self
-            .names
-            .get(name)
-            .ok_or_else(|| Error::weights(format!("missing tensor \"{name}\" (expected shape {shape:?})")))?;
-        let view = self
-            .file
-            .tensor(stored)
-            .map_err(|e| Error::weights(format!("tensor \"{stored}\" cannot be read: {e}")))?;
+        let stored = self.names.get(name).ok_or_else(|| Error::weights(format!("missing tensor \"{name}\" (expected shape {shape:?})")))?;
+        let view = self.file.tensor(stored).map_err(|e| Error::weights(format!("tensor \"{stored}\" cannot be read: {e}")))?;
         if view.shape() != shape {
-            return Err(Error::weights(format!(
-                "tensor \"{stored}\" has shape {:?}, but config.json implies {shape:?}",
-                view.shape()
-            )));
+            return Err(Error::weights(format!("tensor \"{stored}\" has shape {:?}, but config.json implies {shape:?}", view.shape())));
         }
-        let values = to_f32(view.dtype(), view.data())
-            .ok_or_else(|| Error::weights(format!("tensor \"{stored}\" has dtype {:?}; expected a float type (F32, F16, BF16, F64)", view.dtype())))?;
+        let values = to_f32(view.dtype(), view.data()).ok_or_else(|| {
+            Error::weights(format!("tensor \"{stored}\" has dtype {:?}; expected a float type (F32, F16, BF16, F64)", view.dtype()))
+        })?;
         self.taken.insert(name.to_string());
         Ok(values)
     }
@@ -112,12 +100,8 @@ impl<'a> Weights<'a> {
     /// Fails on the first tensor that nothing took: a checkpoint for another architecture, or
     /// one with more layers than config.json declares.
     pub fn finish(self) -> Result<()> {
-        let unexpected: Vec<&String> = self
-            .names
-            .iter()
-            .filter(|(c, _)| !self.taken.contains(*c) && !IGNORED.contains(&c.as_str()))
-            .map(|(_, stored)| stored)
-            .collect();
+        let unexpected: Vec<&String> =
+            self.names.iter().filter(|(c, _)| !self.taken.contains(*c) && !IGNORED.contains(&c.as_str())).map(|(_, stored)| stored).collect();
         match unexpected.as_slice() {
             [] => Ok(()),
             [one] => Err(Error::weights(format!("unexpected tensor \"{one}\": it does not belong to a BERT encoder with this config.json"))),
@@ -132,14 +116,8 @@ impl<'a> Weights<'a> {
 fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     let v = match dtype {
         Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        Dtype::F64 => data
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-            .collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-            .collect(),
+        Dtype::F64 => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+        Dtype::BF16 => data.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)).collect(),
         Dtype::F16 => data.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
         _ => return None,
     };

@@ -2,9 +2,9 @@
 // thread, fp32, the ONNX export of the same weights from local files) on the same dev sentences,
 // batched alike; our structural pruning speedups; the page's wasm SIMD mul+add ceiling.
 // Results land in window.bench (bench/browser.mjs collects them).
-import init, { HiesEngine } from '/web/pkg/hies.js';
+import init, { HiesSession } from '/www/pkg/hies.js';
 import { env, pipeline } from '/bench/node_modules/@huggingface/transformers/dist/transformers.web.js';
-import { keepScore, selectPruned } from '/web/src/analysis.js';
+import { keepScore, selectPruned } from '/www/analysis.js';
 
 const params = new URLSearchParams(location.search);
 const RUNS = Number(params.get('runs') ?? 3);
@@ -60,10 +60,10 @@ async function main() {
   const config = JSON.parse(new TextDecoder().decode(configBytes));
   await init();
   const t0 = performance.now();
-  const engine = await HiesEngine.create(configBytes, await bytes(`${base}/model.safetensors`), await bytes(`${base}/tokenizer.json`),
-    await bytes(`${base}/modules.json`), await bytes(`${base}/1_Pooling/config.json`), 'cpu');
+  const engine = await HiesSession.create({ config: configBytes, weights: await bytes(`${base}/model.safetensors`), tokenizer: await bytes(`${base}/tokenizer.json`),
+    modules: await bytes(`${base}/modules.json`), pooling: await bytes(`${base}/1_Pooling/config.json`),
+    classifier: { weights: await bytes('/classifiers/minilm-rotten-tomatoes.safetensors'), meta: await (await fetch('/classifiers/minilm-rotten-tomatoes.json')).json() } }, 'cpu');
   out.hies_load_ms = performance.now() - t0;
-  engine.setHead(await bytes('/heads/minilm-rotten-tomatoes.safetensors'), await (await fetch('/heads/minilm-rotten-tomatoes.json')).text());
 
   // Ours: `embed` batches internally exactly as `plan(lens, 4096, 64)`.
   const ours = await engine.embed(texts);
@@ -115,12 +115,12 @@ async function main() {
   log(`transformers.js: ${out.forward_transformers_js.sentences_per_s.toFixed(2)} sentences/s (max |diff| ${diff.toExponential(1)})`);
 
   // Structural pruning in HIES order on a dev subset: measured vs FLOP-predicted speedup.
-  const train = await (await fetch('/assets/data/rotten-tomatoes/train.tsv')).text();
-  const scores = await engine.score(train, JSON.stringify({ n: 32, seed: 0 }));
+  engine.data({ calibration: await (await fetch('/assets/data/rotten-tomatoes/train.tsv')).text() });
+  const scores = await engine.score({ n: 32, seed: 0 });
   const keep = keepScore('hies', scores, 0.5, 0);
   const sub = texts.slice(0, PRUNE_SENTENCES);
   const subBatches = plan(lens.slice(0, PRUNE_SENTENCES), 4096, 64);
-  const run = (heads, structural) => async () => { for (const b of subBatches) await engine.classify(b.map((i) => sub[i]), JSON.stringify(heads), structural); };
+  const run = (heads, structural) => async () => { for (const b of subBatches) await engine.predict({ texts: b.map((i) => sub[i]), removal: { heads, structural } }); };
   const subFlops = (k) => subBatches.reduce((s, b) => s + flops(config, k, b.length, Math.max(...b.map((i) => lens[i]))), 0);
   out.pruning = [];
   for (const ratio of [0.3, 0.5, 0.7]) {

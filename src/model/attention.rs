@@ -7,8 +7,8 @@ use crate::weights::Weights;
 
 /// `attention.self.{query,key,value}` + `attention.output.{dense,LayerNorm}`.
 ///
-/// Each head's context is multiplied by its gate ξ before the output projection, which is what
-/// Hugging Face's `head_mask` does (it scales the probabilities, the same thing after `@ V`).
+/// Each head's context is multiplied by its gate ξ (`head_mask`) before the output projection,
+/// which is what Hugging Face's `head_mask` does (it scales the probabilities: the same after `@ V`).
 /// After structural pruning the layer holds fewer heads: `heads` names the original ones kept.
 #[derive(Clone, Debug)]
 pub struct SelfAttention {
@@ -23,8 +23,8 @@ pub struct SelfAttention {
 }
 
 pub struct AttentionOutput {
-    pub hidden: Tensor<3>,        // [B, T, D]
-    pub probs: Option<Tensor<4>>, // [B, H_kept, T, T]
+    pub hidden: Tensor<3>,             // [B, T, D]
+    pub attentions: Option<Tensor<4>>, // [B, H_kept, T, T], with `output_attentions`
 }
 
 impl SelfAttention {
@@ -42,15 +42,15 @@ impl SelfAttention {
     }
 
     /// `x`: [B, T, D]; `mask`: additive [B, 1, 1, T] (0 for real keys, a large negative for
-    /// padding); `gate`: [G, H_all] with G = 1 (shared) or B (one per example), or none (ones).
-    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<2>>, keep_probs: bool) -> AttentionOutput {
+    /// padding); `head_mask`: [G, H_all] with G = 1 (shared) or B (one per example), or none (ones).
+    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, head_mask: Option<Tensor<2>>, output_attentions: bool) -> AttentionOutput {
         let [b, t, _] = x.dims();
         let (h, dh) = (self.heads.len(), self.head_dim);
         if h == 0 {
             // Every head removed: the context is zero, so only the output bias and the residual remain.
             let [d] = self.output_dense.bias.dims();
             let hidden = self.output_layer_norm.forward(x + self.output_dense.bias.clone().reshape([1, 1, d]));
-            return AttentionOutput { hidden, probs: None };
+            return AttentionOutput { hidden, attentions: None };
         }
         let heads = |y: Tensor<3>| y.reshape([b, t, h, dh]).swap_dims(1, 2); // [B, H, T, dh]
         let q = heads(self.query.forward(x.clone()));
@@ -60,14 +60,14 @@ impl SelfAttention {
         let scores = q.matmul(k.swap_dims(2, 3)) / (dh as f64).sqrt() + mask; // [B, H, T, T]
         let probs = softmax(scores, 3); // [B, H, T, T]
         let mut context = probs.clone().matmul(v); // [B, H, T, dh]
-        if let Some(gate) = gate {
+        if let Some(gate) = head_mask {
             let [g, all] = gate.dims();
             let gate = if h == all { gate } else { gate.select(1, self.kept_index(&x.device())) }; // [G, H]
-            context = context * gate.reshape([g, h, 1, 1]);
+            context = context * gate.reshape([g, h, 1, 1]); // [B, H, T, dh]
         }
         let context = context.swap_dims(1, 2).reshape([b, t, h * dh]); // [B, T, H*dh]
         let hidden = self.output_layer_norm.forward(self.output_dense.forward(context) + x);
-        AttentionOutput { hidden, probs: keep_probs.then_some(probs) }
+        AttentionOutput { hidden, attentions: output_attentions.then_some(probs) }
     }
 
     fn kept_index(&self, device: &Device) -> Tensor<1, Int> {

@@ -19,9 +19,13 @@ pub struct Bert {
 }
 
 pub struct BertOutput {
-    pub hidden: Tensor<3>,            // [B, T, D]
-    pub attentions: Vec<Tensor<4>>,   // per layer run [B, H, T, T], when asked for
-    pub layer_inputs: Vec<Tensor<3>>, // per layer run [B, T, D], when asked for
+    /// The last layer's output. [B, T, D]
+    pub last_hidden_state: Tensor<3>,
+    /// Per layer run, with `output_attentions`: the attention probabilities. [B, H, T, T]
+    pub attentions: Vec<Tensor<4>>,
+    /// Per layer run, with `output_hidden_states`: that layer's input, i.e. Hugging Face's
+    /// `hidden_states[from..L]` (its last entry, the output, is `last_hidden_state`). [B, T, D]
+    pub hidden_states: Vec<Tensor<3>>,
 }
 
 impl Bert {
@@ -29,15 +33,9 @@ impl Bert {
     pub fn load(config: &BertConfig, bytes: &[u8], device: &Device) -> Result<Self> {
         let mut w = Weights::parse(bytes)?;
         let embeddings = Embeddings::load(&mut w, config, device)?;
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(&mut w, i, config, device))
-            .collect::<Result<Vec<_>>>()?;
+        let layers = (0..config.num_hidden_layers).map(|i| Layer::load(&mut w, i, config, device)).collect::<Result<Vec<_>>>()?;
         let d = config.hidden_size;
-        let pooler = if w.contains("pooler.dense.weight") {
-            Some(Linear::load(&mut w, "pooler.dense", d, d, device)?)
-        } else {
-            None
-        };
+        let pooler = if w.contains("pooler.dense.weight") { Some(Linear::load(&mut w, "pooler.dense", d, d, device)?) } else { None };
         let classifier = if w.contains("classifier.weight") {
             let labels = classifier_labels(&w)?;
             Some(Linear::load(&mut w, "classifier", d, labels, device)?)
@@ -48,44 +46,45 @@ impl Bert {
         Ok(Self { config: config.clone(), embeddings, layers, pooler, classifier })
     }
 
-    /// `ids`: [B*T] row-major, `mask`: [B, T] (1 real, 0 padding); `gate`: [G, L, H] with G = 1
-    /// (one gate for the batch) or B (one per example, for per-example gradients), or none.
-    pub fn forward(&self, ids: Tensor<1, Int>, mask: Tensor<2>, gate: Option<Tensor<3>>, keep_probs: bool) -> BertOutput {
-        let [b, t] = mask.dims();
-        let hidden = self.embeddings.forward(ids, b, t);
-        self.encode(hidden, mask, 0, gate, keep_probs, false)
+    /// `input_ids`: [B*T] row-major; `attention_mask`: [B, T] (1 real, 0 padding); `head_mask`:
+    /// [G, L, H] with G = 1 (one for the batch) or B (one per example, for per-example
+    /// gradients), or none (all ones), as Hugging Face's `head_mask`.
+    pub fn forward(&self, input_ids: Tensor<1, Int>, attention_mask: Tensor<2>, head_mask: Option<Tensor<3>>, output_attentions: bool) -> BertOutput {
+        let [b, t] = attention_mask.dims();
+        let hidden = self.embeddings.forward(input_ids, b, t); // [B, T, D]
+        self.encode(hidden, attention_mask, 0, head_mask, output_attentions, false)
     }
 
-    /// Runs layers `from..` on `hidden` (the input of layer `from`). With `keep_inputs`, the
-    /// output also holds every layer's input, so a later run that changes only layers ≥ k can
-    /// start from layer k.
+    /// Runs layers `from..` on `hidden` (the input of layer `from`, [B, T, D]). With
+    /// `output_hidden_states`, the output also holds every layer's input, so a later run that
+    /// changes only layers ≥ k can start from layer k.
     pub fn encode(
         &self,
         mut hidden: Tensor<3>,
-        mask: Tensor<2>,
+        attention_mask: Tensor<2>,
         from: usize,
-        gate: Option<Tensor<3>>,
-        keep_probs: bool,
-        keep_inputs: bool,
+        head_mask: Option<Tensor<3>>,
+        output_attentions: bool,
+        output_hidden_states: bool,
     ) -> BertOutput {
-        let [b, t] = mask.dims();
+        let [b, t] = attention_mask.dims();
         // Padding keys get a large negative score: exp underflows to exactly 0, as with HF's finfo.min.
-        let additive = (mask.ones_like() - mask).reshape([b, 1, 1, t]) * -1.0e9; // [B, 1, 1, T]
+        let additive = (attention_mask.ones_like() - attention_mask).reshape([b, 1, 1, t]) * -1.0e9; // [B, 1, 1, T]
         let mut attentions = Vec::new();
-        let mut layer_inputs = Vec::new();
+        let mut hidden_states = Vec::new();
         for (l, layer) in self.layers.iter().enumerate().skip(from) {
-            if keep_inputs {
-                layer_inputs.push(hidden.clone());
+            if output_hidden_states {
+                hidden_states.push(hidden.clone());
             }
-            let gate_l = gate.clone().map(|g| {
+            let mask_l = head_mask.clone().map(|g| {
                 let [n, _, h] = g.dims();
                 g.slice([0..n, l..l + 1, 0..h]).reshape([n, h]) // [G, H]
             });
-            let out = layer.forward(hidden, additive.clone(), gate_l, keep_probs);
+            let out = layer.forward(hidden, additive.clone(), mask_l, output_attentions);
             hidden = out.hidden;
-            attentions.extend(out.probs);
+            attentions.extend(out.attentions);
         }
-        BertOutput { hidden, attentions, layer_inputs }
+        BertOutput { last_hidden_state: hidden, attentions, hidden_states }
     }
 
     /// `tanh(pooler.dense(h[CLS]))`, BertForSequenceClassification's sentence vector. [B, D]

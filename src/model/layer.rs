@@ -27,9 +27,10 @@ impl Layer {
         })
     }
 
-    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, gate: Option<Tensor<2>>, keep_probs: bool) -> AttentionOutput {
-        let AttentionOutput { hidden, probs } = self.attention.forward(x, mask, gate, keep_probs);
-        let ff = self.output_dense.forward(gelu(self.intermediate_dense.forward(hidden.clone())));
-        AttentionOutput { hidden: self.output_layer_norm.forward(ff + hidden), probs }
+    /// `x`: [B, T, D]; see [`SelfAttention::forward`] for the masks.
+    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, head_mask: Option<Tensor<2>>, output_attentions: bool) -> AttentionOutput {
+        let AttentionOutput { hidden, attentions } = self.attention.forward(x, mask, head_mask, output_attentions);
+        let ff = self.output_dense.forward(gelu(self.intermediate_dense.forward(hidden.clone()))); // [B, T, D]
+        AttentionOutput { hidden: self.output_layer_norm.forward(ff + hidden), attentions }
     }
 }

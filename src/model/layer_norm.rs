@@ -13,11 +13,7 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn load(w: &mut Weights, prefix: &str, d: usize, eps: f64, device: &Device) -> Result<Self> {
-        Ok(Self {
-            weight: w.vector(&format!("{prefix}.weight"), d, device)?,
-            bias: w.vector(&format!("{prefix}.bias"), d, device)?,
-            eps,
-        })
+        Ok(Self { weight: w.vector(&format!("{prefix}.weight"), d, device)?, bias: w.vector(&format!("{prefix}.bias"), d, device)?, eps })
     }
 
     /// burn's fused kernel where the backend has one (the CPU: one pass per row instead of

@@ -1,8 +1,9 @@
 // The analysis engine through the wasm API in headless Chromium (CPU backend) against the native
-// CLI's numbers for the same inputs, which scripts/test.sh writes to artifacts/native-*.json.
+// CLI's numbers for the same inputs, which scripts/test.sh writes to artifacts/native-*.*.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, native, openPage, startServer } from './harness.mjs';
+import { readFileSync } from 'node:fs';
+import { artifacts, launch, maxAbsDiff, native, openPage, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -12,6 +13,9 @@ before(async () => {
   browser = await launch({ webgpu: false });
   page = await openPage(browser, server.app('backend=cpu&auto=0'));
   await page.evaluate(() => window.hies.ready);
+  // The committed 16 sentences as calibration pool and evaluation set, as the CLI was given.
+  const sizes = await page.evaluate(() => window.hies.data({ calibration: '../tests/fixtures/calibration.tsv', evaluation: '../tests/fixtures/calibration.tsv' }));
+  assert.deepEqual(sizes, { calibration_size: 16, evaluation_size: 16 });
 });
 after(async () => {
   await browser?.close();
@@ -26,11 +30,13 @@ function assertGridsClose(got, want, name, rel = 1e-4) {
   }));
 }
 
-test('scores in the browser equal the native CLI (≤1e-4 relative), with progress', { timeout: 600_000 }, async () => {
+const SCORE_OPTIONS = { alpha: 0.5, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false };
+
+test('scores in the browser equal the native CLI (≤1e-4 relative), with progress; CSV in the CLI’s schema', { timeout: 600_000 }, async () => {
   const want = native('native-score.json');
   const { scores, progress } = await page.evaluate(async () => {
     const progress = [];
-    const scores = await window.hies.score('../tests/fixtures/calibration.tsv', { n: 16, seed: 0 }, (p) => progress.push([p.done, p.total]));
+    const scores = await window.hies.score({ n: 16, seed: 0 }, (p) => progress.push([p.done, p.total]));
     return { scores, progress };
   });
   assert.deepEqual([scores.layers, scores.heads, scores.n, scores.seed], [6, 12, 16, 0]);
@@ -38,43 +44,66 @@ test('scores in the browser equal the native CLI (≤1e-4 relative), with progre
     assertGridsClose(scores[key], want[key], key);
   }
   assert.ok(progress.length >= 1 && progress.at(-1)[0] === 16 && progress.at(-1)[1] === 16, `progress ${JSON.stringify(progress)}`);
+  // The page's CSV export is written by the same Rust code as `hies score --csv`.
+  const text = await page.evaluate((s) => window.hies.csv({ scores: s }), want);
+  assert.equal(text, readFileSync(`${artifacts}/native-score.csv`, 'utf8'));
 });
 
 test('pruning plan, masked and structural evaluation equal the native CLI', { timeout: 600_000 }, async () => {
   const want = native('native-prune.json');
-  const got = await page.evaluate(async () => {
-    const request = { n: 16, seed: 0, options: { criterion: 'hies', ratio: 0.5, per_layer: false, iterative_step: null,
-      scores: { alpha: 0.5, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false }, random_seed: 0 } };
-    const plan = await window.hies.plan('../tests/fixtures/calibration.tsv', request);
-    await window.hies.setDev('../tests/fixtures/calibration.tsv');
-    const masked = await window.hies.evaluate(plan.pruned, false);
-    const structural = await window.hies.evaluate(plan.pruned, true);
-    return { pruned: plan.pruned, masked: { ...masked, predictions: Array.from(masked.predictions) },
-      structural: { ...structural, predictions: Array.from(structural.predictions) } };
-  });
+  const got = await page.evaluate(async (scores) => {
+    const request = { n: 16, seed: 0, options: { criterion: 'hies', ratio: 0.5, per_layer: false, iterative_step: undefined, scores, random_seed: 0 } };
+    const plan = await window.hies.plan(request);
+    const masked = await window.hies.evaluate({ heads: plan.pruned, structural: false });
+    const structural = await window.hies.evaluate({ heads: plan.pruned, structural: true });
+    return { pruned: plan.pruned, masked, structural };
+  }, SCORE_OPTIONS);
   assert.deepEqual(got.pruned, want.pruned);
-  assert.equal(got.masked.accuracy, want.accuracy);
-  assert.equal(got.masked.agreement, want.agreement);
-  assert.equal(got.masked.fullAccuracy, want.accuracy_full);
-  assert.deepEqual(got.structural.predictions, got.masked.predictions);
-  assert.equal(got.structural.params, want.parameters_structural);
-  assert.equal(got.masked.params, want.parameters_full);
-  assert.ok(got.structural.params < got.masked.params);
+  // The same typed report on both sides.
+  assert.deepEqual(got.masked, want.masked);
+  assert.deepEqual(got.structural, want.structural);
+  assert.ok(got.structural.parameters < got.masked.parameters);
   assert.deepEqual(page.errors, []);
 });
 
-test('a long job can be cancelled; the engine and its dev set keep working', { timeout: 600_000 }, async () => {
+test('one sentence: inspect equals `hies inspect`', { timeout: 600_000 }, async () => {
+  const want = native('native-inspect.json');
+  const got = await page.evaluate(async ([text, heads]) => {
+    const a = await window.hies.inspect(text, heads);
+    return { ...a, attentions: Array.from(a.attentions) };
+  }, [want.text, [[0, 1], [3, 4], [5, 11]]]);
+  assert.deepEqual(got.ids, want.ids);
+  assert.deepEqual(got.tokens, want.tokens);
+  assert.ok(maxAbsDiff(got.attentions, want.attentions) <= 1e-5);
+  assert.ok(maxAbsDiff(got.full.logits, want.full.logits) <= 1e-5, `${got.full.logits} vs ${want.full.logits}`);
+  assert.ok(maxAbsDiff(got.pruned.logits, want.pruned.logits) <= 1e-5);
+  assertGridsClose(got.importance, want.importance, 'importance', 1e-3);
+  assertGridsClose(got.entropy, want.entropy, 'entropy', 1e-5);
+  assert.equal(got.heads_pruned, 3);
+});
+
+test('curves equal `hies curve` for the same seeds and sentences', { timeout: 600_000 }, async () => {
+  const want = native('native-curve.json');
+  const got = await page.evaluate((scores) => window.hies.curves({ criteria: ['hies', 'random'], ratios: [0, 0.5], seeds: [0, 1], n: 8,
+    per_layer: false, iterative_step: undefined, scores }), SCORE_OPTIONS);
+  assert.equal(got.evaluation_size, 16);
+  assert.equal(got.evaluations, want.evaluations);
+  assert.deepEqual(got.points, want.points);
+  assert.equal(got.full_accuracy, want.full_accuracy);
+});
+
+test('a long job can be cancelled; the engine and its evaluation set keep working', { timeout: 600_000 }, async () => {
   const got = await page.evaluate(async () => {
-    await window.hies.setDev('../tests/fixtures/calibration.tsv');
     const seen = [];
-    const job = window.hies.evaluate([[0, 0], [1, 1]], false, (p) => seen.push(p.done));
+    const removal = { heads: [[0, 0], [1, 1]], structural: false };
+    const job = window.hies.evaluate(removal, (p) => seen.push(p.done));
     job.cancel();
-    const cancelled = await job.then(() => 'finished', (e) => (e.cancelled ? 'cancelled' : e.message));
-    const again = await window.hies.evaluate([[0, 0], [1, 1]], false);
-    return { cancelled, seen, total: again.predictions.length };
+    const cancelled = await job.then(() => 'finished', (e) => e.kind);
+    const again = await window.hies.evaluate(removal);
+    return { cancelled, seen, sentences: again.sentences };
   });
   assert.equal(got.cancelled, 'cancelled');
   // The cancel is read at the next batch boundary: a batch or two run, not all 16 sentences.
   assert.ok((got.seen.at(-1) ?? 0) < 16, `stopped early: ${JSON.stringify(got.seen)}`);
-  assert.equal(got.total, 16);
+  assert.equal(got.sentences, 16);
 });

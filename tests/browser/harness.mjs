@@ -13,7 +13,7 @@ export function native(name) {
   try {
     return JSON.parse(readFileSync(`${artifacts}/${name}`, 'utf8'));
   } catch (e) {
-    throw new Error(`${artifacts}/${name} is missing: scripts/test.sh writes it with the native CLI (${e.message})`);
+    throw new Error(`${artifacts}/${name} is missing: scripts/test.sh writes it with the native CLI (${e.message})`, { cause: e });
   }
 }
 
@@ -77,16 +77,17 @@ export function embedInPage(page, texts) {
   }, texts);
 }
 
-export function attentionInPage(page, text) {
-  return page.evaluate(async (text) => {
-    const r = await window.hies.attention(text);
-    return { ...r, probs: Array.from(r.probs), ids: Array.from(r.ids) };
-  }, text);
+/** One sentence through the page's engine (`inspect`); the attention maps as a plain array. */
+export function inspectInPage(page, text, heads = []) {
+  return page.evaluate(async ([text, heads]) => {
+    const r = await window.hies.inspect(text, heads);
+    return { ...r, isTyped: r.attentions instanceof Float32Array, attentions: Array.from(r.attentions) };
+  }, [text, heads]);
 }
 
-export function sampleDiff(att, samples) {
-  const { heads, len: t, probs } = att;
+export function sampleDiff(a, samples) {
+  const { heads, len: t, attentions } = a;
   let m = 0;
-  for (const [l, h, i, j, p] of samples) m = Math.max(m, Math.abs(probs[((l * heads + h) * t + i) * t + j] - p));
+  for (const [l, h, i, j, p] of samples) m = Math.max(m, Math.abs(attentions[((l * heads + h) * t + i) * t + j] - p));
   return m;
 }

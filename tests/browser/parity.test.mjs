@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  artifacts, attentionInPage, embedInPage, fixture, launch, maxAbsDiff, openPage, sampleDiff, startServer,
+  artifacts, embedInPage, fixture, inspectInPage, launch, maxAbsDiff, openPage, sampleDiff, startServer,
 } from './harness.mjs';
 
 function cosine(a, b) {
@@ -23,7 +23,7 @@ test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the r
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');
-    assert.deepEqual([info.layers, info.heads, info.hidden], [6, 12, 384]);
+    assert.deepEqual([info.num_hidden_layers, info.num_attention_heads, info.hidden_size], [6, 12, 384]);
 
     const s = fixture.sentences;
     const out = await embedInPage(page, s.map((x) => x.text));
@@ -37,9 +37,10 @@ test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the r
     });
     console.log(`wasm CPU: max |diff| of ${s.length} embeddings ${worst.toExponential(2)}`);
     for (const x of s.slice(0, 8)) {
-      const att = await attentionInPage(page, x.text);
+      const att = await inspectInPage(page, x.text);
+      assert.ok(att.isTyped, 'attention maps cross the boundary as a Float32Array');
       assert.ok(sampleDiff(att, x.attention_samples) <= 1e-5, `attention of ${JSON.stringify(x.text)}`);
-      if (x.attention) assert.ok(maxAbsDiff(att.probs, x.attention) <= 1e-5, 'full attention maps');
+      if (x.attention) assert.ok(maxAbsDiff(att.attentions, x.attention) <= 1e-5, 'full attention maps');
     }
     const pair = await embedInPage(page, ['The weather is lovely today.', "It's so sunny outside!"]);
     assert.equal(cosine(...pair.rows).toFixed(4), '0.6660');
@@ -65,8 +66,8 @@ test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3
       assert.ok(d <= 1e-3, `WebGPU embedding of ${JSON.stringify(x.text)}: max |diff| ${d}`);
       console.log(`WebGPU: max |diff| of embedding ${i} ${d.toExponential(2)}`);
     });
-    const att = await attentionInPage(page, s[0].text);
-    const da = maxAbsDiff(att.probs, s[0].attention);
+    const att = await inspectInPage(page, s[0].text);
+    const da = maxAbsDiff(att.attentions, s[0].attention);
     assert.ok(da <= 1e-3, `WebGPU attention maps: max |diff| ${da}`);
     console.log(`WebGPU: max |diff| of attention maps ${da.toExponential(2)}`);
     await page.screenshot({ path: `${artifacts}/browser-webgpu.png`, fullPage: true });
@@ -102,28 +103,45 @@ test('bad model files come back as JS errors that name the problem', { timeout: 
     const page = await openPage(browser, server.app('backend=cpu&auto=0'));
     await page.evaluate(() => window.hies.ready);
     const messages = await page.evaluate(async () => {
-      const { default: init, HiesEngine } = await import('../web/pkg/hies.js');
+      const { default: init, HiesSession } = await import('../www/pkg/hies.js');
       await init();
-      const base = './models/all-MiniLM-L6-v2';
+      const base = './assets/models/all-MiniLM-L6-v2';
       const get = async (f) => new Uint8Array(await (await fetch(`${base}/${f}`)).arrayBuffer());
       const [config, weights, tokenizer] = await Promise.all([get('config.json'), get('model.safetensors'), get('tokenizer.json')]);
       const edit = (f) => { const c = JSON.parse(new TextDecoder().decode(config)); f(c); return new TextEncoder().encode(JSON.stringify(c)); };
-      const attempt = async (...files) => {
-        try { await HiesEngine.create(...files, undefined, undefined, 'cpu'); return 'loaded'; } catch (e) { return e.message; }
+      const attempt = async (files, backend = 'cpu') => {
+        try { await HiesSession.create(files, backend); return { message: 'loaded' }; } catch (e) { return { message: e.message, kind: e.kind, isError: e instanceof Error }; }
       };
+      const ok = await HiesSession.create({ config, weights, tokenizer }, 'cpu');
+      const badData = (() => { try { ok.data({ evaluation: '1\tfine\n' }); return { message: 'accepted' }; } catch (e) { return { message: e.message, kind: e.kind }; } })();
+      const badHead = await ok.predict({ texts: ['x'], removal: { heads: [[9, 0]], structural: true } }).then(() => ({ message: 'ran' }), (e) => ({ message: e.message, kind: e.kind }));
+      ok.free();
       return {
-        truncated: await attempt(config, weights.subarray(0, weights.length >> 1), tokenizer),
-        wrongHidden: await attempt(edit((c) => { c.hidden_size = 768; }), weights, tokenizer),
-        notBert: await attempt(edit((c) => { c.model_type = 'gpt2'; }), weights, tokenizer),
-        badTokenizer: await attempt(config, weights, new TextEncoder().encode('{}')),
-        badBackend: await HiesEngine.create(config, weights, tokenizer, undefined, undefined, 'tpu').then(() => 'loaded', (e) => e.message),
+        truncated: await attempt({ config, weights: weights.subarray(0, weights.length >> 1), tokenizer }),
+        wrongHidden: await attempt({ config: edit((c) => { c.hidden_size = 768; }), weights, tokenizer }),
+        notBert: await attempt({ config: edit((c) => { c.model_type = 'gpt2'; }), weights, tokenizer }),
+        badTokenizer: await attempt({ config, weights, tokenizer: new TextEncoder().encode('{}') }),
+        badBackend: await attempt({ config, weights, tokenizer }, 'tpu'),
+        missingFile: await attempt({ config, tokenizer }),
+        badData,
+        badHead,
       };
     });
-    assert.match(messages.truncated, /model\.safetensors: .*truncated or corrupt/);
-    assert.match(messages.wrongHidden, /embeddings\.word_embeddings\.weight.*\[30522, 384\].*\[30522, 768\]/);
-    assert.match(messages.notBert, /config\.json: model_type is "gpt2"/);
-    assert.match(messages.badTokenizer, /tokenizer\.json: cannot be read/);
-    assert.match(messages.badBackend, /unknown backend "tpu"/);
+    assert.match(messages.truncated.message, /model\.safetensors: .*truncated or corrupt/);
+    assert.deepEqual([messages.truncated.kind, messages.truncated.isError], ['weights', true]);
+    assert.match(messages.wrongHidden.message, /embeddings\.word_embeddings\.weight.*\[30522, 384\].*\[30522, 768\]/);
+    assert.equal(messages.wrongHidden.kind, 'weights');
+    assert.match(messages.notBert.message, /config\.json: model_type is "gpt2"/);
+    assert.equal(messages.notBert.kind, 'config');
+    assert.match(messages.badTokenizer.message, /tokenizer\.json: cannot be read/);
+    assert.equal(messages.badTokenizer.kind, 'tokenizer');
+    assert.match(messages.badBackend.message, /unknown variant `tpu`/);
+    assert.equal(messages.badBackend.kind, 'input');
+    assert.match(messages.missingFile.message, /missing field `weights`/);
+    // A model without a classifier has no labels to read data with; a head out of range is refused.
+    assert.match(messages.badData.message, /no classifier/);
+    assert.equal(messages.badData.kind, 'classifier');
+    assert.match(messages.badHead.message, /no classifier|head 9\.0 does not exist/);
     // The page's own engine still works after the failed loads.
     const out = await embedInPage(page, ['still working']);
     assert.equal(out.rows[0].length, 384);

@@ -1,0 +1,119 @@
+//! `hies bench`: timed runs for bench/ (not a test). The dev set forward, head scoring on the
+//! calibration sample, and structural pruning in HIES order against its FLOP prediction; medians
+//! of `--runs` after a warm-up, full and pruned interleaved so drift hits both alike. JSON out.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hies::analysis;
+use hies::batch::{self, Batch};
+use hies::flops::{encoder_flops, kept_per_layer};
+use hies::model::Bert;
+use hies::prune::{Criterion, keep_score};
+use hies::session::{ScoreRequest, median};
+use serde_json::json;
+
+use super::args::{AnalysisArgs, Assets, Res, block, print_json, write};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    session: AnalysisArgs,
+    /// Timed repetitions of each measurement (after one warm-up); medians are reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    #[arg(long, value_delimiter = ',', default_value = "0.3,0.5,0.7")]
+    ratios: Vec<f64>,
+    /// Also write the calibration sample (label<TAB>text), so other systems score the same sentences.
+    #[arg(long, value_name = "FILE")]
+    calibration_out: Option<PathBuf>,
+}
+
+/// Seconds for `f`, median of `runs` after one warm-up call, and every run.
+fn timed(runs: usize, mut f: impl FnMut() -> Res<()>) -> Res<(f64, Vec<f64>)> {
+    f()?;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    Ok((median(&times), times))
+}
+
+pub fn run(assets: &Assets, a: Args) -> Res<()> {
+    let session = a.session.open(assets)?;
+    let engine = session.engine();
+    let c = engine.config().clone();
+    let calibration = session.calibration_sample(a.session.score.calibration())?;
+    if let Some(path) = &a.calibration_out {
+        write(path, calibration.iter().map(|e| format!("{}\t{}\n", e.label, e.text)).collect::<String>())?;
+    }
+    let texts: Vec<String> = session.evaluation()?.examples().iter().map(|e| e.text.clone()).collect();
+    let encoded = texts.iter().map(|t| engine.tokenize(t)).collect::<hies::Result<Vec<_>>>()?;
+    let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
+
+    // 1. Forward: tokenize, encode and pool the dev set, batched as `embed` batches.
+    eprintln!("bench: forward over {} sentences", texts.len());
+    let (forward_s, forward_runs) = timed(a.runs, || block(engine.embed(&texts)).map(|_| ()))?;
+
+    // 2. Scoring: entropy, confidence and HIS (forward + backward) on the calibration sample.
+    eprintln!("bench: scoring {} sentences", calibration.len());
+    let request = ScoreRequest { calibration: a.session.score.calibration(), off: Vec::new(), options: Some(a.session.score.options()) };
+    let mut scores = None;
+    let (score_s, score_runs) = timed(a.runs, || {
+        scores = Some(block(session.score(&request, &mut |_, _| {}))?);
+        Ok(())
+    })?;
+    let scores = scores.expect("ran");
+
+    // 3. Structural pruning in HIES order: encoder time over the dev set vs the FLOP count.
+    let batches: Vec<Batch> = batch::plan(&lens, 4096, 64)
+        .into_iter()
+        .map(|g| Batch::new(&g.iter().map(|&i| encoded[i].ids.as_slice()).collect::<Vec<_>>(), c.pad_token_id))
+        .collect();
+    let encode_all = |m: &Bert| -> Res<()> {
+        for b in &batches {
+            let (ids, mask) = b.tensors(&engine.device);
+            block(hies::engine::read(m.forward(ids, mask, None, false).last_hidden_state.sum()))?;
+        }
+        Ok(())
+    };
+    let flops = |kept: &[usize]| batches.iter().map(|b| encoder_flops(&c, kept, b.b, b.t)).sum::<f64>();
+    let full_flops = flops(&kept_per_layer(&c, &[]));
+    let mut pruning = Vec::new();
+    let keep = keep_score(Criterion::Hies, &scores, a.session.score.seed);
+    for &ratio in &a.ratios {
+        let count = analysis::heads_for_ratio(ratio, c.num_hidden_layers * c.num_attention_heads);
+        let off = analysis::select_pruned(&keep, count, false, &[]);
+        let small = engine.model.without_heads(&off);
+        eprintln!("bench: pruning {count} heads");
+        let (mut full_t, mut small_t) = (Vec::new(), Vec::new());
+        encode_all(&engine.model)?;
+        encode_all(&small)?;
+        for _ in 0..a.runs {
+            let t = Instant::now();
+            encode_all(&engine.model)?;
+            full_t.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            encode_all(&small)?;
+            small_t.push(t.elapsed().as_secs_f64());
+        }
+        let (full_s, small_s) = (median(&full_t), median(&small_t));
+        let predicted = full_flops / flops(&kept_per_layer(&c, &off));
+        pruning.push(json!({
+            "ratio": ratio, "heads_pruned": count, "full_s": full_s, "structural_s": small_s,
+            "measured_speedup": full_s / small_s, "flop_predicted_speedup": predicted,
+            "share_of_predicted": (full_s / small_s - 1.0) / (predicted - 1.0),
+        }));
+    }
+    let tokens: usize = lens.iter().sum();
+    let padded: usize = batches.iter().map(|b| b.b * b.t).sum();
+    print_json(&json!({
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "forward": { "sentences": texts.len(), "tokens": tokens, "padded_tokens": padded, "median_s": forward_s, "runs_s": forward_runs,
+                     "sentences_per_s": texts.len() as f64 / forward_s, "gflop_per_s": full_flops / forward_s / 1e9, "encoder_gflop": full_flops / 1e9 },
+        "score": { "n": calibration.len(), "median_s": score_s, "runs_s": score_runs, "his_raw": scores.his_raw, "entropy": scores.entropy },
+        "pruning": pruning,
+    }))
+}

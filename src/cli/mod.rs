@@ -1,0 +1,72 @@
+//! The commands: parse, dispatch, print the error. Each command is one module with its flags
+//! and a `run` that opens a [`hies::Session`], calls it and prints what it returns.
+
+mod args;
+mod bench;
+mod curve;
+mod embed;
+mod inspect;
+mod prune;
+mod score;
+mod train_classifier;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use args::{Assets, Res};
+
+#[derive(Parser)]
+#[command(name = "hies", version, about = "Attention-head importance and entropy (HIES) for BERT models")]
+struct Cli {
+    /// The folder the default model, classifier and data are found in (a HIES Lab checkout;
+    /// default: $HIES_ASSETS, else the repository this binary was built from).
+    #[arg(long, global = true, value_name = "DIR")]
+    assets: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed sentences (one per line on stdin, or --text): one JSON line each on stdout.
+    Embed(embed::Args),
+    /// Score every head on a calibration set: entropy, HIS, HIES, confidence, weight norm.
+    Score(score::Args),
+    /// Prune heads by a criterion and evaluate on the dev set.
+    Prune(prune::Args),
+    /// One sentence: every head's attention, entropy and importance |∂L/∂ξ| (with the model's
+    /// own prediction as the label), and the full and pruned predictions (JSON).
+    #[command(alias = "attention")]
+    Inspect(inspect::Args),
+    /// Accuracy and agreement vs pruning ratio for every criterion (mean ± std over seeds).
+    Curve(curve::Args),
+    /// Train the linear sentiment classifier on frozen embeddings and write it with its sidecar.
+    TrainClassifier(train_classifier::Args),
+    /// Timed runs for bench/ (not a test): the dev set forward, head scoring on the calibration
+    /// sample, and structural pruning (HIES order) against its FLOP prediction. JSON out.
+    Bench(bench::Args),
+}
+
+pub fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hies: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Res<()> {
+    let assets = Assets::new(cli.assets.as_deref());
+    match cli.command {
+        Command::Embed(a) => embed::run(&assets, a),
+        Command::Score(a) => score::run(&assets, a),
+        Command::Prune(a) => prune::run(&assets, a),
+        Command::Inspect(a) => inspect::run(&assets, a),
+        Command::Curve(a) => curve::run(&assets, a),
+        Command::TrainClassifier(a) => train_classifier::run(&assets, a),
+        Command::Bench(a) => bench::run(&assets, a),
+    }
+}

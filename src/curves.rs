@@ -1,0 +1,155 @@
+//! Accuracy and agreement against the share of heads pruned, for every criterion, as mean ± std
+//! over calibration seeds. Head sets first (cheap: scores per seed), then one pass over the
+//! evaluation set that runs every distinct set batch by batch, so no layer input has to be kept
+//! between sets whatever the set's size.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
+
+use crate::analysis::{self, Head};
+use crate::data::{self, Example};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::evaluate::{self, EvalSet, Pruned};
+use crate::prune::{Criterion, PruneOptions, keep_score};
+use crate::scores::ScoreOptions;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct CurveOptions {
+    pub criteria: Vec<Criterion>,
+    /// Shares of all heads to prune, 0–1.
+    pub ratios: Vec<f64>,
+    /// Calibration seeds (and the random baseline's own seeds).
+    pub seeds: Vec<u64>,
+    /// Calibration examples per seed.
+    pub n: usize,
+    pub per_layer: bool,
+    pub iterative_step: Option<f64>,
+    pub scores: ScoreOptions,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct CurvePoint {
+    pub criterion: Criterion,
+    pub ratio: f64,
+    pub heads_pruned: usize,
+    pub accuracy_mean: f64,
+    pub accuracy_std: f64,
+    pub agreement_mean: f64,
+    pub agreement_std: f64,
+    /// One value per seed.
+    pub accuracy: Vec<f64>,
+    pub agreement: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct Curves {
+    /// The unpruned model's accuracy on the evaluation set.
+    pub full_accuracy: f64,
+    /// Sentences in the evaluation set.
+    pub evaluation_size: usize,
+    pub points: Vec<CurvePoint>,
+    pub options: CurveOptions,
+    /// Distinct head sets evaluated (identical sets are evaluated once).
+    pub evaluations: usize,
+}
+
+/// What a curve run reports as it goes: `stage` is "scoring" or "evaluating".
+#[derive(Debug, Clone, Serialize, Tsify)]
+pub struct CurveProgress {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+impl Engine {
+    /// Accuracy and agreement vs pruning ratio for each criterion, mean ± std over the seeds:
+    /// calibration samples of `options.n` drawn from `pool`, evaluation on `set`.
+    pub async fn curves(&self, pool: &[Example], set: &EvalSet, options: &CurveOptions, progress: &mut dyn FnMut(CurveProgress)) -> Result<Curves> {
+        let c = self.config();
+        let total = c.num_hidden_layers * c.num_attention_heads;
+
+        // Head sets first, one per criterion × ratio × seed.
+        let mut plans: Vec<(Criterion, f64, Vec<Head>)> = Vec::new();
+        let jobs = options.criteria.len() * options.seeds.len() * options.ratios.len();
+        for &seed in &options.seeds {
+            let calibration = data::sample(pool, options.n, seed);
+            // One-shot plans share the seed's scores; iterative ones re-score per ratio.
+            let base = if options.criteria.iter().any(|c| c.needs_calibration()) {
+                self.score(&calibration, &[], options.scores, &mut |_, _| {}).await?
+            } else {
+                self.scores_without_calibration(options.scores).await?
+            };
+            for &criterion in &options.criteria {
+                for &ratio in &options.ratios {
+                    let count = analysis::heads_for_ratio(ratio, total);
+                    let mut heads = if options.iterative_step.is_some() && criterion.needs_calibration() && count > 0 {
+                        let o = PruneOptions {
+                            criterion,
+                            ratio,
+                            per_layer: options.per_layer,
+                            iterative_step: options.iterative_step,
+                            scores: options.scores,
+                            random_seed: seed,
+                        };
+                        self.plan_pruning(&calibration, &o, &mut |_, _| {}).await?.0
+                    } else {
+                        analysis::select_pruned(&keep_score(criterion, &base, seed), count, options.per_layer, &[])
+                    };
+                    heads.sort();
+                    plans.push((criterion, ratio, heads));
+                    progress(CurveProgress { stage: "scoring", done: plans.len(), total: jobs });
+                }
+            }
+        }
+
+        // Then every distinct set in one pass over the evaluation set.
+        let mut distinct: Vec<Vec<Head>> = plans.iter().map(|p| p.2.clone()).collect();
+        distinct.sort();
+        distinct.dedup();
+        let variants: Vec<Pruned> = distinct.iter().map(|h| Pruned::Mask(h)).collect();
+        let (mut done, n) = (0, set.len());
+        let pass = self
+            .stream(set, &variants, &mut |b| {
+                done += b.rows.len();
+                progress(CurveProgress { stage: "evaluating", done, total: n });
+            })
+            .await?;
+        let scored: BTreeMap<&[Head], (f64, f64)> = distinct
+            .iter()
+            .zip(&pass.pruned)
+            .map(|(h, pred)| (h.as_slice(), (evaluate::accuracy(pred, &set.labels), evaluate::agreement(pred, &pass.full))))
+            .collect();
+
+        let mut points = Vec::new();
+        for &criterion in &options.criteria {
+            for &ratio in &options.ratios {
+                let runs: Vec<(f64, f64)> = plans.iter().filter(|p| p.0 == criterion && p.1 == ratio).map(|p| scored[p.2.as_slice()]).collect();
+                let acc: Vec<f64> = runs.iter().map(|r| r.0).collect();
+                let agr: Vec<f64> = runs.iter().map(|r| r.1).collect();
+                let (accuracy_mean, accuracy_std) = analysis::mean_std(&acc);
+                let (agreement_mean, agreement_std) = analysis::mean_std(&agr);
+                points.push(CurvePoint {
+                    criterion,
+                    ratio,
+                    heads_pruned: analysis::heads_for_ratio(ratio, total),
+                    accuracy_mean,
+                    accuracy_std,
+                    agreement_mean,
+                    agreement_std,
+                    accuracy: acc,
+                    agreement: agr,
+                });
+            }
+        }
+        Ok(Curves {
+            full_accuracy: evaluate::accuracy(&pass.full, &set.labels),
+            evaluation_size: n,
+            points,
+            options: options.clone(),
+            evaluations: distinct.len(),
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! The typed results that the CLI prints as JSON and the page receives from the worker: one set
+//! of structs for both, with the field names of the CLI's JSON, the CSV files and Hugging Face
+//! (snake_case) on every side. And the CSV schema, written here for the CLI and the page alike.
+
+use serde::{Deserialize, Serialize, Serializer};
+use tsify::Tsify;
+
+use crate::analysis::Grid;
+use crate::curves::Curves;
+use crate::device::Backend;
+use crate::prune::PruneOptions;
+use crate::scores::Scores;
+
+/// A flat f32 tensor (its shape is given beside it): a `Float32Array` in JS, so a 512-token
+/// sentence's 19 M attention weights cross the boundary as one copy, and a plain list in JSON.
+///
+/// In wasm it serializes through `serde_wasm_bindgen::preserve`, which only serde-wasm-bindgen
+/// understands: the crate serializes values to JSON natively only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Tsify)]
+#[serde(transparent)]
+#[tsify(type = "Float32Array")]
+pub struct F32s(pub Vec<f32>);
+
+impl Serialize for F32s {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[cfg(target_family = "wasm")]
+        return serde_wasm_bindgen::preserve::serialize(&js_sys::Float32Array::from(self.0.as_slice()), serializer);
+        #[cfg(not(target_family = "wasm"))]
+        serializer.collect_seq(&self.0)
+    }
+}
+
+/// What is loaded, with Hugging Face's config names.
+#[derive(Debug, Clone, Serialize, Tsify)]
+pub struct ModelInfo {
+    pub backend: Backend,
+    /// Why "auto" ended on the CPU, if it did.
+    pub fallback: Option<String>,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub hidden_size: usize,
+    pub max_position_embeddings: usize,
+    /// "mean" or "cls", and whether the pooled vector is L2-normalised.
+    pub pooling: String,
+    pub normalize: bool,
+    /// "checkpoint" (BertForSequenceClassification's own), "file" (a separate classifier) or none.
+    pub classifier: Option<String>,
+    pub labels: Vec<String>,
+    pub parameters: usize,
+    /// Sentences in the calibration pool and the evaluation set now set.
+    pub calibration_size: usize,
+    pub evaluation_size: usize,
+}
+
+/// A classifier's output for one sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Tsify)]
+pub struct Prediction {
+    pub logits: Vec<f32>,
+    /// softmax(logits).
+    pub probs: Vec<f32>,
+    /// argmax, an index into the labels.
+    pub label: usize,
+}
+
+impl Prediction {
+    pub fn from_logits(logits: &[f32]) -> Self {
+        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = logits.iter().map(|x| (x - m).exp()).collect();
+        let s: f32 = e.iter().sum();
+        let probs: Vec<f32> = e.into_iter().map(|x| x / s).collect();
+        let label = crate::evaluate::argmax_rows(logits, logits.len())[0];
+        Self { logits: logits.to_vec(), probs, label }
+    }
+}
+
+/// One sentence, everything the page shows about it, from one forward and one backward pass.
+#[derive(Debug, Clone, Serialize, Tsify)]
+pub struct Inspection {
+    pub text: String,
+    pub tokens: Vec<String>,
+    pub ids: Vec<u32>,
+    pub truncated: bool,
+    pub layers: usize,
+    pub heads: usize,
+    /// Tokens (T).
+    pub len: usize,
+    /// [L, H, T, T], row-major: row i is query token i's distribution over the keys.
+    pub attentions: F32s,
+    /// Per head: mean row entropy over the sentence divided by ln T (0 focused … 1 uniform).
+    pub entropy: Grid,
+    /// The same in nats.
+    pub entropy_nats: Grid,
+    /// Per head: mean largest attention weight (Voita et al. 2019).
+    pub confidence: Grid,
+    /// Per head: |∂L/∂ξ| at ξ = 1 for this sentence, the model's own prediction as the label.
+    pub importance: Grid,
+    pub full: Prediction,
+    /// With the heads asked for removed (masked in the same batch; slicing gives the same
+    /// numbers, tested); equal to `full` when none are.
+    pub pruned: Prediction,
+    pub heads_pruned: usize,
+}
+
+/// Which heads go, and how: masking (same work) or slicing them out of the weights.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct Removal {
+    pub heads: Vec<(usize, usize)>,
+    pub structural: bool,
+}
+
+/// An evaluation on the evaluation set with heads removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Tsify)]
+pub struct Evaluation {
+    pub heads_pruned: usize,
+    pub structural: bool,
+    pub sentences: usize,
+    pub accuracy: f64,
+    /// Share of sentences where the pruned model predicts what the unpruned one does.
+    pub agreement: f64,
+    pub full_accuracy: f64,
+    /// Parameters of the model evaluated (smaller only when sliced) and of the unpruned one.
+    pub parameters: usize,
+    pub parameters_full: usize,
+}
+
+/// Counts so far while an evaluation streams (over a random sample of the set at any point).
+#[derive(Debug, Clone, Copy, Default, Serialize, Tsify)]
+pub struct EvalProgress {
+    pub done: usize,
+    pub total: usize,
+    pub correct: usize,
+    pub agree: usize,
+    pub full_correct: usize,
+}
+
+/// Median milliseconds per sentence at batch 1 (after a warm-up round).
+#[derive(Debug, Clone, Serialize, Tsify)]
+pub struct Latency {
+    pub full_ms: f64,
+    /// Masking does the same work as the full model: its time says so.
+    pub masked_ms: f64,
+    /// The sliced model, when asked for.
+    pub structural_ms: Option<f64>,
+    /// Timed runs per variant and the sentences they cycle through.
+    pub runs: usize,
+    pub sentences: usize,
+}
+
+/// The heads a pruning setting removes and the scores of its last round.
+#[derive(Debug, Clone, Serialize, Tsify)]
+pub struct Plan {
+    pub pruned: Vec<(usize, usize)>,
+    pub scores: Scores,
+}
+
+/// `hies prune`'s report.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub options: PruneOptions,
+    /// Calibration sample size and seed.
+    pub n: usize,
+    pub seed: u64,
+    pub pruned: Vec<(usize, usize)>,
+    pub heads_pruned: usize,
+    pub masked: Evaluation,
+    pub structural: Option<Evaluation>,
+    /// The sliced model predicts exactly what the masked one does, sentence by sentence.
+    pub structural_equals_masked: Option<bool>,
+    pub latency: Latency,
+}
+
+/// Embeddings of several sentences, for the page: one flat array.
+#[derive(Debug, Clone, Serialize, Tsify)]
+pub struct EmbeddingBatch {
+    pub dim: usize,
+    /// [N, dim]
+    pub embeddings: F32s,
+    pub ids: Vec<Vec<u32>>,
+    pub truncated: Vec<bool>,
+}
+
+/// One row per head. The HIES column is for the scores' own α.
+pub fn scores_csv(s: &Scores) -> String {
+    let mut w = String::from("layer,head,hies,his,his_raw,entropy,entropy_nats,confidence,weight_norm\n");
+    for l in 0..s.layers {
+        for h in 0..s.heads {
+            let row = [s.hies[l][h], s.his[l][h], s.his_raw[l][h], s.entropy[l][h], s.entropy_nats[l][h], s.confidence[l][h], s.weight_norm[l][h]];
+            w += &format!("{l},{h},{}\n", row.map(|x| x.to_string()).join(","));
+        }
+    }
+    w
+}
+
+/// One row per criterion and ratio.
+pub fn curves_csv(c: &Curves) -> String {
+    let mut w = String::from("criterion,ratio,heads_pruned,accuracy_mean,accuracy_std,agreement_mean,agreement_std\n");
+    for p in &c.points {
+        w += &format!(
+            "{},{},{},{},{},{},{}\n",
+            p.criterion.id(),
+            p.ratio,
+            p.heads_pruned,
+            p.accuracy_mean,
+            p.accuracy_std,
+            p.agreement_mean,
+            p.agreement_std
+        );
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predictions_are_a_softmax_and_its_argmax() {
+        let p = Prediction::from_logits(&[1.0, 3.0, 2.0]);
+        assert_eq!(p.label, 1);
+        assert!((p.probs.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let e = [1f64.exp(), 3f64.exp(), 2f64.exp()];
+        let s: f64 = e.iter().sum();
+        for (got, want) in p.probs.iter().zip(e.map(|x| x / s)) {
+            assert!((*got as f64 - want).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn f32s_is_a_plain_list_in_json() {
+        assert_eq!(serde_json::to_string(&F32s(vec![0.5, -1.0])).unwrap(), "[0.5,-1.0]");
+    }
+}

@@ -1,0 +1,456 @@
+//! A reader's session: what the page (through the wasm adapter) and each CLI command hold. The
+//! engine (model, tokenizer, classifier, device), the calibration pool and the evaluation set,
+//! the unpruned predictions and layer inputs kept for the evaluation set within a memory budget,
+//! and the last structurally pruned model. Every operation the interfaces offer is one method
+//! here; they only convert arguments and results.
+//!
+//! Methods take `&self`: in the browser a short request (a sentence being typed) runs between
+//! the batches of a long one (an evaluation), so state lives in cells that are never borrowed
+//! across an `await`, and a running job keeps the sets it started with.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use burn::tensor::{Tensor, TensorData, activation::log_softmax};
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
+
+use crate::analysis::{self, Grid, Head};
+use crate::classifier::Input;
+use crate::curves::{CurveOptions, CurveProgress, Curves};
+use crate::data::{self, Example};
+use crate::engine::{Embedded, Engine, read};
+use crate::error::{Error, Result};
+use crate::evaluate::{self, CacheBudget, EvalSet, Pass, Pruned, Streamed};
+use crate::model::Bert;
+use crate::prune::PruneOptions;
+use crate::report::{EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction, Removal};
+use crate::scores::{ScoreOptions, Scores};
+
+/// What a session may keep.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOptions {
+    /// Bytes of unpruned layer inputs kept for the evaluation sets (beyond it, recomputed).
+    pub cache_bytes: usize,
+}
+
+impl Default for SessionOptions {
+    /// 256 MB: the whole 800-sentence Rotten Tomatoes dev set needs ≈ 150 MB; a tab's wasm
+    /// memory has room for that beside the model, not for a user's 100 k sentences.
+    fn default() -> Self {
+        Self { cache_bytes: 256 << 20 }
+    }
+}
+
+/// A calibration sample: `n` sentences of the pool drawn with `seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct Calibration {
+    pub n: usize,
+    pub seed: u64,
+}
+
+/// Head scores on a calibration sample, with the heads in `off` masked throughout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct ScoreRequest {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub off: Vec<Head>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub options: Option<ScoreOptions>,
+}
+
+/// The heads a pruning setting removes, scored on a calibration sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct PlanRequest {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    pub options: PruneOptions,
+}
+
+/// Latency of the full, masked and (optionally) sliced model on the first `sentences` of the
+/// evaluation set, `rounds` timed passes after a warm-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct LatencyRequest {
+    pub removal: Removal,
+    pub sentences: usize,
+    pub rounds: usize,
+}
+
+/// One sentence to inspect, with the heads whose removal the pruned prediction shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct InspectRequest {
+    pub text: String,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub heads: Vec<Head>,
+}
+
+/// Sentences to classify in one batch, with heads removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+pub struct PredictRequest {
+    pub texts: Vec<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub removal: Removal,
+}
+
+/// Curves on the first `evaluation_size` sentences of the evaluation set (all when none).
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct CurvesRequest {
+    #[serde(flatten)]
+    pub options: CurveOptions,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub evaluation_size: Option<usize>,
+}
+
+pub struct Session {
+    engine: Arc<Engine>,
+    /// Why "auto" fell back to the CPU, if it did.
+    fallback: Option<String>,
+    /// The pool calibration samples are drawn from.
+    calibration: RefCell<Rc<[Example]>>,
+    evaluation: RefCell<Option<Rc<EvalSet>>>,
+    /// The structurally pruned model for the last head set asked for (building it copies weights).
+    sliced: RefCell<Option<(Vec<Head>, Rc<Bert>)>>,
+    budget: Rc<CacheBudget>,
+}
+
+impl Session {
+    pub fn new(engine: Arc<Engine>, options: SessionOptions) -> Self {
+        Self {
+            engine,
+            fallback: None,
+            calibration: RefCell::new(Rc::from(Vec::new())),
+            evaluation: RefCell::new(None),
+            sliced: RefCell::new(None),
+            budget: CacheBudget::new(options.cache_bytes),
+        }
+    }
+
+    /// Records why the device is not the one asked for (shown in `info`).
+    pub fn with_fallback(mut self, fallback: Option<String>) -> Self {
+        self.fallback = fallback;
+        self
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Asks the running long job to stop at its next batch.
+    pub fn cancel(&self) {
+        self.engine.cancel();
+    }
+
+    pub fn info(&self) -> ModelInfo {
+        let e = &self.engine;
+        let c = e.config();
+        ModelInfo {
+            backend: e.backend,
+            fallback: self.fallback.clone(),
+            num_hidden_layers: c.num_hidden_layers,
+            num_attention_heads: c.num_attention_heads,
+            hidden_size: c.hidden_size,
+            max_position_embeddings: c.max_position_embeddings,
+            pooling: format!("{:?}", e.pooling.mode).to_lowercase(),
+            normalize: e.pooling.normalize,
+            classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),
+            labels: e.classifier.as_ref().map(|c| c.labels.clone()).unwrap_or_default(),
+            parameters: e.num_params(&e.model),
+            calibration_size: self.calibration.borrow().len(),
+            evaluation_size: self.evaluation.borrow().as_ref().map_or(0, |s| s.len()),
+        }
+    }
+
+    /// `label<TAB>text` lines, labels by index or by the classifier's names.
+    pub fn parse_data(&self, text: &str) -> Result<Vec<Example>> {
+        data::parse_tsv(text, &self.engine.classifier()?.labels)
+    }
+
+    /// Sets the pool calibration samples are drawn from; returns its size.
+    pub fn set_calibration(&self, examples: Vec<Example>) -> usize {
+        let n = examples.len();
+        *self.calibration.borrow_mut() = Rc::from(examples);
+        n
+    }
+
+    /// Sets the evaluation set (tokenized and batched once); returns its size. The one it
+    /// replaces is dropped when no job uses it any more, and gives its cache back.
+    pub fn set_evaluation(&self, examples: &[Example]) -> Result<usize> {
+        let set = self.engine.prepare(examples, self.budget.clone())?;
+        let n = set.len();
+        *self.evaluation.borrow_mut() = Some(Rc::new(set));
+        Ok(n)
+    }
+
+    pub fn evaluation(&self) -> Result<Rc<EvalSet>> {
+        self.evaluation.borrow().clone().ok_or_else(|| Error::input("no evaluation set: set one first"))
+    }
+
+    /// Bytes of layer inputs held for evaluation sets now.
+    pub fn cached_bytes(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// `n` sentences of the calibration pool, drawn with `seed` (the same everywhere).
+    pub fn calibration_sample(&self, c: Calibration) -> Result<Vec<Example>> {
+        let pool = self.calibration.borrow().clone();
+        if pool.is_empty() {
+            return Err(Error::input("no calibration set: set one first"));
+        }
+        Ok(data::sample(&pool, c.n, c.seed))
+    }
+
+    /// Every head in `heads` exists in this model.
+    pub fn check_heads(&self, heads: &[Head]) -> Result<()> {
+        let c = self.engine.config();
+        match heads.iter().find(|&&(l, h)| l >= c.num_hidden_layers || h >= c.num_attention_heads) {
+            Some((l, h)) => Err(Error::input(format!(
+                "head {l}.{h} does not exist: the model has {} layers × {} heads",
+                c.num_hidden_layers, c.num_attention_heads
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The structurally pruned model without `heads`, reusing the last one built for the same set.
+    pub fn sliced(&self, heads: &[Head]) -> Rc<Bert> {
+        let mut key = heads.to_vec();
+        key.sort();
+        if let Some((k, m)) = self.sliced.borrow().as_ref()
+            && *k == key
+        {
+            return m.clone();
+        }
+        let m = Rc::new(self.engine.model.without_heads(&key));
+        *self.sliced.borrow_mut() = Some((key, m.clone()));
+        m
+    }
+
+    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Embedded>> {
+        self.engine.embed(texts).await
+    }
+
+    /// Entropy, confidence, HIS, HIES and weight norms on a calibration sample.
+    pub async fn score(&self, r: &ScoreRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<Scores> {
+        self.check_heads(&r.off)?;
+        let sample = self.calibration_sample(r.calibration)?;
+        let mut s = self.engine.score(&sample, &r.off, r.options.unwrap_or_default(), progress).await?;
+        s.seed = Some(r.calibration.seed);
+        Ok(s)
+    }
+
+    /// The heads a pruning setting removes (sorted) and the scores of its last round.
+    pub async fn plan(&self, r: &PlanRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<Plan> {
+        let sample = self.calibration_sample(r.calibration)?;
+        let (mut pruned, mut scores) = self.engine.plan_pruning(&sample, &r.options, progress).await?;
+        pruned.sort();
+        scores.seed = Some(r.calibration.seed);
+        Ok(Plan { pruned, scores })
+    }
+
+    /// One pass over the evaluation set with each removal; `on_batch` sees the batches stream.
+    async fn pass(&self, removals: &[Removal], on_batch: &mut dyn FnMut(Streamed)) -> Result<(Rc<EvalSet>, Pass, Vec<Option<Rc<Bert>>>)> {
+        for r in removals {
+            self.check_heads(&r.heads)?;
+        }
+        let set = self.evaluation()?;
+        let models: Vec<Option<Rc<Bert>>> = removals.iter().map(|r| (r.structural && !r.heads.is_empty()).then(|| self.sliced(&r.heads))).collect();
+        let variants: Vec<Pruned> = removals
+            .iter()
+            .zip(&models)
+            .map(|(r, m)| match m {
+                Some(m) => Pruned::Structural(m, &r.heads),
+                None => Pruned::Mask(&r.heads),
+            })
+            .collect();
+        let pass = self.engine.stream(&set, &variants, on_batch).await?;
+        Ok((set, pass, models))
+    }
+
+    fn evaluation_of(&self, set: &EvalSet, removal: &Removal, pred: &[usize], full: &[usize], model: Option<&Bert>) -> Evaluation {
+        let e = &self.engine;
+        let parameters_full = e.num_params(&e.model);
+        Evaluation {
+            heads_pruned: removal.heads.len(),
+            structural: removal.structural,
+            sentences: set.len(),
+            accuracy: evaluate::accuracy(pred, &set.labels),
+            agreement: evaluate::agreement(pred, full),
+            full_accuracy: evaluate::accuracy(full, &set.labels),
+            parameters: model.map_or(parameters_full, |m| e.num_params(m)),
+            parameters_full,
+        }
+    }
+
+    /// Accuracy and agreement on the evaluation set with `removal` applied, streaming running
+    /// counts after every batch (over a random sample of the set at any point).
+    pub async fn evaluate(&self, removal: &Removal, progress: &mut dyn FnMut(&EvalProgress)) -> Result<Evaluation> {
+        let mut counts = EvalProgress { total: self.evaluation()?.len(), ..EvalProgress::default() };
+        let labels = self.evaluation()?.labels.clone();
+        let (set, pass, models) = self
+            .pass(std::slice::from_ref(removal), &mut |b| {
+                for (r, &i) in b.rows.iter().enumerate() {
+                    counts.done += 1;
+                    counts.correct += usize::from(b.pruned[0][r] == labels[i]);
+                    counts.agree += usize::from(b.pruned[0][r] == b.full[r]);
+                    counts.full_correct += usize::from(b.full[r] == labels[i]);
+                }
+                progress(&counts);
+            })
+            .await?;
+        Ok(self.evaluation_of(&set, removal, &pass.pruned[0], &pass.full, models[0].as_deref()))
+    }
+
+    /// Several removals in one pass over the evaluation set (each batch's unpruned layer inputs
+    /// serve them all), with their predictions per sentence.
+    pub async fn evaluate_all(&self, removals: &[Removal], progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<(Evaluation, Vec<usize>)>> {
+        let total = self.evaluation()?.len();
+        let mut done = 0;
+        let (set, pass, models) = self
+            .pass(removals, &mut |b| {
+                done += b.rows.len();
+                progress(done, total);
+            })
+            .await?;
+        Ok(removals
+            .iter()
+            .zip(pass.pruned)
+            .zip(&models)
+            .map(|((r, pred), m)| (self.evaluation_of(&set, r, &pred, &pass.full, m.as_deref()), pred))
+            .collect())
+    }
+
+    /// Everything about one sentence from one forward and one backward pass: tokens, every
+    /// head's attention, its entropy and confidence, its importance |∂L/∂ξ| with the model's
+    /// own prediction as the label, and the full and pruned predictions. The pruned prediction
+    /// comes from a second row of the same batch whose head mask removes `heads`.
+    pub async fn inspect(&self, text: &str, heads: &[Head]) -> Result<Inspection> {
+        let e = &self.engine;
+        let classifier = e.classifier()?;
+        self.check_heads(heads)?;
+        let (layers, h, labels) = (e.config().num_hidden_layers, e.config().num_attention_heads, classifier.labels.len());
+        let enc = e.tokenize(text)?;
+        let rows: usize = if heads.is_empty() { 1 } else { 2 };
+        let batch = crate::batch::Batch::new(&vec![enc.ids.as_slice(); rows], e.config().pad_token_id);
+        let t = batch.t;
+
+        let masks: Vec<Tensor<3>> = [&[][..], heads].iter().take(rows).map(|off| e.head_mask(off)).collect();
+        let head_mask = Tensor::cat(masks, 0).autodiff().require_grad(); // [rows, L, H]
+        let (out, mask) = e.forward(&batch, Some(head_mask.clone()), true);
+        let logits = classifier.logits(&e.model, out.last_hidden_state, mask, e.pooling); // [rows, C]
+        let values = read(logits.clone().detach()).await?;
+        let full = Prediction::from_logits(&values[..labels]);
+        let pruned = if rows == 2 { Prediction::from_logits(&values[labels..]) } else { full.clone() };
+
+        // The loss of row 0 alone, against its own prediction: ∂L/∂ξ of row 0's mask.
+        let mut onehot = vec![0f32; rows * labels];
+        onehot[full.label] = 1.0;
+        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [rows, labels]), &e.device);
+        let loss = -(log_softmax(logits, 1) * onehot).sum();
+        let attentions = Tensor::cat(out.attentions, 1).detach(); // [rows, L*H, T, T]
+        let [_, lh, _, _] = attentions.dims();
+        let attentions = read(attentions.slice([0..1, 0..lh, 0..t, 0..t])).await?; // [L*H*T*T]
+        let grads = loss.backward();
+        let g = read(head_mask.grad(&grads).expect("the head mask requires grad")).await?; // [rows*L*H]
+
+        let stats = analysis::example_head_stats(&attentions, layers * h, t, t);
+        let grid = |f: &dyn Fn(usize) -> f64| -> Grid { (0..layers).map(|l| (0..h).map(|k| f(l * h + k)).collect()).collect() };
+        Ok(Inspection {
+            text: text.to_string(),
+            tokens: enc.tokens,
+            ids: enc.ids,
+            truncated: enc.truncated,
+            layers,
+            heads: h,
+            len: t,
+            attentions: F32s(attentions),
+            entropy: grid(&|i| stats[i].1),
+            entropy_nats: grid(&|i| stats[i].0),
+            confidence: grid(&|i| stats[i].2),
+            importance: grid(&|i| (g[i] as f64).abs()),
+            full,
+            pruned,
+            heads_pruned: heads.len(),
+        })
+    }
+
+    /// Predictions for `texts` in one batch with `removal` applied.
+    pub async fn predict(&self, texts: &[String], removal: &Removal) -> Result<Vec<Prediction>> {
+        let labels = self.engine.classifier()?.labels.len();
+        self.check_heads(&removal.heads)?;
+        let logits = if removal.structural && !removal.heads.is_empty() {
+            self.engine.logits(&self.sliced(&removal.heads), texts, &[]).await?
+        } else {
+            self.engine.logits(&self.engine.model, texts, &removal.heads).await?
+        };
+        Ok(logits.chunks(labels).map(Prediction::from_logits).collect())
+    }
+
+    /// Median time per sentence at batch 1 of the full, the masked and (with
+    /// `removal.structural`) the sliced model, interleaved sentence by sentence.
+    pub async fn latency(&self, r: &LatencyRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<Latency> {
+        self.check_heads(&r.removal.heads)?;
+        let set = self.evaluation()?;
+        let texts: Vec<String> = set.examples().iter().take(r.sentences.max(1)).map(|e| e.text.clone()).collect();
+        let heads = &r.removal.heads;
+        let sliced = r.removal.structural.then(|| self.sliced(heads));
+        let mut variants: Vec<(&Bert, &[Head])> = vec![(&self.engine.model, &[]), (&self.engine.model, heads)];
+        if let Some(m) = &sliced {
+            variants.push((m, &[]));
+        }
+        let mut times = vec![Vec::new(); variants.len()];
+        let total = (r.rounds + 1) * variants.len() * texts.len();
+        let mut done = 0;
+        for round in 0..=r.rounds {
+            for text in &texts {
+                for (v, (model, off)) in variants.iter().enumerate() {
+                    let start = crate::device::now_ms();
+                    self.engine.logits(model, std::slice::from_ref(text), off).await?;
+                    if round > 0 {
+                        times[v].push(crate::device::now_ms() - start);
+                    }
+                    done += 1;
+                    progress(done, total);
+                    self.engine.checkpoint().await?;
+                }
+            }
+        }
+        Ok(Latency {
+            full_ms: median(&times[0]),
+            masked_ms: median(&times[1]),
+            structural_ms: sliced.map(|_| median(&times[2])),
+            runs: times[0].len(),
+            sentences: texts.len(),
+        })
+    }
+
+    /// Accuracy and agreement curves over pruning ratios, on the first `evaluation_size`
+    /// sentences of the evaluation set (all of them when none).
+    pub async fn curves(&self, options: &CurveOptions, evaluation_size: Option<usize>, progress: &mut dyn FnMut(CurveProgress)) -> Result<Curves> {
+        let set = self.evaluation()?;
+        let pool = self.calibration.borrow().clone();
+        if pool.is_empty() {
+            return Err(Error::input("no calibration set: set one first"));
+        }
+        match evaluation_size {
+            Some(n) if n < set.len() => {
+                let subset = self.engine.prepare(&set.examples()[..n], self.budget.clone())?;
+                self.engine.curves(&pool, &subset, options, progress).await
+            }
+            _ => self.engine.curves(&pool, &set, options, progress).await,
+        }
+    }
+}
+
+/// The median of a non-empty list (the upper one for an even count); NaN when empty.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}

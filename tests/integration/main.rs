@@ -1,0 +1,13 @@
+//! The integration tests, in one binary (each binary links burn and wgpu again: minutes on two
+//! cores). Shared fixtures are in `common`: the fetched MiniLM, loaded once per process, and the
+//! committed reference fixtures.
+
+mod bad_input;
+mod cli;
+mod common;
+mod gate;
+mod parity;
+mod ranking;
+mod scores;
+mod session;
+mod wgpu;

@@ -1,0 +1,78 @@
+//! The pruning order the engine computes, written to the golden file that the page's own
+//! ranking (www/analysis.js, which answers the sliders at once) is tested against with
+//! `node --test tests/js`. This test fails when the engine's order changes and the file was not
+//! regenerated: `HIES_BLESS=1 cargo test --test integration ranking` rewrites it.
+
+use hies::analysis::{self, Grid};
+use hies::prune::{Criterion, catalogue, keep_score};
+use hies::rng::Rng;
+use hies::scores::{ScoreOptions, Scores};
+use serde_json::{Value, json};
+
+use crate::common::root;
+
+/// Grids with ties (values on a coarse grid) and without, so both the order and its tie-break
+/// by (layer, head) are pinned down.
+fn grid(rng: &mut Rng, coarse: bool) -> Grid {
+    (0..6).map(|_| (0..12).map(|_| if coarse { (rng.next_f64() * 5.0).round() / 5.0 } else { rng.next_f64() * 3.0 }).collect()).collect()
+}
+
+fn scores(seed: u64, coarse: bool) -> Scores {
+    let mut rng = Rng::new(seed);
+    let his = grid(&mut rng, coarse);
+    let entropy = grid(&mut rng, coarse);
+    let confidence = grid(&mut rng, coarse);
+    let weight_norm = grid(&mut rng, coarse);
+    Scores {
+        layers: 6,
+        heads: 12,
+        n: 32,
+        tokens: 400,
+        seed: Some(seed),
+        alpha: 0.5,
+        entropy: entropy.clone(),
+        entropy_nats: entropy.clone(),
+        his_raw: his.clone(),
+        his: his.clone(),
+        hies: analysis::hies(&his, &entropy, 0.5, false),
+        confidence,
+        weight_norm,
+        options: ScoreOptions::default(),
+    }
+}
+
+fn golden() -> Value {
+    let mut cases = Vec::new();
+    for (seed, coarse) in [(11, false), (12, true)] {
+        let s = scores(seed, coarse);
+        for info in catalogue() {
+            let alphas: &[f64] = if info.id == Criterion::Hies { &[0.0, 0.3, 0.5, 1.0] } else { &[0.5] };
+            let seeds: &[u64] = if info.id == Criterion::Random { &[0, 3] } else { &[0] };
+            for &alpha in alphas {
+                for &random_seed in seeds {
+                    let with_alpha = Scores { hies: analysis::hies(&s.his, &s.entropy, alpha, false), alpha, ..s.clone() };
+                    let keep = keep_score(info.id, &with_alpha, random_seed);
+                    let order = analysis::prune_order(&keep, &[]);
+                    cases.push(json!({
+                        "criterion": info.id, "alpha": alpha, "seed": random_seed,
+                        "scores": { "his": s.his, "entropy": s.entropy, "confidence": s.confidence, "weight_norm": s.weight_norm },
+                        "keep": keep, "order": order, "pruned_22": analysis::select_pruned(&keep, 22, false, &[]),
+                    }));
+                }
+            }
+        }
+    }
+    json!({ "note": "Written by tests/integration/ranking.rs (HIES_BLESS=1); www/analysis.js must reproduce it (tests/js).", "cases": cases })
+}
+
+#[test]
+fn ranking_golden_file_is_what_the_engine_computes() {
+    let path = root().join("tests/fixtures/ranking.json");
+    // Compared as text: the shortest round-trip form of every number, as JS reads it back.
+    let want = serde_json::to_string(&golden()).unwrap() + "\n";
+    if std::env::var_os("HIES_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let got = std::fs::read_to_string(&path).expect("tests/fixtures/ranking.json: run with HIES_BLESS=1 to write it");
+    assert!(got == want, "tests/fixtures/ranking.json differs from the engine's ranking: regenerate it with HIES_BLESS=1 and check www/analysis.js");
+}

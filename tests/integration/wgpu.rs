@@ -1,0 +1,14 @@
+//! The wgpu backend against the same float64 reference. Natively without a GPU this runs on Mesa
+//! lavapipe (Vulkan on the CPU), which .ci/run installs.
+
+use hies::Backend;
+
+use crate::common::*;
+
+#[test]
+fn wgpu_matches_reference() {
+    let engine = engine(Backend::Gpu);
+    // Everything but the 512-token sentence: lavapipe is slow and the CPU test covers it.
+    check_against_fixture(&engine, 17, 1e-4, 1e-5);
+    check_gated_against_fixture(&engine, 1e-4);
+}

@@ -1,0 +1,21 @@
+// The criteria and the default assets, from the same files the engine and the CLI read
+// (src/catalogue.json, src/manifest.json).
+import catalogueFile from '../src/catalogue.json' with { type: 'json' };
+import manifestFile from '../src/manifest.json' with { type: 'json' };
+
+/** @typedef {{ id: string, name: string, label: string, scale: string, color: string, needs_calibration: boolean, metric: boolean, prunes_first: string, source: string }} CriterionInfo */
+
+/** @type {CriterionInfo[]} */
+export const CATALOGUE = catalogueFile.criteria;
+export const CRITERIA = CATALOGUE.map((c) => c.id);
+/** The criteria with a per-head value to colour the grid by. */
+export const METRICS = CATALOGUE.filter((c) => c.metric).map((c) => c.id);
+/** @param {string} id */
+export const criterion = (id) => CATALOGUE.find((c) => c.id === id);
+
+export const MANIFEST = manifestFile;
+
+/** Fills a <select> with catalogue entries. */
+export function fillSelect(select, ids) {
+  select.replaceChildren(...ids.map((id) => new Option(criterion(id).label, id)));
+}

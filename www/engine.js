@@ -1,0 +1,95 @@
+// @ts-check
+// The one module that talks to the engine worker: requests become promises (with a cancel
+// handle), progress becomes a callback, unasked notices go to `onNotice`. Errors are `Error`s
+// with the engine's `kind` ("weights", "data", "cancelled", …).
+
+/** @typedef {import('./pkg/hies.js').ScoreRequest} ScoreRequest */
+/** @typedef {import('./pkg/hies.js').PlanRequest} PlanRequest */
+/** @typedef {import('./pkg/hies.js').Removal} Removal */
+/** @typedef {import('./pkg/hies.js').LatencyRequest} LatencyRequest */
+/** @typedef {import('./pkg/hies.js').CurvesRequest} CurvesRequest */
+/** @typedef {import('./pkg/hies.js').CsvTable} CsvTable */
+/** @typedef {import('./pkg/hies.js').Scores} Scores */
+/** @typedef {import('./pkg/hies.js').Plan} Plan */
+/** @typedef {import('./pkg/hies.js').Evaluation} Evaluation */
+/** @typedef {import('./pkg/hies.js').Latency} Latency */
+/** @typedef {import('./pkg/hies.js').Curves} Curves */
+/** @typedef {import('./pkg/hies.js').Inspection} Inspection */
+/** @typedef {import('./pkg/hies.js').Prediction} Prediction */
+/** @typedef {import('./pkg/hies.js').EmbeddingBatch} EmbeddingBatch */
+/** @typedef {import('./pkg/hies.js').ModelInfo} ModelInfo */
+/** @typedef {import('./pkg/hies.js').DataSizes} DataSizes */
+/** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
+/** @typedef {import('./worker.js').ModelSource} ModelSource */
+/** @typedef {import('./worker.js').DataSource} DataSource */
+/**
+ * @template T
+ * @typedef {Promise<T> & { id: number, cancel: () => void }} Job
+ */
+/** @typedef {Error & { kind?: string }} EngineError */
+
+export class EngineClient {
+  /** @param {{ onNotice?: (notice: { message: string, info: ModelInfo }) => void }} [options] */
+  constructor({ onNotice } = {}) {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    /** @type {Map<number, { resolve: (v: any) => void, reject: (e: EngineError) => void, onProgress?: (p: any) => void }>} */
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker.onmessage = ({ data }) => {
+      if (data.type === 'notice') { onNotice?.(data); return; }
+      const p = this.pending.get(data.id);
+      if (!p) return;
+      if (data.type === 'progress') { p.onProgress?.(data.progress); return; }
+      this.pending.delete(data.id);
+      if (data.type === 'result') p.resolve(data.value);
+      else p.reject(Object.assign(new Error(data.message), { kind: data.kind }));
+    };
+    this.worker.onerror = (e) => {
+      for (const p of this.pending.values()) p.reject(new Error(`the engine worker failed: ${e.message ?? 'unknown error'}`));
+      this.pending.clear();
+    };
+  }
+
+  /**
+   * Sends a request; the promise carries `cancel()` and `id`.
+   * @template T
+   * @param {string} type
+   * @param {object} body
+   * @param {(progress: any) => void} [onProgress]
+   * @returns {Job<T>}
+   */
+  request(type, body = {}, onProgress) {
+    const id = this.nextId++;
+    const promise = /** @type {Job<T>} */ (new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, type, ...body });
+    }));
+    promise.id = id;
+    promise.cancel = () => this.worker.postMessage({ type: 'cancel', target: id });
+    return promise;
+  }
+
+  /** @param {ModelSource} model @param {BackendChoice} backend @param {DataSource} [data] @param {(p: any) => void} [onProgress]
+   *  @returns {Job<ModelInfo & { build_ms: number }>} */
+  load(model, backend, data, onProgress) { return this.request('load', { model, backend, data }, onProgress); }
+  /** @param {DataSource} data @returns {Job<DataSizes>} */
+  data(data) { return this.request('data', data); }
+  /** @param {ScoreRequest} request @param {(p: { done: number, total: number }) => void} [onProgress] @returns {Job<Scores>} */
+  score(request, onProgress) { return this.request('score', { request }, onProgress); }
+  /** @param {PlanRequest} request @param {(p: { done: number, total: number }) => void} [onProgress] @returns {Job<Plan>} */
+  plan(request, onProgress) { return this.request('plan', { request }, onProgress); }
+  /** @param {Removal} removal @param {(p: import('./pkg/hies.js').EvalProgress) => void} [onProgress] @returns {Job<Evaluation>} */
+  evaluate(removal, onProgress) { return this.request('evaluate', { removal }, onProgress); }
+  /** @param {LatencyRequest} request @param {(p: { done: number, total: number }) => void} [onProgress] @returns {Job<Latency>} */
+  latency(request, onProgress) { return this.request('latency', { request }, onProgress); }
+  /** @param {CurvesRequest} request @param {(p: import('./pkg/hies.js').CurveProgress) => void} [onProgress] @returns {Job<Curves>} */
+  curves(request, onProgress) { return this.request('curves', { request }, onProgress); }
+  /** @param {string} text @param {[number, number][]} heads @returns {Job<Inspection>} */
+  inspect(text, heads = []) { return this.request('inspect', { request: { text, heads } }); }
+  /** @param {string[]} texts @param {Removal} [removal] @returns {Job<Prediction[]>} */
+  predict(texts, removal = { heads: [], structural: false }) { return this.request('predict', { request: { texts, removal } }); }
+  /** @param {string[]} texts @returns {Job<EmbeddingBatch>} */
+  embed(texts) { return this.request('embed', { texts }); }
+  /** @param {CsvTable} table @returns {Job<string>} */
+  csv(table) { return this.request('csv', { table }); }
+}

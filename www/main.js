@@ -1,0 +1,290 @@
+// Boots the page: state from the URL hash, precomputed numbers for the first paint, views, and
+// the controller that turns state changes into engine requests (cancelling stale ones).
+import precomputed from './precomputed.json';
+import { keepScore, selectPruned } from './analysis.js';
+import { MANIFEST } from './catalogue.js';
+import { EngineClient } from './engine.js';
+import { listenHash, readHash, syncHash } from './hash.js';
+import { headKey, parseHead, state, subscribe, totalHeads, update } from './state.js';
+import { mountAttention } from './views/attention.js';
+import { mountCurves } from './views/curves.js';
+import { mountGrid } from './views/grid.js';
+import { mountPrediction } from './views/prediction.js';
+import { mountPrune } from './views/prune.js';
+import { mountShare } from './views/share.js';
+import { mountStatus } from './views/status.js';
+import { mountUpload } from './views/upload.js';
+
+const CALIBRATION_N = 32;
+// The engine's ScoreOptions for the current α (HIS normalised as bertology does by default).
+const scoreOptions = () => ({ alpha: state.alpha, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false });
+const url = (path) => new URL(path, document.baseURI).href;
+// The default model, classifier and data at the paths the manifest gives (the same under
+// `npm run dev`, which serves the repository, and in dist/, where the build copies them).
+const files = MANIFEST.checkpoint_files;
+const DEFAULT_MODEL = {
+  ...Object.fromEntries(Object.entries(files).map(([role, name]) => [role, url(`${MANIFEST.model.dir}/${name}`)])),
+  classifier: { weights: url(MANIFEST.classifier.weights), meta: url(MANIFEST.classifier.meta) },
+};
+const DEFAULT_DATA = { calibration: url(MANIFEST.data.calibration), evaluation: url(MANIFEST.data.evaluation) };
+
+const client = new EngineClient({
+  onNotice: ({ message, info }) => update({ notice: message, engine: info ?? state.engine, evaluation: null, latency: null }),
+});
+
+// ---- first paint: the URL's state over the precomputed numbers of the default model ----
+const defaultModel = { id: 'default', custom: false, ...precomputed.model };
+update({
+  model: defaultModel,
+  scores: precomputed.scores,
+  curves: precomputed.curves,
+  ...readHash(),
+});
+document.body.classList.toggle('embed', state.embed);
+
+mountStatus(document, { onBackend: (backend) => { update({ backend }); loadModel(currentSource); } });
+mountGrid(document, { onClick: clickHead });
+mountAttention(document, { onSentence: (sentence) => update({ sentence }) });
+mountPrediction(document);
+mountPrune(document);
+mountCurves(document, { onRun: runCurves, onCancel: () => jobs.curves?.cancel() });
+mountUpload(document, { onFiles: loadUpload, onDefault: () => loadModel({ model: DEFAULT_MODEL, data: DEFAULT_DATA, meta: defaultModel }) });
+mountShare(document, { csv: (table) => client.csv(table) });
+subscribe(syncHash);
+subscribe(applyHidden);
+applyHidden(new Set(['hide']));
+listenHash();
+
+function applyHidden(changed) {
+  if (!changed.has('hide') && !changed.has('embed')) return;
+  document.body.classList.toggle('embed', state.embed);
+  for (const el of document.querySelectorAll('[data-part]')) {
+    if (state.hide.includes(el.dataset.part)) el.setAttribute('data-hidden', '');
+    else el.removeAttribute('data-hidden');
+  }
+  for (const el of document.querySelectorAll('details.explain')) {
+    if (state.hide.includes('explain')) el.setAttribute('data-hidden', ''); else el.removeAttribute('data-hidden');
+  }
+}
+
+function clickHead([l, h]) {
+  if (state.clickMode === 'toggle') {
+    const k = headKey([l, h]);
+    const manual = state.manual.includes(k) ? state.manual.filter((x) => x !== k) : [...state.manual, k];
+    update({ manual });
+  } else update({ selected: [l, h] });
+}
+
+// ---- engine jobs: at most one of each kind; a newer request cancels the older ----
+const jobs = {};
+function start(kind, promise) {
+  jobs[kind]?.cancel();
+  jobs[kind] = promise;
+  promise.catch(() => {}).finally(() => { if (jobs[kind] === promise) jobs[kind] = null; });
+  return promise;
+}
+const live = () => !!state.engine && state.auto;
+const quiet = (e) => e.kind === 'cancelled';
+
+let currentSource = { model: DEFAULT_MODEL, data: DEFAULT_DATA, meta: defaultModel };
+let readyResolve;
+const ready = new Promise((r) => { readyResolve = r; });
+
+async function loadModel(source) {
+  for (const k of Object.keys(jobs)) jobs[k]?.cancel();
+  const seen = {};
+  update({ status: { text: source.meta.custom ? 'Loading your model…' : 'Loading the model…', progress: null } });
+  let info;
+  try {
+    info = await client.load(source.model, state.backend, source.data, (p) => {
+      if (p.stage) { update({ status: { text: `${p.stage[0].toUpperCase()}${p.stage.slice(1)}…`, progress: null } }); return; }
+      seen[p.file] = p;
+      const sum = (k) => Object.values(seen).reduce((s, f) => s + f[k], 0);
+      const allCached = Object.values(seen).every((f) => f.cached);
+      const mb = (n) => (n / 1e6).toFixed(1);
+      update({ status: { text: allCached ? 'Reading the model from this browser\'s cache…' : `Downloading the model: ${mb(sum('loaded'))} of ${mb(sum('total'))} MB`, progress: sum('total') ? sum('loaded') / sum('total') : null } });
+    });
+  } catch (e) {
+    update({ status: { text: `Could not load ${source.meta.custom ? 'your model' : 'the model'}: ${e.message}${state.engine ? ' — the previous model is still loaded.' : ''}`, error: true } });
+    throw e;
+  }
+  const changedModel = source !== currentSource || !state.engine;
+  currentSource = source;
+  const meta = { ...source.meta, layers: info.num_hidden_layers, heads: info.num_attention_heads, labels: info.labels, parameters: info.parameters, evaluationSize: info.evaluation_size };
+  const patch = { engine: info, model: meta, evaluation: null, latency: null, inspection: null, prediction: null, status: { text: 'Ready.', progress: null } };
+  if (changedModel && state.model?.id !== source.meta.id) {
+    // Another model: nothing measured on the old one applies (the default has its precomputed numbers).
+    const custom = source.meta.custom;
+    Object.assign(patch, { scores: custom ? null : precomputed.scores, scoresLive: false, curves: custom ? null : precomputed.curves,
+      curvesLive: false, manual: [], plan: null, count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0] });
+  }
+  update(patch);
+  readyResolve(info);
+  if (!state.scoresLive || changedModel) rescore();
+  refresh(new Set(['pruned', 'sentence']));
+  return info;
+}
+
+async function loadUpload(picked) {
+  const meta = { id: `custom-${Date.now()}`, name: picked.name, custom: true };
+  const source = { model: picked.model, data: picked.data ?? DEFAULT_DATA, meta };
+  return loadModel(source);
+}
+
+function rescore() {
+  if (!live()) return;
+  jobs.evaluate?.cancel(); // new scores may change the heads; evaluation restarts after them
+  jobs.latency?.cancel();
+  update({ scoring: { done: 0, total: CALIBRATION_N } });
+  start('score', client.score({ n: CALIBRATION_N, seed: state.seed, options: scoreOptions() },
+    (p) => update({ scoring: { done: p.done, total: p.total } })))
+    .then((scores) => update({ scores, scoresLive: true, scoring: null }))
+    .catch((e) => { if (!quiet(e)) update({ scoring: null, status: { text: `Scoring failed: ${e.message}`, error: true } }); });
+}
+
+// The criterion's head set: one-shot in the page at once, iterative from the worker.
+function replan() {
+  if (!state.scores) return update({ plan: null });
+  const count = Math.min(state.count, totalHeads());
+  const key = `${state.criterion}|${count}|${state.alpha}|${state.seed}|${state.iterative}|${state.scoresLive}`;
+  if (state.plan?.key === key) return;
+  if (!state.iterative || state.criterion === 'random' || state.criterion === 'weight_norm' || count === 0) {
+    jobs.plan?.cancel();
+    return update({ plan: { key, heads: selectPruned(keepScore(state.criterion, state.scores, state.alpha, state.seed), count) } });
+  }
+  if (!live()) return;
+  // The worker runs long jobs one at a time: the stale evaluation makes way for the plan.
+  jobs.evaluate?.cancel();
+  jobs.latency?.cancel();
+  update({ plan: { key, heads: state.plan?.heads ?? [], pending: true } });
+  start('plan', client.plan({ n: CALIBRATION_N, seed: state.seed, options: { criterion: state.criterion, ratio: count / totalHeads(), per_layer: false, iterative_step: 0.1, scores: scoreOptions(), random_seed: state.seed } },
+    (p) => update({ status: { text: `Iterative pruning: scoring ${p.done}/${p.total}…`, progress: p.done / p.total } })))
+    .then((r) => update({ plan: { key, heads: r.pruned }, status: { text: 'Ready.', progress: null } }))
+    .catch((e) => { if (!quiet(e)) update({ status: { text: `Iterative pruning failed: ${e.message}`, error: true } }); });
+}
+
+function derivePruned() {
+  const set = new Set((state.plan?.heads ?? []).map(headKey));
+  for (const k of state.manual) { if (set.has(k)) set.delete(k); else set.add(k); }
+  const pruned = [...set].map(parseHead).filter(([l, h]) => l < (state.model?.layers ?? 0) && h < (state.model?.heads ?? 0))
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  if (pruned.map(headKey).join() !== state.pruned.map(headKey).join()) update({ pruned });
+}
+
+const evalKey = () => `${state.structural ? 's' : 'm'}|${state.pruned.map(headKey).join(',')}`;
+
+function reevaluate() {
+  if (!live() || (state.plan?.pending)) return;
+  const key = evalKey();
+  if (state.evaluation?.key === key && (state.evaluation.final || state.evaluation.running)) return;
+  jobs.latency?.cancel();
+  update({ evaluation: { key, done: 0, total: state.engine.evaluation_size, correct: 0, agree: 0, full_correct: 0, final: null, running: true, started: performance.now() } });
+  const removal = { heads: state.pruned, structural: state.structural };
+  start('evaluate', client.evaluate(removal, (p) => {
+    if (state.evaluation?.key === key) update({ evaluation: { ...state.evaluation, ...p, firstMs: state.evaluation.firstMs ?? performance.now() - state.evaluation.started } });
+  }))
+    .then((final) => {
+      if (state.evaluation?.key !== key) return;
+      update({ evaluation: { ...state.evaluation, done: state.evaluation.total, final, running: false, totalMs: performance.now() - state.evaluation.started } });
+      remeasure(removal, key);
+    })
+    .catch((e) => {
+      if (state.evaluation?.key === key) {
+        // Stopped to make way for scoring or planning: it starts again after them.
+        update({ evaluation: { ...state.evaluation, running: false } });
+        if (quiet(e)) { clearTimeout(evalTimer); evalTimer = setTimeout(reevaluate, 120); }
+      }
+      if (!quiet(e)) update({ status: { text: `Evaluation failed: ${e.message}`, error: true } });
+    });
+}
+
+function remeasure(removal, key) {
+  if (state.latency?.key === key || !removal.heads.length) return;
+  update({ latency: { key, pending: true } });
+  start('latency', client.latency({ removal: { ...removal, structural: true }, sentences: 4, rounds: 3 },
+    (p) => { if (state.latency?.key === key) update({ latency: { key, pending: true, done: p.done, total: p.total } }); }))
+    .then((t) => { if (state.latency?.key === key) update({ latency: { key, ...t } }); })
+    .catch((e) => { if (!quiet(e)) update({ latency: { key, error: e.message } }); });
+}
+
+// The sentence: one request (one forward and one backward) for everything shown about it.
+let sentenceTimer = null;
+function reinspect() {
+  clearTimeout(sentenceTimer);
+  sentenceTimer = setTimeout(() => {
+    if (!live()) return;
+    const text = state.sentence, heads = state.pruned;
+    client.inspect(text, heads)
+      .then((a) => {
+        if (state.sentence !== text) return;
+        update({ inspection: { ...a, live: true } });
+        // The pruned prediction is by masking; for sliced weights it is asked for below.
+        if (state.pruned === heads && !(state.structural && heads.length)) update({ prediction: { text, full: a.full, pruned: a.pruned, heads: heads.length, live: true } });
+        else repredict();
+      })
+      .catch((e) => update({ inspection: { text, error: e.message } }));
+  }, 250);
+}
+
+// The pruned set changed: only the prediction does.
+function repredict() {
+  if (!live()) return;
+  const text = state.sentence, heads = state.pruned, structural = state.structural;
+  const full = state.inspection?.text === text && state.inspection.full ? Promise.resolve([state.inspection.full]) : client.predict([text]);
+  Promise.all([full, heads.length ? client.predict([text], { heads, structural }) : null])
+    .then(([[f], pruned]) => {
+      if (state.sentence === text && state.pruned === heads) update({ prediction: { text, full: f, pruned: pruned?.[0] ?? f, heads: heads.length, live: true } });
+    })
+    .catch((e) => update({ prediction: { text, error: e.message } }));
+}
+
+function runCurves({ evaluationSize, seeds }) {
+  if (!state.engine) return;
+  const request = {
+    criteria: ['hies', 'his', 'entropy', 'confidence', 'weight_norm', 'random'],
+    ratios: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+    seeds: Array.from({ length: seeds }, (_, i) => i), n: CALIBRATION_N, per_layer: false, iterative_step: undefined,
+    scores: scoreOptions(), evaluation_size: evaluationSize,
+  };
+  update({ curveProgress: { stage: 'starting', done: 0, total: 1 } });
+  start('curves', client.curves(request, (p) => update({ curveProgress: p })))
+    .then((curves) => update({ curves, curvesLive: true, curveProgress: null }))
+    .catch((e) => update({ curveProgress: quiet(e) ? null : { error: e.message } }));
+}
+
+// The controller: which state changes need which work.
+let evalTimer = null;
+function refresh(changed) {
+  if (['scores', 'criterion', 'count', 'alpha', 'seed', 'iterative'].some((k) => changed.has(k))) replan();
+  if (['plan', 'manual', 'model'].some((k) => changed.has(k))) derivePruned();
+  if (changed.has('seed') && live()) rescore();
+  if (['pruned', 'structural', 'plan', 'engine'].some((k) => changed.has(k))) {
+    clearTimeout(evalTimer);
+    evalTimer = setTimeout(reevaluate, 120); // a dragged slider settles first
+    if ((changed.has('pruned') || changed.has('structural')) && !changed.has('sentence')) repredict();
+  }
+  if (changed.has('sentence')) reinspect();
+}
+subscribe(refresh);
+refresh(new Set(['scores']));
+
+loadModel(currentSource).catch(() => {});
+
+// For tests and the console: the same engine, driven directly, and the page's state.
+const abs = (u) => (u ? new URL(u, location.href).href : undefined);
+window.hies = {
+  ready,
+  state,
+  update,
+  info: () => state.engine,
+  load: (backend) => { update({ backend }); return loadModel(currentSource); },
+  embed: (texts) => client.embed(texts),
+  inspect: (text, heads = []) => client.inspect(text, heads),
+  predict: (texts, removal) => client.predict(texts, removal),
+  score: (request, onProgress) => client.score(request, onProgress),
+  plan: (request, onProgress) => client.plan(request, onProgress),
+  data: ({ calibration, evaluation }) => client.data({ calibration: abs(calibration), evaluation: abs(evaluation) }),
+  evaluate: (removal, onProgress) => client.evaluate(removal, onProgress),
+  curves: (request, onProgress) => client.curves(request, onProgress),
+  csv: (table) => client.csv(table),
+};

@@ -1,0 +1,203 @@
+// @ts-check
+// The engine's Web Worker. It fetches (or is handed) the model files, builds the wasm session and
+// answers requests, so the page never blocks on the model. Values pass through as the engine
+// returns them (types in pkg/hies.d.ts, generated from the Rust structs).
+//
+// In:  { id, type, ...body }. Long jobs (score, plan, evaluate, latency, curves, data) run one at
+//      a time in order and can be cancelled: { type: 'cancel', target: id }. Short ones
+//      (inspect, predict, embed, info, csv) run at once, between the long job's batches.
+// Out: { id, type: 'progress', progress }   while a request runs
+//      { id, type: 'result', value }         the answer
+//      { id, type: 'error', message, kind }  kind: the engine's error kind ("weights", "cancelled", …)
+//      { type: 'notice', message, info }     unasked: e.g. the GPU was lost and the CPU took over
+import init, { HiesSession, csv } from './pkg/hies.js';
+import { dropOldCaches, fetchBytes, fetchText } from './assets.js';
+
+/** @typedef {import('./pkg/hies.js').CheckpointBytes} CheckpointBytes */
+/** @typedef {import('./pkg/hies.js').ModelInfo} ModelInfo */
+/** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
+/** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
+/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, classifier?: { weights: Source, meta: Source } }} ModelSource */
+/** @typedef {{ calibration?: Source, evaluation?: Source }} DataSource */
+/** @typedef {{ id: number, cancelled: boolean }} Job */
+
+const wasmReady = init();
+dropOldCaches().catch(() => {});
+
+/** @type {HiesSession | null} */
+let session = null;
+/** @type {CheckpointBytes | null} the loaded model's bytes, to rebuild on the CPU if the GPU is lost */
+let files = null;
+/** @type {{ calibration?: string, evaluation?: string }} the data texts now set */
+let data = {};
+/** @type {Job | null} */
+let running = null;
+
+const post = (/** @type {any} */ msg) => postMessage(msg);
+/** A long job's progress callback: returning false tells the engine to stop at its next batch. */
+const tick = (/** @type {number} */ id, /** @type {Job | null} */ job) => (/** @type {any} */ progress) => {
+  post({ id, type: 'progress', progress });
+  return !job?.cancelled;
+};
+
+/** Bytes of a URL (with byte progress, through the Cache API) or of a picked file. */
+async function bytesOf(/** @type {Source} */ source, /** @type {(p: any) => void} */ onProgress) {
+  return typeof source === 'string' ? fetchBytes(source, onProgress) : new Uint8Array(await source.arrayBuffer());
+}
+const textOf = async (/** @type {Source} */ source, /** @type {(p: any) => void} */ onProgress) =>
+  (typeof source === 'string' ? fetchText(source, onProgress) : source.text());
+
+/** Every file of a model, fetched in parallel. */
+async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => void} */ onProgress) {
+  const get = (/** @type {Source | undefined} */ s) => (s === undefined ? Promise.resolve(undefined) : bytesOf(s, onProgress));
+  const [config, weights, tokenizer, modules, pooling, cw, cm] = await Promise.all([
+    get(m.config), get(m.weights), get(m.tokenizer), get(m.modules), get(m.pooling), get(m.classifier?.weights), get(m.classifier?.meta),
+  ]);
+  if (!config || !weights || !tokenizer) throw new Error('config.json, model.safetensors and tokenizer.json are all needed');
+  /** @type {CheckpointBytes} */
+  const f = { config, weights, tokenizer, modules, pooling };
+  if (cw && cm) {
+    let meta;
+    try {
+      meta = JSON.parse(new TextDecoder().decode(cm));
+    } catch (e) {
+      throw Object.assign(new Error(`classifier: its sidecar is not JSON (${e.message})`), { kind: 'classifier' });
+    }
+    f.classifier = { weights: cw, meta };
+  }
+  return f;
+}
+
+async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice} */ backend) {
+  const next = await HiesSession.create(f, backend);
+  if (!next.info().classifier) {
+    next.free();
+    throw Object.assign(new Error('classifier: this checkpoint has no classifier (classifier.weight / classifier.bias), which importance scores and accuracy need: use a BertForSequenceClassification checkpoint'), { kind: 'classifier' });
+  }
+  return next;
+}
+
+/** Loads a model and its data; only when all of it works is the old session replaced. */
+async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, backend: BackendChoice, data?: DataSource }} */ { model, backend, data: source }) {
+  await wasmReady;
+  const onProgress = (/** @type {any} */ p) => post({ id, type: 'progress', progress: p });
+  const [f, texts] = await Promise.all([
+    fetchModel(model, onProgress),
+    Promise.all([source?.calibration && textOf(source.calibration, onProgress), source?.evaluation && textOf(source.evaluation, onProgress)]),
+  ]);
+  const t0 = performance.now();
+  post({ id, type: 'progress', progress: { stage: 'building the engine' } });
+  const next = await build(f, backend);
+  const build_ms = performance.now() - t0;
+  const nextData = { calibration: texts[0] || data.calibration, evaluation: texts[1] || data.evaluation };
+  try {
+    next.data(nextData);
+  } catch (e) {
+    next.free();
+    throw e;
+  }
+  if (session) session.free();
+  session = next;
+  files = f;
+  data = nextData;
+  return { ...session.info(), build_ms };
+}
+
+/** Replaces the evaluation and/or calibration data of the loaded model. */
+async function setData(/** @type {number} */ id, /** @type {DataSource} */ source) {
+  const onProgress = (/** @type {any} */ p) => post({ id, type: 'progress', progress: p });
+  const next = {
+    calibration: source.calibration ? await textOf(source.calibration, onProgress) : undefined,
+    evaluation: source.evaluation ? await textOf(source.evaluation, onProgress) : undefined,
+  };
+  const sizes = live().data(next);
+  data = { calibration: next.calibration ?? data.calibration, evaluation: next.evaluation ?? data.evaluation };
+  return sizes;
+}
+
+const live = () => {
+  if (!session) throw new Error('no model loaded yet');
+  return session;
+};
+
+/** @type {Record<string, (id: number, body: any, job: Job) => Promise<any>>} */
+const longJobs = {
+  data: setData,
+  score: (id, { request }, job) => live().score(request, tick(id, job)),
+  plan: (id, { request }, job) => live().plan(request, tick(id, job)),
+  evaluate: (id, { removal }, job) => live().evaluate(removal, tick(id, job)),
+  latency: (id, { request }, job) => live().latency(request, tick(id, job)),
+  curves: (id, { request }, job) => live().curves(request, tick(id, job)),
+};
+
+/** @type {Record<string, (id: number, body: any) => Promise<any> | any>} */
+const shortJobs = {
+  inspect: (id, { request }) => live().inspect(request),
+  predict: (id, { request }) => live().predict(request),
+  embed: (id, { texts }) => live().embed(texts),
+  info: () => live().info(),
+  csv: (id, { table }) => csv(table),
+};
+
+/** A lost GPU device: rebuild the same model on the CPU and say so. Returns true if it did. */
+async function recoverFromGpuLoss(/** @type {any} */ e) {
+  if (!session || !files || session.info().backend !== 'gpu' || e?.kind !== 'backend') return false;
+  const next = await build(files, 'cpu');
+  next.data(data);
+  session.free();
+  session = next;
+  post({ type: 'notice', message: `The GPU stopped working (${e.message}); continuing on the CPU.`, info: session.info() });
+  return true;
+}
+
+async function run(/** @type {number} */ id, /** @type {Function} */ fn, /** @type {any} */ body, /** @type {Job | null} */ job) {
+  try {
+    let value;
+    try {
+      value = await fn(id, body, job);
+    } catch (e) {
+      if (!(await recoverFromGpuLoss(e))) throw e;
+      value = await fn(id, body, job);
+    }
+    post({ id, type: 'result', value });
+  } catch (e) {
+    const err = /** @type {any} */ (e);
+    post({ id, type: 'error', message: err instanceof Error ? err.message : String(err), kind: err?.kind ?? (job?.cancelled ? 'cancelled' : undefined) });
+  }
+}
+
+// Long jobs (and loads) form one queue; short ones run as soon as they arrive.
+/** @type {{ id: number, type: string, body: any }[]} */
+const queue = [];
+async function pump() {
+  if (running || !queue.length) return;
+  const next = queue.shift();
+  if (!next) return;
+  const { id, type, body } = next;
+  running = { id, cancelled: false };
+  await run(id, type === 'load' ? load : longJobs[type], body, running);
+  running = null;
+  pump();
+}
+
+onmessage = async ({ data: msg }) => {
+  const { id, type, ...body } = msg;
+  if (type === 'cancel') {
+    const i = queue.findIndex((q) => q.id === body.target);
+    if (i >= 0) {
+      queue.splice(i, 1);
+      post({ id: body.target, type: 'error', message: 'cancelled: before it started', kind: 'cancelled' });
+    } else if (running?.id === body.target) {
+      running.cancelled = true; // seen by the job's next progress callback
+    }
+    return;
+  }
+  if (type === 'load' || longJobs[type]) {
+    queue.push({ id, type, body });
+    pump();
+    return;
+  }
+  if (!shortJobs[type]) return post({ id, type: 'error', message: `unknown request ${type}`, kind: 'input' });
+  await wasmReady;
+  await run(id, shortJobs[type], body, null);
+};
