@@ -8,7 +8,7 @@ import { defineConfig } from 'vite';
 
 const manifest = JSON.parse(readFileSync('src/manifest.json', 'utf8'));
 const files = manifest.checkpoint_files;
-export const assetFiles = [
+const assetFiles = [
   ...Object.values(files).map((f) => `${manifest.model.dir}/${f}`),
   manifest.classifier.weights, manifest.classifier.meta, manifest.data.calibration, manifest.data.evaluation,
 ];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every test:  npm test
-#   checks: rustfmt, clippy (native and wasm, warnings are errors), eslint, tsc on the JS that
-#           meets the wasm boundary
+#   checks: rustfmt, clippy (native and wasm, warnings are errors), eslint; after the wasm build,
+#           tsc on the page and its worker against the generated hies.d.ts
 #   native: unit tests, parity against the float64 reference, head masks, the session, bad input,
 #           the CLI, wgpu (lavapipe)
 #   JS:     node --test for the page's pure modules (ranking against the engine's golden file,
@@ -42,6 +42,7 @@ bash scripts/build-web.sh release
 
 echo "== JS unit tests and types"
 node_modules/.bin/tsc -p www
+node_modules/.bin/tsc -p www/tsconfig.worker.json
 node --test tests/js/
 
 echo "== browser tests"

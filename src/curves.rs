@@ -16,6 +16,7 @@ use crate::evaluate::{self, EvalSet, Pruned};
 use crate::prune::{Criterion, PruneOptions, keep_score};
 use crate::scores::ScoreOptions;
 
+/// Which curves: criteria × pruning ratios × calibration seeds, one-shot or iterative.
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct CurveOptions {
     pub criteria: Vec<Criterion>,
@@ -25,11 +26,14 @@ pub struct CurveOptions {
     pub seeds: Vec<u64>,
     /// Calibration examples per seed.
     pub n: usize,
+    /// The same share of heads from every layer (default: lowest scores globally).
     pub per_layer: bool,
+    /// Iterative pruning with this step (share of all heads), re-scoring in between.
     pub iterative_step: Option<f64>,
     pub scores: ScoreOptions,
 }
 
+/// One criterion at one ratio: accuracy and agreement, mean ± population std over the seeds.
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct CurvePoint {
     pub criterion: Criterion,
@@ -44,6 +48,7 @@ pub struct CurvePoint {
     pub agreement: Vec<f64>,
 }
 
+/// Every point, with what they were computed on.
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct Curves {
     /// The unpruned model's accuracy on the evaluation set.
@@ -64,19 +69,24 @@ pub struct CurveProgress {
     pub total: usize,
 }
 
+/// One curve point's head set for one seed.
+struct Planned {
+    criterion: Criterion,
+    ratio: f64,
+    /// Sorted, so identical sets compare equal.
+    heads: Vec<Head>,
+}
+
 impl Engine {
-    /// Accuracy and agreement vs pruning ratio for each criterion, mean ± std over the seeds:
-    /// calibration samples of `options.n` drawn from `pool`, evaluation on `set`.
-    pub async fn curves(&self, pool: &[Example], set: &EvalSet, options: &CurveOptions, progress: &mut dyn FnMut(CurveProgress)) -> Result<Curves> {
+    /// The head set of every criterion × ratio × seed. One-shot plans share their seed's scores;
+    /// iterative ones re-score per ratio.
+    async fn plan_curves(&self, pool: &[Example], options: &CurveOptions, progress: &mut dyn FnMut(CurveProgress)) -> Result<Vec<Planned>> {
         let c = self.config();
         let total = c.num_hidden_layers * c.num_attention_heads;
-
-        // Head sets first, one per criterion × ratio × seed.
-        let mut plans: Vec<(Criterion, f64, Vec<Head>)> = Vec::new();
+        let mut plans = Vec::new();
         let jobs = options.criteria.len() * options.seeds.len() * options.ratios.len();
         for &seed in &options.seeds {
             let calibration = data::sample(pool, options.n, seed);
-            // One-shot plans share the seed's scores; iterative ones re-score per ratio.
             let base = if options.criteria.iter().any(|c| c.needs_calibration()) {
                 self.score(&calibration, &[], options.scores, &mut |_, _| {}).await?
             } else {
@@ -99,14 +109,22 @@ impl Engine {
                         analysis::select_pruned(&keep_score(criterion, &base, seed), count, options.per_layer, &[])
                     };
                     heads.sort();
-                    plans.push((criterion, ratio, heads));
+                    plans.push(Planned { criterion, ratio, heads });
                     progress(CurveProgress { stage: "scoring", done: plans.len(), total: jobs });
                 }
             }
         }
+        Ok(plans)
+    }
+
+    /// Accuracy and agreement vs pruning ratio for each criterion, mean ± std over the seeds:
+    /// calibration samples of `options.n` drawn from `pool`, evaluation on `set`.
+    pub async fn curves(&self, pool: &[Example], set: &EvalSet, options: &CurveOptions, progress: &mut dyn FnMut(CurveProgress)) -> Result<Curves> {
+        let total = self.config().num_hidden_layers * self.config().num_attention_heads;
+        let plans = self.plan_curves(pool, options, progress).await?;
 
         // Then every distinct set in one pass over the evaluation set.
-        let mut distinct: Vec<Vec<Head>> = plans.iter().map(|p| p.2.clone()).collect();
+        let mut distinct: Vec<Vec<Head>> = plans.iter().map(|p| p.heads.clone()).collect();
         distinct.sort();
         distinct.dedup();
         let variants: Vec<Pruned> = distinct.iter().map(|h| Pruned::Mask(h)).collect();
@@ -126,7 +144,8 @@ impl Engine {
         let mut points = Vec::new();
         for &criterion in &options.criteria {
             for &ratio in &options.ratios {
-                let runs: Vec<(f64, f64)> = plans.iter().filter(|p| p.0 == criterion && p.1 == ratio).map(|p| scored[p.2.as_slice()]).collect();
+                let runs: Vec<(f64, f64)> =
+                    plans.iter().filter(|p| p.criterion == criterion && p.ratio == ratio).map(|p| scored[p.heads.as_slice()]).collect();
                 let acc: Vec<f64> = runs.iter().map(|r| r.0).collect();
                 let agr: Vec<f64> = runs.iter().map(|r| r.1).collect();
                 let (accuracy_mean, accuracy_std) = analysis::mean_std(&acc);

@@ -28,6 +28,7 @@ pub enum BackendChoice {
 }
 
 impl BackendChoice {
+    /// "auto", "cpu" or "gpu" (also "webgpu", "wgpu"); the error lists them.
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "auto" => Ok(Self::Auto),
@@ -41,6 +42,7 @@ impl BackendChoice {
 // The wgpu runtime can be initialised once per process; later engines reuse its device.
 static GPU: OnceLock<Device> = OnceLock::new();
 
+/// The device for `backend`. Errors: no GPU adapter (kind `Backend`, with wgpu's reason).
 pub async fn device(backend: Backend) -> Result<Device> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),

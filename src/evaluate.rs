@@ -42,6 +42,7 @@ pub struct CacheBudget {
 }
 
 impl CacheBudget {
+    /// A budget of `limit_bytes`, to share between sets (hence the `Rc`).
     pub fn new(limit_bytes: usize) -> Rc<Self> {
         Rc::new(Self { limit: limit_bytes, used: Cell::new(0) })
     }
@@ -51,6 +52,7 @@ impl CacheBudget {
         self.used.get()
     }
 
+    /// Bytes it may hold.
     pub fn limit(&self) -> usize {
         self.limit
     }
@@ -106,11 +108,6 @@ impl EvalSet {
     pub fn examples(&self) -> &[Example] {
         &self.examples
     }
-
-    /// Bytes of layer inputs this set holds.
-    pub fn cached_bytes(&self) -> usize {
-        self.held.get()
-    }
 }
 
 /// How heads are removed for an evaluation.
@@ -123,7 +120,7 @@ pub enum Pruned<'a> {
 }
 
 impl Pruned<'_> {
-    pub fn heads(&self) -> &[(usize, usize)] {
+    fn heads(&self) -> &[(usize, usize)] {
         match self {
             Pruned::Mask(h) | Pruned::Structural(_, h) => h,
         }
@@ -223,40 +220,47 @@ impl Engine {
     }
 
     /// Batch `k`: the unpruned predictions (kept) and each variant's, from the layer where it
-    /// first differs.
+    /// first differs. Without kept layer inputs, only the unpruned layers below the deepest
+    /// variant's start are run (a single variant then costs what running it alone would).
     async fn pass_batch(&self, set: &EvalSet, k: usize, variants: &[Pruned<'_>]) -> Result<(Vec<usize>, Vec<Vec<usize>>)> {
         let classifier = self.classifier()?;
         let layers = self.config().num_hidden_layers;
         let eb = &set.batches[k];
         let (b, t) = (eb.batch.b, eb.batch.t);
         let firsts: Vec<usize> = variants.iter().map(|v| v.first_changed(layers)).collect();
-        let needs_inputs = firsts.iter().any(|&f| f > 0 && f < layers);
+        // The deepest unpruned layer input a variant starts from (0: none is needed).
+        let deepest = firsts.iter().copied().filter(|&f| f < layers).max().unwrap_or(0);
+        let (ids, mask) = eb.batch.tensors(&self.device);
 
         let kept_full = set.full.borrow()[k].clone();
-        let kept_inputs = set.inputs.borrow()[k].clone(); // clones share the tensors
-        let (full, inputs) = match (kept_full, kept_inputs) {
-            (Some(full), inputs) if !needs_inputs || inputs.is_some() => (full, inputs),
-            (_, kept) => {
-                let (ids, mask) = eb.batch.tensors(&self.device);
-                let embedded = self.model.embeddings.forward(ids, b, t); // [B, T, D]
-                let keep = kept.is_none() && set.budget.used() < set.budget.limit();
-                let out = self.model.encode(embedded, mask.clone(), 0, None, false, needs_inputs || keep);
-                let logits = read(classifier.logits(&self.model, out.last_hidden_state, mask, self.pooling)).await?;
+        let mut inputs = set.inputs.borrow()[k].clone(); // layers 1..L; clones share the tensors
+        let full = match kept_full {
+            Some(full) => full,
+            None => {
+                let embedded = self.model.embeddings.forward(ids.clone(), b, t); // [B, T, D]
+                let keep = inputs.is_none() && set.budget.used() < set.budget.limit();
+                let out = self.model.encode(embedded, mask.clone(), 0, None, false, deepest > 0 || keep);
+                let logits = read(classifier.logits(&self.model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
                 let full = argmax_rows(&logits, classifier.labels.len());
                 set.full.borrow_mut()[k] = Some(full.clone());
-                let inputs: Option<Vec<Tensor<3>>> = (!out.hidden_states.is_empty()).then(|| out.hidden_states[1..].to_vec());
-                if let (true, Some(inputs)) = (keep, &inputs) {
+                if let Some(computed) = out.hidden_states.get(1..).filter(|h| !h.is_empty()).map(<[_]>::to_vec) {
                     let bytes = (layers - 1) * b * t * self.config().hidden_size * size_of::<f32>();
-                    if set.budget.take(bytes) {
-                        set.inputs.borrow_mut()[k] = Some(inputs.clone());
+                    if keep && set.budget.take(bytes) {
+                        set.inputs.borrow_mut()[k] = Some(computed.clone());
                         set.held.set(set.held.get() + bytes);
                     }
+                    inputs = inputs.or(Some(computed));
                 }
-                (full, inputs.or(kept))
+                full
             }
         };
+        if inputs.is_none() && deepest > 0 {
+            let embedded = self.model.embeddings.forward(ids.clone(), b, t);
+            inputs = Some(self.model.layer_inputs(embedded, mask.clone(), deepest));
+        }
 
         let mut pruned = Vec::with_capacity(variants.len());
+        let mut since_yield = crate::device::now_ms();
         for (v, &first) in variants.iter().zip(&firsts) {
             if first >= layers {
                 pruned.push(full.clone());
@@ -266,15 +270,18 @@ impl Engine {
                 Pruned::Mask(off) => (&self.model, Some(self.head_mask(off))),
                 Pruned::Structural(m, _) => (*m, None),
             };
-            let (ids, mask) = eb.batch.tensors(&self.device);
-            let hidden = match (first, &inputs) {
-                (0, _) | (_, None) => model.embeddings.forward(ids, b, t),
-                (f, Some(inputs)) => inputs[f - 1].clone(),
+            let hidden = match first {
+                0 => model.embeddings.forward(ids.clone(), b, t),
+                f => inputs.as_ref().expect("computed above for every start below `deepest`")[f - 1].clone(),
             };
-            let start = if first > 0 && inputs.is_some() { first } else { 0 };
-            let out = model.encode(hidden, mask.clone(), start, head_mask, false, false);
-            let logits = read(classifier.logits(model, out.last_hidden_state, mask, self.pooling)).await?;
+            let out = model.encode(hidden, mask.clone(), first, head_mask, false, false);
+            let logits = read(classifier.logits(model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
             pruned.push(argmax_rows(&logits, classifier.labels.len()));
+            // Many variants in one batch (curves): let a typed sentence or a cancel in every 50 ms.
+            if crate::device::now_ms() - since_yield > 50.0 {
+                self.checkpoint().await?;
+                since_yield = crate::device::now_ms();
+            }
         }
         Ok((full, pruned))
     }

@@ -63,6 +63,7 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// From one sentence's logits (at least one value: classifiers have ≥ 2 labels).
     pub fn from_logits(logits: &[f32]) -> Self {
         let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let e: Vec<f32> = logits.iter().map(|x| (x - m).exp()).collect();
@@ -179,8 +180,10 @@ pub struct EmbeddingBatch {
     pub truncated: Vec<bool>,
 }
 
-/// One row per head. The HIES column is for the scores' own α.
-pub fn scores_csv(s: &Scores) -> String {
+/// One row per head. The HIES column is for the scores' own α. Errors: grids that are not all
+/// `layers` × `heads`.
+pub fn scores_csv(s: &Scores) -> crate::error::Result<String> {
+    s.check_shape()?;
     let mut w = String::from("layer,head,hies,his,his_raw,entropy,entropy_nats,confidence,weight_norm\n");
     for l in 0..s.layers {
         for h in 0..s.heads {
@@ -188,7 +191,7 @@ pub fn scores_csv(s: &Scores) -> String {
             w += &format!("{l},{h},{}\n", row.map(|x| x.to_string()).join(","));
         }
     }
-    w
+    Ok(w)
 }
 
 /// One row per criterion and ratio.

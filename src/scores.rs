@@ -9,7 +9,7 @@ use crate::analysis::{self, Grid, HisNorm};
 use crate::batch::{self, Batch};
 use crate::data::Example;
 use crate::engine::{Engine, read};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Calibration batches are small: one gradient per example is kept ([B, L, H] gates).
 const SCORE_BATCH_TOKENS: usize = 2048;
@@ -59,6 +59,17 @@ pub struct Scores {
 }
 
 impl Scores {
+    /// Every grid is `layers` × `heads` (scores that came from outside, e.g. from JS).
+    pub fn check_shape(&self) -> Result<()> {
+        let grids = [&self.entropy, &self.entropy_nats, &self.his_raw, &self.his, &self.hies, &self.confidence, &self.weight_norm];
+        let fits = |g: &Grid| g.len() == self.layers && g.iter().all(|r| r.len() == self.heads);
+        if grids.into_iter().all(fits) {
+            Ok(())
+        } else {
+            Err(Error::input(format!("scores: every grid must be {} layers × {} heads", self.layers, self.heads)))
+        }
+    }
+
     /// Recomputes `his` and `hies` for other switches; no model run needed.
     pub fn with_options(&self, options: ScoreOptions) -> Self {
         let sum_abs: Grid = self.his_raw.iter().map(|r| r.iter().map(|x| x * self.n as f64).collect()).collect();
@@ -80,6 +91,9 @@ impl Engine {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Scores> {
         let classifier = self.classifier()?;
+        if examples.is_empty() {
+            return Err(Error::input("no calibration examples to score on"));
+        }
         let c = self.config();
         let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
         let labels = classifier.labels.len();
@@ -95,8 +109,8 @@ impl Engine {
             let (b, t) = (batch.b, batch.t);
 
             // One head-mask row per example, so ∂(Σ_b L_b)/∂ξ_b is example b's own gradient.
-            let gate: Tensor<3> = self.head_mask(off).repeat_dim(0, b).autodiff().require_grad(); // [B, L, H]
-            let (out, mask) = self.forward(&batch, Some(gate.clone()), true);
+            let head_mask: Tensor<3> = self.head_mask(off).repeat_dim(0, b).autodiff().require_grad(); // [B, L, H]
+            let (out, mask) = self.forward(&batch, Some(head_mask.clone()), true);
             let logits = classifier.logits(&self.model, out.last_hidden_state, mask, self.pooling); // [B, C]
             let mut onehot = vec![0f32; b * labels];
             for (r, &i) in group.iter().enumerate() {
@@ -107,7 +121,7 @@ impl Engine {
 
             let probs = read(Tensor::cat(out.attentions, 1).detach()).await?; // [B, L*H, T, T]
             let grads = loss.backward();
-            let g = gate.grad(&grads).expect("the head mask requires grad");
+            let g = head_mask.grad(&grads).expect("the head mask requires grad");
             let g = read(g).await?; // [B, L, H]
 
             for (r, &i) in group.iter().enumerate() {

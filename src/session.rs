@@ -108,6 +108,8 @@ pub struct CurvesRequest {
     pub evaluation_size: Option<usize>,
 }
 
+/// A reader's session over one model. Data sets are replaced whole; a job keeps the sets it
+/// started with, so replacing one mid-job changes nothing for it.
 pub struct Session {
     engine: Arc<Engine>,
     /// Why "auto" fell back to the CPU, if it did.
@@ -121,6 +123,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session on `engine`, with no data yet.
     pub fn new(engine: Arc<Engine>, options: SessionOptions) -> Self {
         Self {
             engine,
@@ -138,6 +141,7 @@ impl Session {
         self
     }
 
+    /// The model this session runs.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -147,6 +151,7 @@ impl Session {
         self.engine.cancel();
     }
 
+    /// What is loaded: the model's shape, classifier, labels, parameters and data set sizes.
     pub fn info(&self) -> ModelInfo {
         let e = &self.engine;
         let c = e.config();
@@ -188,6 +193,7 @@ impl Session {
         Ok(n)
     }
 
+    /// The evaluation set now set. Errors: none is set.
     pub fn evaluation(&self) -> Result<Rc<EvalSet>> {
         self.evaluation.borrow().clone().ok_or_else(|| Error::input("no evaluation set: set one first"))
     }
@@ -197,25 +203,42 @@ impl Session {
         self.budget.used()
     }
 
-    /// `n` sentences of the calibration pool, drawn with `seed` (the same everywhere).
-    pub fn calibration_sample(&self, c: Calibration) -> Result<Vec<Example>> {
+    /// The calibration pool now set. Errors: none is set.
+    fn calibration_pool(&self) -> Result<Rc<[Example]>> {
         let pool = self.calibration.borrow().clone();
         if pool.is_empty() {
             return Err(Error::input("no calibration set: set one first"));
         }
-        Ok(data::sample(&pool, c.n, c.seed))
+        Ok(pool)
     }
 
-    /// Every head in `heads` exists in this model.
-    pub fn check_heads(&self, heads: &[Head]) -> Result<()> {
+    /// `n` sentences of the calibration pool, drawn with `seed` (the same everywhere).
+    /// Errors: no pool is set, or `n` is 0.
+    pub fn calibration_sample(&self, c: Calibration) -> Result<Vec<Example>> {
+        if c.n == 0 {
+            return Err(Error::input("a calibration sample needs at least 1 sentence (n = 0)"));
+        }
+        Ok(data::sample(&self.calibration_pool()?, c.n, c.seed))
+    }
+
+    /// `heads` sorted, each once. Errors: a head this model does not have.
+    pub fn heads(&self, heads: &[Head]) -> Result<Vec<Head>> {
         let c = self.engine.config();
-        match heads.iter().find(|&&(l, h)| l >= c.num_hidden_layers || h >= c.num_attention_heads) {
-            Some((l, h)) => Err(Error::input(format!(
+        if let Some((l, h)) = heads.iter().find(|&&(l, h)| l >= c.num_hidden_layers || h >= c.num_attention_heads) {
+            return Err(Error::input(format!(
                 "head {l}.{h} does not exist: the model has {} layers × {} heads",
                 c.num_hidden_layers, c.num_attention_heads
-            ))),
-            None => Ok(()),
+            )));
         }
+        let mut v = heads.to_vec();
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+
+    /// `r` with its heads sorted, each once. Errors: a head this model does not have.
+    fn removal(&self, r: &Removal) -> Result<Removal> {
+        Ok(Removal { heads: self.heads(&r.heads)?, structural: r.structural })
     }
 
     /// The structurally pruned model without `heads`, reusing the last one built for the same set.
@@ -232,15 +255,16 @@ impl Session {
         m
     }
 
+    /// Pooled sentence embeddings, as the checkpoint defines them, in the order given.
     pub async fn embed(&self, texts: &[String]) -> Result<Vec<Embedded>> {
         self.engine.embed(texts).await
     }
 
     /// Entropy, confidence, HIS, HIES and weight norms on a calibration sample.
     pub async fn score(&self, r: &ScoreRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<Scores> {
-        self.check_heads(&r.off)?;
+        let off = self.heads(&r.off)?;
         let sample = self.calibration_sample(r.calibration)?;
-        let mut s = self.engine.score(&sample, &r.off, r.options.unwrap_or_default(), progress).await?;
+        let mut s = self.engine.score(&sample, &off, r.options.unwrap_or_default(), progress).await?;
         s.seed = Some(r.calibration.seed);
         Ok(s)
     }
@@ -256,9 +280,6 @@ impl Session {
 
     /// One pass over the evaluation set with each removal; `on_batch` sees the batches stream.
     async fn pass(&self, removals: &[Removal], on_batch: &mut dyn FnMut(Streamed)) -> Result<(Rc<EvalSet>, Pass, Vec<Option<Rc<Bert>>>)> {
-        for r in removals {
-            self.check_heads(&r.heads)?;
-        }
         let set = self.evaluation()?;
         let models: Vec<Option<Rc<Bert>>> = removals.iter().map(|r| (r.structural && !r.heads.is_empty()).then(|| self.sliced(&r.heads))).collect();
         let variants: Vec<Pruned> = removals
@@ -290,7 +311,9 @@ impl Session {
 
     /// Accuracy and agreement on the evaluation set with `removal` applied, streaming running
     /// counts after every batch (over a random sample of the set at any point).
+    /// Errors: no evaluation set, a head the model does not have, cancelled.
     pub async fn evaluate(&self, removal: &Removal, progress: &mut dyn FnMut(&EvalProgress)) -> Result<Evaluation> {
+        let removal = &self.removal(removal)?;
         let mut counts = EvalProgress { total: self.evaluation()?.len(), ..EvalProgress::default() };
         let labels = self.evaluation()?.labels.clone();
         let (set, pass, models) = self
@@ -310,6 +333,7 @@ impl Session {
     /// Several removals in one pass over the evaluation set (each batch's unpruned layer inputs
     /// serve them all), with their predictions per sentence.
     pub async fn evaluate_all(&self, removals: &[Removal], progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<(Evaluation, Vec<usize>)>> {
+        let removals = &removals.iter().map(|r| self.removal(r)).collect::<Result<Vec<_>>>()?;
         let total = self.evaluation()?.len();
         let mut done = 0;
         let (set, pass, models) = self
@@ -330,10 +354,11 @@ impl Session {
     /// head's attention, its entropy and confidence, its importance |∂L/∂ξ| with the model's
     /// own prediction as the label, and the full and pruned predictions. The pruned prediction
     /// comes from a second row of the same batch whose head mask removes `heads`.
+    /// Errors: no classifier, a head the model does not have, an untokenizable text.
     pub async fn inspect(&self, text: &str, heads: &[Head]) -> Result<Inspection> {
         let e = &self.engine;
         let classifier = e.classifier()?;
-        self.check_heads(heads)?;
+        let heads = &self.heads(heads)?;
         let (layers, h, labels) = (e.config().num_hidden_layers, e.config().num_attention_heads, classifier.labels.len());
         let enc = e.tokenize(text)?;
         let rows: usize = if heads.is_empty() { 1 } else { 2 };
@@ -383,7 +408,10 @@ impl Session {
     /// Predictions for `texts` in one batch with `removal` applied.
     pub async fn predict(&self, texts: &[String], removal: &Removal) -> Result<Vec<Prediction>> {
         let labels = self.engine.classifier()?.labels.len();
-        self.check_heads(&removal.heads)?;
+        let removal = &self.removal(removal)?;
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
         let logits = if removal.structural && !removal.heads.is_empty() {
             self.engine.logits(&self.sliced(&removal.heads), texts, &[]).await?
         } else {
@@ -394,12 +422,16 @@ impl Session {
 
     /// Median time per sentence at batch 1 of the full, the masked and (with
     /// `removal.structural`) the sliced model, interleaved sentence by sentence.
+    /// Errors: no evaluation set or an empty one, `rounds` = 0, a head the model does not have.
     pub async fn latency(&self, r: &LatencyRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<Latency> {
-        self.check_heads(&r.removal.heads)?;
+        let removal = self.removal(&r.removal)?;
         let set = self.evaluation()?;
+        if r.rounds == 0 || set.is_empty() {
+            return Err(Error::input("latency needs at least 1 timed round and 1 sentence"));
+        }
         let texts: Vec<String> = set.examples().iter().take(r.sentences.max(1)).map(|e| e.text.clone()).collect();
-        let heads = &r.removal.heads;
-        let sliced = r.removal.structural.then(|| self.sliced(heads));
+        let heads = &removal.heads;
+        let sliced = (removal.structural && !heads.is_empty()).then(|| self.sliced(heads));
         let mut variants: Vec<(&Bert, &[Head])> = vec![(&self.engine.model, &[]), (&self.engine.model, heads)];
         if let Some(m) = &sliced {
             variants.push((m, &[]));
@@ -432,11 +464,12 @@ impl Session {
 
     /// Accuracy and agreement curves over pruning ratios, on the first `evaluation_size`
     /// sentences of the evaluation set (all of them when none).
+    /// Errors: no data sets, no criterion, ratio or seed, n = 0 or an evaluation size of 0.
     pub async fn curves(&self, options: &CurveOptions, evaluation_size: Option<usize>, progress: &mut dyn FnMut(CurveProgress)) -> Result<Curves> {
         let set = self.evaluation()?;
-        let pool = self.calibration.borrow().clone();
-        if pool.is_empty() {
-            return Err(Error::input("no calibration set: set one first"));
+        let pool = self.calibration_pool()?;
+        if options.criteria.is_empty() || options.seeds.is_empty() || options.ratios.is_empty() || options.n == 0 || evaluation_size == Some(0) {
+            return Err(Error::input("curves need at least one criterion, ratio and seed, n ≥ 1 and a non-empty evaluation set"));
         }
         match evaluation_size {
             Some(n) if n < set.len() => {

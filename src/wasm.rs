@@ -70,7 +70,8 @@ pub struct ClassifierBytes {
     pub meta: ClassifierMeta,
 }
 
-/// `label<TAB>text` files: the calibration pool and the evaluation set.
+/// `label<TAB>text` files: the calibration pool and the evaluation set, and the names of the
+/// files they came from (for errors).
 #[derive(Deserialize, Tsify)]
 pub struct DataText {
     #[serde(default)]
@@ -79,6 +80,12 @@ pub struct DataText {
     #[serde(default)]
     #[tsify(optional)]
     pub evaluation: Option<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub calibration_name: Option<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub evaluation_name: Option<String>,
 }
 
 /// A table to write as CSV (the schema of `hies score --csv` and `hies curve --csv`).
@@ -102,7 +109,7 @@ fn bad_value(e: tsify::Error) -> JsValue {
 }
 
 fn out<T: Tsify + Serialize>(v: &T) -> Result<Ts<T>, JsValue> {
-    Ts::from_rust(v).map_err(|e| js_error(Error::backend(e.to_string())))
+    Ts::from_rust(v).map_err(|e| js_error(Error::input(format!("the result cannot be handed to JS ({e})"))))
 }
 
 /// Calls a progress callback; when it returns `false` the job stops at its next checkpoint.
@@ -132,6 +139,8 @@ pub struct DataSizes {
     pub evaluation_size: usize,
 }
 
+/// A reader's session over one model: the page's worker holds one. Build it with `create`;
+/// `free()` it when replaced.
 #[wasm_bindgen]
 pub struct HiesSession {
     inner: Rc<Session>,
@@ -160,7 +169,7 @@ impl HiesSession {
         }
         let mut options = SessionOptions::default();
         if let Some(mb) = cache_mb {
-            options.cache_bytes = mb as usize * (1 << 20);
+            options.cache_bytes = (mb as usize).saturating_mul(1 << 20);
         }
         let session = Session::new(Arc::new(engine), options).with_fallback(fallback);
         Ok(HiesSession { inner: Rc::new(session) })
@@ -175,9 +184,11 @@ impl HiesSession {
     /// classifier's labels before either is replaced, so a bad file changes nothing.
     pub fn data(&self, data: Ts<DataText>) -> Result<Ts<DataSizes>, JsValue> {
         let data = data.to_rust().map_err(bad_value)?;
-        let parse = |what: &str, text: &Option<String>| text.as_deref().map(|t| self.inner.parse_data(t).map_err(|e| e.context(what))).transpose();
-        let calibration = parse("calibration set", &data.calibration).map_err(js_error)?;
-        let evaluation = parse("evaluation set", &data.evaluation).map_err(js_error)?;
+        let parse = |text: &Option<String>, name: &Option<String>, what: &str| {
+            text.as_deref().map(|t| self.inner.parse_data(t).map_err(|e| e.context(name.as_deref().unwrap_or(what)))).transpose()
+        };
+        let calibration = parse(&data.calibration, &data.calibration_name, "calibration set").map_err(js_error)?;
+        let evaluation = parse(&data.evaluation, &data.evaluation_name, "evaluation set").map_err(js_error)?;
         if let Some(examples) = evaluation {
             self.inner.set_evaluation(&examples).map_err(js_error)?;
         }
@@ -280,7 +291,7 @@ impl HiesSession {
 #[wasm_bindgen]
 pub fn csv(table: Ts<CsvTable>) -> Result<String, JsValue> {
     Ok(match table.to_rust().map_err(bad_value)? {
-        CsvTable::Scores(s) => report::scores_csv(&s),
+        CsvTable::Scores(s) => report::scores_csv(&s).map_err(js_error)?,
         CsvTable::Curves(c) => report::curves_csv(&c),
     })
 }

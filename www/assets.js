@@ -50,7 +50,3 @@ export async function fetchBytes(url, onProgress, { optional = false } = {}) {
   }
   return bytes;
 }
-
-export async function fetchText(url, onProgress) {
-  return new TextDecoder().decode(await fetchBytes(url, onProgress));
-}

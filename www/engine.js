@@ -20,8 +20,9 @@
 /** @typedef {import('./pkg/hies.js').ModelInfo} ModelInfo */
 /** @typedef {import('./pkg/hies.js').DataSizes} DataSizes */
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
-/** @typedef {import('./worker.js').ModelSource} ModelSource */
-/** @typedef {import('./worker.js').DataSource} DataSource */
+/** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
+/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, classifier?: { weights: Source, meta: Source } }} ModelSource */
+/** @typedef {{ calibration?: Source, evaluation?: Source }} DataSource */
 /**
  * @template T
  * @typedef {Promise<T> & { id: number, cancel: () => void }} Job

@@ -2,7 +2,7 @@
 // the controller that turns state changes into engine requests (cancelling stale ones).
 import precomputed from './precomputed.json';
 import { keepScore, selectPruned } from './analysis.js';
-import { MANIFEST } from './catalogue.js';
+import { CRITERIA, MANIFEST } from './catalogue.js';
 import { EngineClient } from './engine.js';
 import { listenHash, readHash, syncHash } from './hash.js';
 import { headKey, parseHead, state, subscribe, totalHeads, update } from './state.js';
@@ -58,7 +58,7 @@ listenHash();
 function applyHidden(changed) {
   if (!changed.has('hide') && !changed.has('embed')) return;
   document.body.classList.toggle('embed', state.embed);
-  for (const el of document.querySelectorAll('[data-part]')) {
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-part]'))) {
     if (state.hide.includes(el.dataset.part)) el.setAttribute('data-hidden', '');
     else el.removeAttribute('data-hidden');
   }
@@ -110,7 +110,7 @@ async function loadModel(source) {
   }
   const changedModel = source !== currentSource || !state.engine;
   currentSource = source;
-  const meta = { ...source.meta, layers: info.num_hidden_layers, heads: info.num_attention_heads, labels: info.labels, parameters: info.parameters, evaluationSize: info.evaluation_size };
+  const meta = { ...source.meta, num_hidden_layers: info.num_hidden_layers, num_attention_heads: info.num_attention_heads, labels: info.labels };
   const patch = { engine: info, model: meta, evaluation: null, latency: null, inspection: null, prediction: null, status: { text: 'Ready.', progress: null } };
   if (changedModel && state.model?.id !== source.meta.id) {
     // Another model: nothing measured on the old one applies (the default has its precomputed numbers).
@@ -166,7 +166,7 @@ function replan() {
 function derivePruned() {
   const set = new Set((state.plan?.heads ?? []).map(headKey));
   for (const k of state.manual) { if (set.has(k)) set.delete(k); else set.add(k); }
-  const pruned = [...set].map(parseHead).filter(([l, h]) => l < (state.model?.layers ?? 0) && h < (state.model?.heads ?? 0))
+  const pruned = [...set].map(parseHead).filter(([l, h]) => l < (state.model?.num_hidden_layers ?? 0) && h < (state.model?.num_attention_heads ?? 0))
     .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   if (pruned.map(headKey).join() !== state.pruned.map(headKey).join()) update({ pruned });
 }
@@ -207,22 +207,24 @@ function remeasure(removal, key) {
     .catch((e) => { if (!quiet(e)) update({ latency: { key, error: e.message } }); });
 }
 
-// The sentence: one request (one forward and one backward) for everything shown about it.
+// The sentence: one request (one forward and one backward) for everything shown about it. With
+// sliced weights the pruned prediction comes from the sliced model, asked for at the same time.
 let sentenceTimer = null;
 function reinspect() {
   clearTimeout(sentenceTimer);
   sentenceTimer = setTimeout(() => {
     if (!live()) return;
-    const text = state.sentence, heads = state.pruned;
-    client.inspect(text, heads)
-      .then((a) => {
-        if (state.sentence !== text) return;
-        update({ inspection: { ...a, live: true } });
-        // The pruned prediction is by masking; for sliced weights it is asked for below.
-        if (state.pruned === heads && !(state.structural && heads.length)) update({ prediction: { text, full: a.full, pruned: a.pruned, heads: heads.length, live: true } });
-        else repredict();
-      })
+    const text = state.sentence, heads = state.pruned, sliced = state.structural && heads.length > 0;
+    const inspected = client.inspect(text, sliced ? [] : heads);
+    const pruned = sliced ? client.predict([text], { heads, structural: true }) : null;
+    inspected
+      .then((a) => { if (state.sentence === text) update({ inspection: { ...a, live: true } }); })
       .catch((e) => update({ inspection: { text, error: e.message } }));
+    Promise.all([inspected, pruned])
+      .then(([a, p]) => {
+        if (state.sentence === text && state.pruned === heads) update({ prediction: { text, full: a.full, pruned: p?.[0] ?? a.pruned, heads: heads.length, live: true } });
+      })
+      .catch((e) => update({ prediction: { text, error: e.message } }));
   }, 250);
 }
 
@@ -241,7 +243,7 @@ function repredict() {
 function runCurves({ evaluationSize, seeds }) {
   if (!state.engine) return;
   const request = {
-    criteria: ['hies', 'his', 'entropy', 'confidence', 'weight_norm', 'random'],
+    criteria: /** @type {import('./pkg/hies.js').Criterion[]} */ (CRITERIA),
     ratios: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
     seeds: Array.from({ length: seeds }, (_, i) => i), n: CALIBRATION_N, per_layer: false, iterative_step: undefined,
     scores: scoreOptions(), evaluation_size: evaluationSize,

@@ -4,11 +4,11 @@
 
 export const state = {
   // Engine and model
-  backend: 'auto',            // what the reader asked for
+  backend: /** @type {import('./pkg/hies.js').BackendChoice} */ ('auto'), // what the reader asked for
   engine: null,               // the engine's ModelInfo once live: { backend, fallback, num_hidden_layers, labels, parameters, … }
   status: { text: 'Starting…', error: false, progress: null },
   notice: null,
-  model: null,                // { id, name, layers, heads, labels, parameters, evaluationSize, custom }
+  model: null,                // { id, name, custom, num_hidden_layers, num_attention_heads, labels }
   // Scores
   scores: null,               // the engine's Scores ([L][H] grids), precomputed until the live ones arrive
   scoresLive: false,
@@ -22,7 +22,7 @@ export const state = {
   inspection: null,           // the engine's Inspection of the sentence (+ live), or the precomputed one
   prediction: null,           // { text, full: Prediction, pruned: Prediction, heads, live } as the pruned set changes
   // Pruning setting
-  criterion: 'hies',
+  criterion: /** @type {import('./pkg/hies.js').Criterion} */ ('hies'),
   count: 22,                  // heads to prune by the criterion
   iterative: false,
   structural: true,
@@ -60,4 +60,4 @@ export function update(patch) {
 
 export const headKey = ([l, h]) => `${l}.${h}`;
 export const parseHead = (s) => s.split('.').map(Number);
-export const totalHeads = () => (state.model ? state.model.layers * state.model.heads : 72);
+export const totalHeads = () => (state.model ? state.model.num_hidden_layers * state.model.num_attention_heads : 72);

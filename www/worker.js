@@ -11,14 +11,14 @@
 //      { id, type: 'error', message, kind }  kind: the engine's error kind ("weights", "cancelled", …)
 //      { type: 'notice', message, info }     unasked: e.g. the GPU was lost and the CPU took over
 import init, { HiesSession, csv } from './pkg/hies.js';
-import { dropOldCaches, fetchBytes, fetchText } from './assets.js';
+import { dropOldCaches, fetchBytes } from './assets.js';
 
 /** @typedef {import('./pkg/hies.js').CheckpointBytes} CheckpointBytes */
 /** @typedef {import('./pkg/hies.js').ModelInfo} ModelInfo */
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
-/** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
-/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, classifier?: { weights: Source, meta: Source } }} ModelSource */
-/** @typedef {{ calibration?: Source, evaluation?: Source }} DataSource */
+/** @typedef {import('./engine.js').Source} Source */
+/** @typedef {import('./engine.js').ModelSource} ModelSource */
+/** @typedef {import('./engine.js').DataSource} DataSource */
 /** @typedef {{ id: number, cancelled: boolean }} Job */
 
 const wasmReady = init();
@@ -28,7 +28,7 @@ dropOldCaches().catch(() => {});
 let session = null;
 /** @type {CheckpointBytes | null} the loaded model's bytes, to rebuild on the CPU if the GPU is lost */
 let files = null;
-/** @type {{ calibration?: string, evaluation?: string }} the data texts now set */
+/** @type {import('./pkg/hies.js').DataText} the data texts (and file names) now set */
 let data = {};
 /** @type {Job | null} */
 let running = null;
@@ -40,20 +40,32 @@ const tick = (/** @type {number} */ id, /** @type {Job | null} */ job) => (/** @
   return !job?.cancelled;
 };
 
-/** Bytes of a URL (with byte progress, through the Cache API) or of a picked file. */
-async function bytesOf(/** @type {Source} */ source, /** @type {(p: any) => void} */ onProgress) {
-  return typeof source === 'string' ? fetchBytes(source, onProgress) : new Uint8Array(await source.arrayBuffer());
+/** An error with the engine's kinds plus "network" for a file that could not be fetched. */
+const fail = (/** @type {string} */ kind, /** @type {string} */ message) => Object.assign(new Error(message), { kind });
+
+/** Bytes of a URL (with byte progress, through the Cache API; `undefined` when an optional one
+ *  is absent) or of a picked file. */
+async function bytesOf(/** @type {Source} */ source, /** @type {(p: any) => void} */ onProgress, optional = false) {
+  if (typeof source !== 'string') return new Uint8Array(await source.arrayBuffer());
+  try {
+    return await fetchBytes(source, onProgress, { optional });
+  } catch (e) {
+    throw fail('network', e.message);
+  }
 }
 const textOf = async (/** @type {Source} */ source, /** @type {(p: any) => void} */ onProgress) =>
-  (typeof source === 'string' ? fetchText(source, onProgress) : source.text());
+  new TextDecoder().decode(await bytesOf(source, onProgress));
+/** A file's name for messages: the picked file's, or the URL's last part. */
+const nameOf = (/** @type {Source | undefined} */ source) =>
+  (source === undefined ? undefined : typeof source === 'string' ? decodeURIComponent(new URL(source).pathname.split('/').pop() ?? source) : /** @type {File} */ (source).name);
 
-/** Every file of a model, fetched in parallel. */
+/** Every file of a model, fetched in parallel (the sentence-transformers pooling files are optional). */
 async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => void} */ onProgress) {
-  const get = (/** @type {Source | undefined} */ s) => (s === undefined ? Promise.resolve(undefined) : bytesOf(s, onProgress));
+  const get = (/** @type {Source | undefined} */ s, optional = false) => (s === undefined ? Promise.resolve(undefined) : bytesOf(s, onProgress, optional));
   const [config, weights, tokenizer, modules, pooling, cw, cm] = await Promise.all([
-    get(m.config), get(m.weights), get(m.tokenizer), get(m.modules), get(m.pooling), get(m.classifier?.weights), get(m.classifier?.meta),
+    get(m.config), get(m.weights), get(m.tokenizer), get(m.modules, true), get(m.pooling, true), get(m.classifier?.weights), get(m.classifier?.meta),
   ]);
-  if (!config || !weights || !tokenizer) throw new Error('config.json, model.safetensors and tokenizer.json are all needed');
+  if (!config || !weights || !tokenizer) throw fail('input', 'config.json, model.safetensors and tokenizer.json are all needed');
   /** @type {CheckpointBytes} */
   const f = { config, weights, tokenizer, modules, pooling };
   if (cw && cm) {
@@ -61,7 +73,7 @@ async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => v
     try {
       meta = JSON.parse(new TextDecoder().decode(cm));
     } catch (e) {
-      throw Object.assign(new Error(`classifier: its sidecar is not JSON (${e.message})`), { kind: 'classifier' });
+      throw fail('classifier', `classifier: its sidecar is not JSON (${e.message})`);
     }
     f.classifier = { weights: cw, meta };
   }
@@ -72,7 +84,7 @@ async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice}
   const next = await HiesSession.create(f, backend);
   if (!next.info().classifier) {
     next.free();
-    throw Object.assign(new Error('classifier: this checkpoint has no classifier (classifier.weight / classifier.bias), which importance scores and accuracy need: use a BertForSequenceClassification checkpoint'), { kind: 'classifier' });
+    throw fail('classifier', 'classifier: this checkpoint has no classifier (classifier.weight / classifier.bias), which importance scores and accuracy need: use a BertForSequenceClassification checkpoint');
   }
   return next;
 }
@@ -81,15 +93,10 @@ async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice}
 async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, backend: BackendChoice, data?: DataSource }} */ { model, backend, data: source }) {
   await wasmReady;
   const onProgress = (/** @type {any} */ p) => post({ id, type: 'progress', progress: p });
-  const [f, texts] = await Promise.all([
-    fetchModel(model, onProgress),
-    Promise.all([source?.calibration && textOf(source.calibration, onProgress), source?.evaluation && textOf(source.evaluation, onProgress)]),
-  ]);
-  const t0 = performance.now();
+  const [f, texts] = await Promise.all([fetchModel(model, onProgress), readData(source ?? {}, onProgress)]);
   post({ id, type: 'progress', progress: { stage: 'building the engine' } });
   const next = await build(f, backend);
-  const build_ms = performance.now() - t0;
-  const nextData = { calibration: texts[0] || data.calibration, evaluation: texts[1] || data.evaluation };
+  const nextData = { ...data, ...texts };
   try {
     next.data(nextData);
   } catch (e) {
@@ -100,23 +107,30 @@ async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, b
   session = next;
   files = f;
   data = nextData;
-  return { ...session.info(), build_ms };
+  return session.info();
+}
+
+/** The texts (and names) of the data files given; one file for both is read once. */
+async function readData(/** @type {DataSource} */ source, /** @type {(p: any) => void} */ onProgress) {
+  const { calibration, evaluation } = source;
+  const [c, e] = await Promise.all([calibration && textOf(calibration, onProgress), evaluation && evaluation !== calibration && textOf(evaluation, onProgress)]);
+  /** @type {import('./pkg/hies.js').DataText} */
+  const out = {};
+  if (calibration) Object.assign(out, { calibration: c, calibration_name: nameOf(calibration) });
+  if (evaluation) Object.assign(out, { evaluation: evaluation === calibration ? c : e, evaluation_name: nameOf(evaluation) });
+  return out;
 }
 
 /** Replaces the evaluation and/or calibration data of the loaded model. */
 async function setData(/** @type {number} */ id, /** @type {DataSource} */ source) {
-  const onProgress = (/** @type {any} */ p) => post({ id, type: 'progress', progress: p });
-  const next = {
-    calibration: source.calibration ? await textOf(source.calibration, onProgress) : undefined,
-    evaluation: source.evaluation ? await textOf(source.evaluation, onProgress) : undefined,
-  };
+  const next = await readData(source, (p) => post({ id, type: 'progress', progress: p }));
   const sizes = live().data(next);
-  data = { calibration: next.calibration ?? data.calibration, evaluation: next.evaluation ?? data.evaluation };
+  data = { ...data, ...next };
   return sizes;
 }
 
 const live = () => {
-  if (!session) throw new Error('no model loaded yet');
+  if (!session) throw fail('input', 'no model loaded yet');
   return session;
 };
 
@@ -159,7 +173,9 @@ async function run(/** @type {number} */ id, /** @type {Function} */ fn, /** @ty
       if (!(await recoverFromGpuLoss(e))) throw e;
       value = await fn(id, body, job);
     }
-    post({ id, type: 'result', value });
+    // Typed arrays (attention maps, embeddings) move to the page instead of being copied.
+    const transfer = [value?.attentions, value?.embeddings].filter((a) => a instanceof Float32Array).map((a) => a.buffer);
+    postMessage({ id, type: 'result', value }, { transfer });
   } catch (e) {
     const err = /** @type {any} */ (e);
     post({ id, type: 'error', message: err instanceof Error ? err.message : String(err), kind: err?.kind ?? (job?.cancelled ? 'cancelled' : undefined) });

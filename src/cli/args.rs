@@ -38,7 +38,7 @@ impl Assets {
     }
 
     /// `given`, or the default with a hint attached to any error reading it.
-    fn pick(&self, given: &Option<PathBuf>, default: &str) -> (PathBuf, Option<String>) {
+    pub fn pick(&self, given: &Option<PathBuf>, default: &str) -> (PathBuf, Option<String>) {
         match given {
             Some(p) => (p.clone(), None),
             None => (self.path(default), Some(self.hint())),
@@ -113,7 +113,7 @@ impl ClassifierArgs {
 pub struct ScoreArgs {
     /// Labelled sentences (label<TAB>text) to draw the calibration set from (default: the
     /// Rotten Tomatoes training split).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "calibration", value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Calibration examples.
     #[arg(long, default_value_t = 32)]
@@ -158,9 +158,9 @@ impl ScoreArgs {
 
 /// The evaluation set.
 #[derive(Args, Clone)]
-pub struct DevArgs {
+pub struct EvaluationArgs {
     /// Labelled sentences (label<TAB>text) to evaluate on (default: the Rotten Tomatoes dev split).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "evaluation", value_name = "FILE")]
     pub dev: Option<PathBuf>,
 }
 
@@ -175,7 +175,7 @@ pub struct AnalysisArgs {
     #[command(flatten)]
     pub score: ScoreArgs,
     #[command(flatten)]
-    pub dev: DevArgs,
+    pub dev: EvaluationArgs,
 }
 
 impl AnalysisArgs {
@@ -186,10 +186,16 @@ impl AnalysisArgs {
     }
 }
 
-/// Reads `label<TAB>text` for the session's classifier; errors name the file.
-pub fn read_examples(session: &Session, (path, hint): (PathBuf, Option<String>)) -> Res<Vec<Example>> {
+/// Reads `label<TAB>text` with these label names; errors name the file (and, for a default
+/// file, how to fetch it).
+pub fn read_tsv((path, hint): (PathBuf, Option<String>), labels: &[String]) -> Res<Vec<Example>> {
     let text = std::fs::read_to_string(&path).map_err(|e| with_hint(format!("data: cannot read {} ({e})", path.display()), &hint))?;
-    Ok(session.parse_data(&text).map_err(|e| e.context(path.display()))?)
+    Ok(hies::data::parse_tsv(&text, labels).map_err(|e| e.context(path.display()))?)
+}
+
+/// Reads `label<TAB>text` for the session's classifier.
+pub fn read_examples(session: &Session, file: (PathBuf, Option<String>)) -> Res<Vec<Example>> {
+    read_tsv(file, &session.engine().classifier()?.labels)
 }
 
 /// A session on the checkpoint with its classifier and, when given, calibration and dev sets.
@@ -198,7 +204,7 @@ pub fn open_session(
     model: &ModelArgs,
     classifier: &ClassifierArgs,
     score: Option<&ScoreArgs>,
-    dev: Option<&DevArgs>,
+    dev: Option<&EvaluationArgs>,
     options: SessionOptions,
 ) -> Res<Session> {
     let mut engine = model.engine(assets)?;

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hies::analysis;
+use hies::analysis::{self, Grid};
 use hies::batch::{self, Batch};
 use hies::flops::{encoder_flops, kept_per_layer};
 use hies::model::Bert;
 use hies::prune::{Criterion, keep_score};
 use hies::session::{ScoreRequest, median};
-use serde_json::json;
+use serde::Serialize;
 
 use super::args::{AnalysisArgs, Assets, Res, block, print_json, write};
 
@@ -29,6 +29,50 @@ pub struct Args {
     calibration_out: Option<PathBuf>,
 }
 
+/// What bench/ reads (bench/report.mjs).
+#[derive(Serialize)]
+struct Report {
+    threads: usize,
+    forward: Forward,
+    score: Scoring,
+    pruning: Vec<PruningTiming>,
+}
+
+/// The dev set forward, as `embed` batches it.
+#[derive(Serialize)]
+struct Forward {
+    sentences: usize,
+    tokens: usize,
+    padded_tokens: usize,
+    median_s: f64,
+    runs_s: Vec<f64>,
+    sentences_per_s: f64,
+    gflop_per_s: f64,
+    encoder_gflop: f64,
+}
+
+/// Head scoring on the calibration sample, with the grids to compare against PyTorch.
+#[derive(Serialize)]
+struct Scoring {
+    n: usize,
+    median_s: f64,
+    runs_s: Vec<f64>,
+    his_raw: Grid,
+    entropy: Grid,
+}
+
+/// The full and the sliced encoder over the dev set, against the FLOP count's prediction.
+#[derive(Serialize)]
+struct PruningTiming {
+    ratio: f64,
+    heads_pruned: usize,
+    full_s: f64,
+    structural_s: f64,
+    measured_speedup: f64,
+    flop_predicted_speedup: f64,
+    share_of_predicted: f64,
+}
+
 /// Seconds for `f`, median of `runs` after one warm-up call, and every run.
 fn timed(runs: usize, mut f: impl FnMut() -> Res<()>) -> Res<(f64, Vec<f64>)> {
     f()?;
@@ -42,6 +86,9 @@ fn timed(runs: usize, mut f: impl FnMut() -> Res<()>) -> Res<(f64, Vec<f64>)> {
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
+    if a.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
     let session = a.session.open(assets)?;
     let engine = session.engine();
     let c = engine.config().clone();
@@ -101,19 +148,31 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         }
         let (full_s, small_s) = (median(&full_t), median(&small_t));
         let predicted = full_flops / flops(&kept_per_layer(&c, &off));
-        pruning.push(json!({
-            "ratio": ratio, "heads_pruned": count, "full_s": full_s, "structural_s": small_s,
-            "measured_speedup": full_s / small_s, "flop_predicted_speedup": predicted,
-            "share_of_predicted": (full_s / small_s - 1.0) / (predicted - 1.0),
-        }));
+        pruning.push(PruningTiming {
+            ratio,
+            heads_pruned: count,
+            full_s,
+            structural_s: small_s,
+            measured_speedup: full_s / small_s,
+            flop_predicted_speedup: predicted,
+            share_of_predicted: (full_s / small_s - 1.0) / (predicted - 1.0),
+        });
     }
     let tokens: usize = lens.iter().sum();
     let padded: usize = batches.iter().map(|b| b.b * b.t).sum();
-    print_json(&json!({
-        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "forward": { "sentences": texts.len(), "tokens": tokens, "padded_tokens": padded, "median_s": forward_s, "runs_s": forward_runs,
-                     "sentences_per_s": texts.len() as f64 / forward_s, "gflop_per_s": full_flops / forward_s / 1e9, "encoder_gflop": full_flops / 1e9 },
-        "score": { "n": calibration.len(), "median_s": score_s, "runs_s": score_runs, "his_raw": scores.his_raw, "entropy": scores.entropy },
-        "pruning": pruning,
-    }))
+    print_json(&Report {
+        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        forward: Forward {
+            sentences: texts.len(),
+            tokens,
+            padded_tokens: padded,
+            median_s: forward_s,
+            runs_s: forward_runs,
+            sentences_per_s: texts.len() as f64 / forward_s,
+            gflop_per_s: full_flops / forward_s / 1e9,
+            encoder_gflop: full_flops / 1e9,
+        },
+        score: Scoring { n: calibration.len(), median_s: score_s, runs_s: score_runs, his_raw: scores.his_raw, entropy: scores.entropy },
+        pruning,
+    })
 }

@@ -31,7 +31,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let s = block(session.score(&request, &mut |d, t| eprint!("\rscoring {d}/{t}")))?;
     eprintln!();
     if let Some(path) = &a.csv {
-        write(path, scores_csv(&s))?;
+        write(path, scores_csv(&s)?)?;
     }
     if a.json {
         print_json(&s)?;

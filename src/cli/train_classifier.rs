@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use hies::Engine;
 use hies::classifier::{ClassifierMeta, classifier_to_safetensors};
-use hies::data::{self, Example};
+use hies::data::Example;
 use hies::evaluate;
 use hies::manifest::manifest;
 use hies::train::{TrainOptions, train_classifier};
-use serde_json::json;
+use serde::Serialize;
 
-use super::args::{Assets, ModelArgs, Res, block, print_json, write};
+use super::args::{Assets, ModelArgs, Res, block, print_json, read_tsv, write};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,17 +40,23 @@ pub struct Args {
     json: bool,
 }
 
-fn read(path: &Path, labels: &[String]) -> Res<Vec<Example>> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("data: cannot read {} ({e}); run `{}`", path.display(), manifest().setup))?;
-    Ok(data::parse_tsv(&text, labels).map_err(|e| e.context(path.display()))?)
+/// What `--json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    classifier: &'a Path,
+    train_accuracy: f64,
+    dev_accuracy: f64,
+    train: usize,
+    dev: usize,
+    embed_seconds: f64,
+    total_seconds: f64,
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let engine = a.model.engine(assets)?;
     let started = Instant::now();
-    let pick = |p: &Option<PathBuf>, default: &str| p.clone().unwrap_or_else(|| assets.path(default));
-    let (train, dev) =
-        (read(&pick(&a.train, &manifest().data.calibration), &a.labels)?, read(&pick(&a.dev, &manifest().data.evaluation), &a.labels)?);
+    let train = read_tsv(assets.pick(&a.train, &manifest().data.calibration), &a.labels)?;
+    let dev = read_tsv(assets.pick(&a.dev, &manifest().data.evaluation), &a.labels)?;
     let d = engine.config().hidden_size;
     let cache = assets.path("assets/.cache");
     let model_dir = a.model.dir(assets);
@@ -77,15 +83,20 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         learning_rate: Some(a.lr),
         model: model_dir.file_name().map(|n| n.to_string_lossy().into_owned()),
     };
-    let out = pick(&a.out, &manifest().classifier.weights);
+    let out = assets.pick(&a.out, &manifest().classifier.weights).0;
     write(&out, classifier_to_safetensors(&trained.weight, &trained.bias, d))?;
     write(&out.with_extension("json"), serde_json::to_string_pretty(&meta)? + "\n")?;
     let seconds = started.elapsed().as_secs_f64();
     if a.json {
-        print_json(&json!({
-            "classifier": out, "train_accuracy": train_accuracy, "dev_accuracy": dev_accuracy,
-            "train": train.len(), "dev": dev.len(), "embed_seconds": embed_s, "total_seconds": seconds,
-        }))
+        print_json(&Report {
+            classifier: &out,
+            train_accuracy,
+            dev_accuracy,
+            train: train.len(),
+            dev: dev.len(),
+            embed_seconds: embed_s,
+            total_seconds: seconds,
+        })
     } else {
         println!("wrote {} (+ sidecar): train accuracy {train_accuracy:.4}, dev accuracy {dev_accuracy:.4} ({seconds:.1} s)", out.display());
         Ok(())

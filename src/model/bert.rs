@@ -67,9 +67,7 @@ impl Bert {
         output_attentions: bool,
         output_hidden_states: bool,
     ) -> BertOutput {
-        let [b, t] = attention_mask.dims();
-        // Padding keys get a large negative score: exp underflows to exactly 0, as with HF's finfo.min.
-        let additive = (attention_mask.ones_like() - attention_mask).reshape([b, 1, 1, t]) * -1.0e9; // [B, 1, 1, T]
+        let additive = additive_mask(attention_mask);
         let mut attentions = Vec::new();
         let mut hidden_states = Vec::new();
         for (l, layer) in self.layers.iter().enumerate().skip(from) {
@@ -85,6 +83,19 @@ impl Bert {
             attentions.extend(out.attentions);
         }
         BertOutput { last_hidden_state: hidden, attentions, hidden_states }
+    }
+
+    /// The inputs of layers 1..=`to` (the outputs of layers 0..`to`) for `hidden`, the input of
+    /// layer 0, with no head removed. [B, T, D] each.
+    pub fn layer_inputs(&self, mut hidden: Tensor<3>, attention_mask: Tensor<2>, to: usize) -> Vec<Tensor<3>> {
+        let additive = additive_mask(attention_mask);
+        self.layers[..to]
+            .iter()
+            .map(|layer| {
+                hidden = layer.forward(hidden.clone(), additive.clone(), None, false).hidden;
+                hidden.clone()
+            })
+            .collect()
     }
 
     /// `tanh(pooler.dense(h[CLS]))`, BertForSequenceClassification's sentence vector. [B, D]
@@ -127,10 +138,24 @@ impl Bert {
     }
 }
 
+/// The attention mask [B, T] (1 real, 0 padding) as additive scores [B, 1, 1, T]: padding keys
+/// get a large negative score, so exp underflows to exactly 0, as with Hugging Face's finfo.min.
+fn additive_mask(attention_mask: Tensor<2>) -> Tensor<4> {
+    let [b, t] = attention_mask.dims();
+    (attention_mask.ones_like() - attention_mask).reshape([b, 1, 1, t]) * -1.0e9 // [B, 1, 1, T]
+}
+
 /// The classifier's label count, read off its weight so that any num_labels loads.
 fn classifier_labels(w: &Weights) -> Result<usize> {
     // Weights::take checks the shape; here we only need the leading dimension to ask for it.
-    w.shape_of("classifier.weight")
+    let labels = w
+        .shape_of("classifier.weight")
         .and_then(|s| (s.len() == 2).then_some(s[0]))
-        .ok_or_else(|| Error::weights("tensor \"classifier.weight\" must be a matrix [num_labels, hidden]"))
+        .ok_or_else(|| Error::weights("tensor \"classifier.weight\" must be a matrix [num_labels, hidden]"))?;
+    if labels < 2 {
+        return Err(Error::weights(format!(
+            "tensor \"classifier.weight\" has {labels} row(s): a classifier needs at least 2 labels (one-output regression heads are not supported)"
+        )));
+    }
+    Ok(labels)
 }

@@ -112,9 +112,16 @@ test('bad model files come back as JS errors that name the problem', { timeout: 
       const attempt = async (files, backend = 'cpu') => {
         try { await HiesSession.create(files, backend); return { message: 'loaded' }; } catch (e) { return { message: e.message, kind: e.kind, isError: e instanceof Error }; }
       };
-      const ok = await HiesSession.create({ config, weights, tokenizer }, 'cpu');
-      const badData = (() => { try { ok.data({ evaluation: '1\tfine\n' }); return { message: 'accepted' }; } catch (e) { return { message: e.message, kind: e.kind }; } })();
+      const bare = await HiesSession.create({ config, weights, tokenizer }, 'cpu');
+      const noLabels = (() => { try { bare.data({ evaluation: '1\tfine\n' }); return { message: 'accepted' }; } catch (e) { return { message: e.message, kind: e.kind }; } })();
+      bare.free();
+      const classifier = { weights: await (await fetch('./classifiers/minilm-rotten-tomatoes.safetensors')).arrayBuffer().then((b) => new Uint8Array(b)),
+        meta: await (await fetch('./classifiers/minilm-rotten-tomatoes.json')).json() };
+      const [modules, pooling] = await Promise.all([get('modules.json'), get('1_Pooling/config.json')]);
+      const ok = await HiesSession.create({ config, weights, tokenizer, modules, pooling, classifier }, 'cpu');
+      const badData = (() => { try { ok.data({ evaluation: '1\tfine\nneutral\tmeh\n', evaluation_name: 'mine.tsv' }); return { message: 'accepted' }; } catch (e) { return { message: e.message, kind: e.kind }; } })();
       const badHead = await ok.predict({ texts: ['x'], removal: { heads: [[9, 0]], structural: true } }).then(() => ({ message: 'ran' }), (e) => ({ message: e.message, kind: e.kind }));
+      const stillWorks = (await ok.predict({ texts: ['a fine film'] }))[0].probs.length;
       ok.free();
       return {
         truncated: await attempt({ config, weights: weights.subarray(0, weights.length >> 1), tokenizer }),
@@ -123,8 +130,10 @@ test('bad model files come back as JS errors that name the problem', { timeout: 
         badTokenizer: await attempt({ config, weights, tokenizer: new TextEncoder().encode('{}') }),
         badBackend: await attempt({ config, weights, tokenizer }, 'tpu'),
         missingFile: await attempt({ config, tokenizer }),
+        noLabels,
         badData,
         badHead,
+        stillWorks,
       };
     });
     assert.match(messages.truncated.message, /model\.safetensors: .*truncated or corrupt/);
@@ -138,10 +147,15 @@ test('bad model files come back as JS errors that name the problem', { timeout: 
     assert.match(messages.badBackend.message, /unknown variant `tpu`/);
     assert.equal(messages.badBackend.kind, 'input');
     assert.match(messages.missingFile.message, /missing field `weights`/);
-    // A model without a classifier has no labels to read data with; a head out of range is refused.
-    assert.match(messages.badData.message, /no classifier/);
-    assert.equal(messages.badData.kind, 'classifier');
-    assert.match(messages.badHead.message, /no classifier|head 9\.0 does not exist/);
+    // A model without a classifier has no labels to read data with; a bad data line names the
+    // file, the line and the labels; a head out of range is refused; the session keeps working.
+    assert.match(messages.noLabels.message, /no classifier/);
+    assert.equal(messages.noLabels.kind, 'classifier');
+    assert.match(messages.badData.message, /^data: mine\.tsv: line 2: label "neutral" is neither 0\.\.1 nor one of \["negative", "positive"\]/);
+    assert.equal(messages.badData.kind, 'data');
+    assert.match(messages.badHead.message, /^input: head 9\.0 does not exist: the model has 6 layers × 12 heads/);
+    assert.equal(messages.badHead.kind, 'input');
+    assert.equal(messages.stillWorks, 2);
     // The page's own engine still works after the failed loads.
     const out = await embedInPage(page, ['still working']);
     assert.equal(out.rows[0].length, 384);

@@ -63,7 +63,12 @@ fn inspect_equals_attention_scoring_and_prediction_run_separately() {
     // Nothing pruned: one row, and the pruned prediction is the full one.
     let alone = block(s.inspect(text, &[]));
     assert_eq!(alone.pruned, alone.full);
-    assert_eq!(alone.importance, got.importance);
+    for l in 0..6 {
+        for h in 0..12 {
+            let (a, b) = (alone.importance[l][h], got.importance[l][h]);
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1e-9), "importance[{l}][{h}] with one row {a:e} vs two {b:e}");
+        }
+    }
 }
 
 #[test]
@@ -96,6 +101,17 @@ fn the_layer_cache_changes_memory_not_numbers() {
     assert_eq!(none, all);
     assert_eq!(pred_none, pred_part);
     assert_eq!(pred_none, pred_all);
+    // And every pass, whichever layer it starts from, predicts what the pruned model predicts
+    // run from scratch on each sentence alone.
+    let e = classifier_engine();
+    for (r, pred) in removals.iter().zip(&pred_none) {
+        let model = if r.structural { e.model.without_heads(&r.heads) } else { e.model.clone() };
+        let mask: &[(usize, usize)] = if r.structural { &[] } else { &r.heads };
+        for (i, ex) in examples.iter().enumerate() {
+            let logits = block(e.logits(&model, std::slice::from_ref(&ex.text), mask));
+            assert_eq!(pred[i], hies::evaluate::argmax_rows(&logits, 2)[0], "{:?}, sentence {i}", r.heads);
+        }
+    }
     // The sliced model predicts what the same heads masked predict.
     let s = session(&examples, 0);
     let heads = removals[1].heads.clone();

@@ -38,11 +38,14 @@ async function svgToPng(svg) {
   return new Promise((ok) => canvas.toBlob(ok, 'image/png'));
 }
 
-/** @param {{ csv: (table: import('../pkg/hies.js').CsvTable) => Promise<string> }} engine  writes CSV in the CLI's schema */
+/**
+ * @param {Document} root
+ * @param {{ csv: (table: import('../pkg/hies.js').CsvTable) => Promise<string> }} engine  writes CSV in the CLI's schema
+ */
 export function mountShare(root, { csv }) {
-  const $ = (id) => root.getElementById(id);
+  const $ = (id) => /** @type {HTMLInputElement} */ (root.getElementById(id));
   const charts = { grid: 'grid', attention: 'att-matrix', curves: 'curves' };
-  for (const b of root.querySelectorAll('[data-export]')) {
+  for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ (root.querySelectorAll('[data-export]'))) {
     b.addEventListener('click', async () => {
       const [what, ext] = b.dataset.export.split('.');
       const json = (v) => new Blob([JSON.stringify(v, null, 1)], { type: 'application/json' });
