@@ -25,6 +25,6 @@ export default defineConfig({
   worker: { format: 'es' },
   // Only the page: tests/ and bench/ hold pages of their own.
   optimizeDeps: { entries: ['index.html'] },
-  server: { watch: { ignored: ['**/assets/**', '**/dist/**', '**/bench/**', '**/tests/**', '**/artifacts/**'] } },
+  server: { watch: { ignored: ['**/assets/**', '**/dist/**', '**/dist-test/**', '**/bench/**', '**/tests/**', '**/artifacts/**'] } },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
 });

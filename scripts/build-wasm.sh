@@ -28,7 +28,7 @@ rm -rf www/pkg
 wasm-bindgen --target web --out-dir www/pkg "$wasm"
 if [ "$profile" = dist ]; then
   # npm binaryen 132: Debian's binaryen 108 breaks wasm-bindgen's externref table.
-  echo "build-wasm: wasm-opt -O3 (about 5 minutes)"
+  echo "build-wasm: wasm-opt -O3 (a minute or two)"
   node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     www/pkg/hies_bg.wasm -o www/pkg/hies_bg.opt.wasm

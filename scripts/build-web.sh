@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Builds the static site into dist/:  scripts/build-web.sh [dist|release]
-#   the wasm engine (scripts/build-wasm.sh), the page (Vite: relative paths, so dist/ works from
-#   any sub-path), and the default model, classifier and data (src/manifest.json) copied beside
-#   it at the same relative paths (never committed).
+# Builds the static site:  scripts/build-web.sh [dist|release] [OUT]
+#   the wasm engine (scripts/build-wasm.sh), the page (Vite: relative paths, so the folder works
+#   from any sub-path), and the default model, classifier and data (src/manifest.json) copied
+#   beside it at the same relative paths (never committed). OUT: dist/ (default) for the shipped
+#   site; the tests build theirs into dist-test/ so they never replace it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-dist}
+out=${2:-dist}
 bash scripts/build-wasm.sh "$profile"
-node_modules/.bin/vite build --logLevel warn
-node --input-type=module -e '
+node_modules/.bin/vite build --logLevel warn --outDir "$out"
+OUT="$out" node --input-type=module -e '
   import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
   import { dirname } from "node:path";
   const m = JSON.parse(readFileSync("src/manifest.json", "utf8"));
@@ -20,7 +22,8 @@ node --input-type=module -e '
       console.error(`build-web: ${f} is missing: run \`${m.setup}\``);
       process.exit(1);
     }
-    mkdirSync(dirname(`dist/${f}`), { recursive: true });
-    cpSync(f, `dist/${f}`);
+    const to = `${process.env.OUT}/${f}`;
+    mkdirSync(dirname(to), { recursive: true });
+    cpSync(f, to);
   }'
-echo "build-web: dist/ ($(du -sh dist | cut -f1))"
+echo "build-web: $out/ ($(du -sh "$out" | cut -f1))"

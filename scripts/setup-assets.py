@@ -88,6 +88,8 @@ def write_atomic(path, data):
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    # mkstemp creates 0600; the page copies these files to a web server that may run as another user.
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -148,9 +150,19 @@ def setup_data():
     print(f"setup-assets: data in {os.path.relpath(DATA_DIR, ROOT)}", flush=True)
 
 
+def readable():
+    """Earlier versions wrote 0600 files: make every output world-readable (cheap, no network)."""
+    for folder, names in ((MODEL_DIR, MODEL_FILES), (DATA_DIR, DATA_FILES)):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                os.chmod(path, 0o644)
+
+
 def main():
     setup_model()
     setup_data()
+    readable()
     # The downloads are only needed to rebuild the outputs: keep them unless asked.
     if "--prune-downloads" in sys.argv:
         shutil.rmtree(DOWNLOADS, ignore_errors=True)

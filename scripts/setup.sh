@@ -27,9 +27,12 @@ fi
 command -v cargo >/dev/null || { echo "setup: Rust is missing: install it with rustup (https://rustup.rs)"; exit 1; }
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# playwright-core (tests) and binaryen's wasm-opt (the shipped build).
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+# The page's tools (Vite, d3, binaryen's wasm-opt, playwright-core, ESLint, tsc), once per lockfile:
+# the stamp holds the lockfile's hash, so a second run needs no network.
+lock=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.hies-lock 2>/dev/null)" != "$lock" ]; then
   npm ci --no-audit --no-fund
+  echo "$lock" > node_modules/.hies-lock
 fi
 
 python3 scripts/setup-assets.py

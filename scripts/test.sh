@@ -37,8 +37,8 @@ hies="$CARGO_TARGET_DIR/debug/hies"
 "$hies" score --n 32 --seed 0 --json > artifacts/native-score-default.json
 "$hies" prune --n 32 --seed 0 --criterion hies --ratio 0.3 --json > artifacts/native-prune-default.json
 
-echo "== page build (wasm test profile + Vite)"
-bash scripts/build-web.sh release
+echo "== page build (wasm test profile + Vite) into dist-test/ (dist/ stays the shipped build)"
+bash scripts/build-web.sh release dist-test
 
 echo "== JS unit tests and types"
 node_modules/.bin/tsc -p www

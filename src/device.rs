@@ -50,15 +50,18 @@ pub async fn device(backend: Backend) -> Result<Device> {
             if let Some(d) = GPU.get() {
                 return Ok(d.clone());
             }
-            let d = Device::wgpu_options().init_async().await.map_err(|e| {
-                // wgpu's text lists every API it tried; the first clause says enough.
-                let detail = e.to_string();
-                let short = detail.split(':').next().unwrap_or(&detail).trim().to_string();
-                Error::backend(format!("no usable GPU adapter ({short})"))
-            })?;
+            let d = Device::wgpu_options().init_async().await.map_err(|e| Error::backend(adapter_error(&e.to_string())))?;
             Ok(GPU.get_or_init(|| d).clone())
         }
     }
+}
+
+/// A reader-facing reason from wgpu's error, which lists every API it tried and ends in Rust
+/// debug output: its first sentence, without the `{ … }` part.
+fn adapter_error(detail: &str) -> String {
+    let first = detail.split(['\n', ':']).next().unwrap_or(detail);
+    let plain = first.split(" for ").next().unwrap_or(first).split('{').next().unwrap_or(first).trim();
+    if plain.is_empty() { "no usable GPU adapter".to_string() } else { format!("no usable GPU adapter ({plain})") }
 }
 
 /// The device for `choice`, the backend it is, and why "auto" fell back to the CPU, if it did.
@@ -114,3 +117,15 @@ pub async fn yield_now() {
 
 #[cfg(not(target_family = "wasm"))]
 pub async fn yield_now() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapter_errors_read_as_plain_words() {
+        assert_eq!(adapter_error("No adapter available for WgpuDevice { kind: DefaultDevice }"), "no usable GPU adapter (No adapter available)");
+        assert_eq!(adapter_error("Vulkan: loader not found: details"), "no usable GPU adapter (Vulkan)");
+        assert_eq!(adapter_error(""), "no usable GPU adapter");
+    }
+}

@@ -271,7 +271,12 @@ impl Session {
     }
 
     /// The heads a pruning setting removes (sorted) and the scores of its last round.
+    /// Errors: no calibration set, n = 0, a ratio or step outside 0–1.
     pub async fn plan(&self, r: &PlanRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<Plan> {
+        check_share("ratio", r.options.ratio)?;
+        if let Some(step) = r.options.iterative_step {
+            check_share("iterative step", step)?;
+        }
         let sample = self.calibration_sample(r.calibration)?;
         let (mut pruned, mut scores) = self.engine.plan_pruning(&sample, &r.options, progress).await?;
         pruned.sort();
@@ -472,6 +477,12 @@ impl Session {
         if options.criteria.is_empty() || options.seeds.is_empty() || options.ratios.is_empty() || options.n == 0 || evaluation_size == Some(0) {
             return Err(Error::input("curves need at least one criterion, ratio and seed, n ≥ 1 and a non-empty evaluation set"));
         }
+        for &ratio in &options.ratios {
+            check_share("ratio", ratio)?;
+        }
+        if let Some(step) = options.iterative_step {
+            check_share("iterative step", step)?;
+        }
         match evaluation_size {
             Some(n) if n < set.len() => {
                 let subset = self.engine.prepare(&set.examples()[..n], self.budget.clone())?;
@@ -480,6 +491,12 @@ impl Session {
             _ => self.engine.curves(&pool, &set, options, progress).await,
         }
     }
+}
+
+/// A share of all heads: a number from 0 to 1 (an iterative step must also be above 0).
+fn check_share(what: &str, x: f64) -> Result<()> {
+    let ok = (0.0..=1.0).contains(&x) && !(what == "iterative step" && x == 0.0);
+    if ok { Ok(()) } else { Err(Error::input(format!("{what} {x} is not a share of the heads: use a number from 0 to 1"))) }
 }
 
 /// The median of a non-empty list (the upper one for an even count); NaN when empty.

@@ -1,6 +1,7 @@
 //! The flags several commands share, where the defaults come from (`src/manifest.json` under
 //! the assets root), and opening a session from them.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -218,6 +219,20 @@ pub fn open_session(
         session.set_evaluation(&examples)?;
     }
     Ok(session)
+}
+
+/// A progress callback `(done, total)` for a long step: a self-overwriting line on a terminal,
+/// nothing when stderr is a file or a pipe (logs stay readable).
+pub fn progress(what: &'static str) -> impl FnMut(usize, usize) {
+    let tty = std::io::stderr().is_terminal();
+    move |done, total| {
+        if tty {
+            eprint!("\r{what} {done}/{total}   ");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
 }
 
 pub fn block<T>(f: impl std::future::Future<Output = hies::Result<T>>) -> Res<T> {

@@ -8,7 +8,7 @@ use hies::curves::{CurveOptions, CurveProgress};
 use hies::prune::Criterion;
 use hies::report::curves_csv;
 
-use super::args::{AnalysisArgs, Assets, Res, block, print_json, write};
+use super::args::{AnalysisArgs, Assets, Res, block, print_json, progress, write};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,8 +44,12 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         scores: a.session.score.options(),
     };
     let started = Instant::now();
-    let curves = block(session.curves(&options, None, &mut |p: CurveProgress| eprint!("\r{} {}/{}   ", p.stage, p.done, p.total)))?;
-    eprintln!("\rdone in {:.0} s ({} distinct head sets)", started.elapsed().as_secs_f64(), curves.evaluations);
+    let (mut scoring, mut evaluating) = (progress("scoring"), progress("evaluating"));
+    let curves = block(session.curves(&options, None, &mut |p: CurveProgress| match p.stage {
+        "scoring" => scoring(p.done, p.total),
+        _ => evaluating(p.done, p.total),
+    }))?;
+    eprintln!("hies: curves in {:.0} s ({} distinct head sets)", started.elapsed().as_secs_f64(), curves.evaluations);
     if let Some(path) = &a.csv {
         write(path, curves_csv(&curves))?;
     }

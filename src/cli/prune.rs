@@ -5,7 +5,7 @@ use hies::prune::{Criterion, PruneOptions};
 use hies::report::{PruneReport, Removal};
 use hies::session::{LatencyRequest, PlanRequest};
 
-use super::args::{AnalysisArgs, Assets, Res, block, print_json};
+use super::args::{AnalysisArgs, Assets, Res, block, print_json, progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,14 +14,14 @@ pub struct Args {
     /// A criterion from the catalogue: hies, his, entropy, confidence, weight_norm or random.
     #[arg(long, default_value = "hies")]
     criterion: String,
-    /// Share of all heads to prune.
-    #[arg(long, default_value_t = 0.3)]
+    /// Share of all heads to prune, 0–1.
+    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
     ratio: f64,
     /// Prune in steps, re-scoring the survivors after each.
     #[arg(long)]
     iterative: bool,
     /// Share of all heads per iterative step.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     step: f64,
     /// The same share of heads from every layer (default: lowest scores globally).
     #[arg(long)]
@@ -47,8 +47,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let masked = Removal { heads: plan.pruned.clone(), structural: false };
     let sliced = Removal { heads: plan.pruned.clone(), structural: true };
     let removals = if a.structural { vec![masked.clone(), sliced] } else { vec![masked.clone()] };
-    let mut results = block(session.evaluate_all(&removals, &mut |d, t| eprint!("\revaluating {d}/{t}")))?.into_iter();
-    eprintln!();
+    let mut results = block(session.evaluate_all(&removals, &mut progress("evaluating")))?.into_iter();
     let (masked_eval, masked_pred) = results.next().expect("one result per removal");
     let structural = results.next();
     let latency = block(

@@ -7,7 +7,7 @@ use hies::analysis::Grid;
 use hies::report::scores_csv;
 use hies::session::ScoreRequest;
 
-use super::args::{Assets, ClassifierArgs, ModelArgs, Res, ScoreArgs, block, open_session, print_json, write};
+use super::args::{Assets, ClassifierArgs, ModelArgs, Res, ScoreArgs, block, open_session, print_json, progress, write};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,8 +28,7 @@ pub struct Args {
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let session = open_session(assets, &a.model, &a.classifier, Some(&a.score), None, SessionOptions::default())?;
     let request = ScoreRequest { calibration: a.score.calibration(), off: Vec::new(), options: Some(a.score.options()) };
-    let s = block(session.score(&request, &mut |d, t| eprint!("\rscoring {d}/{t}")))?;
-    eprintln!();
+    let s = block(session.score(&request, &mut progress("scoring")))?;
     if let Some(path) = &a.csv {
         write(path, scores_csv(&s)?)?;
     }

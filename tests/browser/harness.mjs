@@ -22,7 +22,7 @@ export const fixture = JSON.parse(readFileSync(`${root}/tests/fixtures/parity.js
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Serves the repository root; the built page is at `app(hash)` = /dist/ (a sub-path, as on a
+/** Serves the repository root; the built page is at `app(hash)` = /dist-test/ (a sub-path, as on a
  * project page). `requests` lists every path asked for. `csp: false` only for bench/ pages,
  * whose import map and module are inline scripts. */
 export async function startServer({ csp = true } = {}) {
@@ -40,7 +40,7 @@ export async function startServer({ csp = true } = {}) {
     });
     proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { url, requests, app: (hash = '') => `${url}dist/${hash ? `#${hash}` : ''}`, stop: () => proc.kill() };
+  return { url, requests, app: (hash = '') => `${url}dist-test/${hash ? `#${hash}` : ''}`, stop: () => proc.kill() };
 }
 
 export async function launch({ webgpu = true } = {}) {

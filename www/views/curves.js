@@ -1,6 +1,7 @@
 // Accuracy (or agreement) vs share of heads pruned, one line per criterion, ± std bands over
 // seeds; precomputed for the default model, recomputable live; the current setting as a dot.
 import * as d3 from 'd3';
+import { interval } from '../analysis.js';
 import { criterion } from '../catalogue.js';
 import { state, subscribe, totalHeads, update } from '../state.js';
 import { esc, hideTip, showTipAt } from './tooltip.js';
@@ -13,6 +14,16 @@ export function mountCurves(root, { onRun, onCancel }) {
   const box = $('curves');
   $('curve-metric').addEventListener('change', (e) => update({ curveMetric: e.target.value }));
   $('curve-run').addEventListener('click', () => onRun({ evaluationSize: +$('curve-dev').value, seeds: +$('curve-seeds').value }));
+  // The live run's sizes follow the evaluation set: 100, 200 and all of it.
+  function fillSizes() {
+    const n = state.engine?.evaluation_size ?? 800;
+    const sizes = [...new Set([100, 200].filter((k) => k < n).concat(n))];
+    const select = $('curve-dev');
+    const keep = +select.value;
+    select.replaceChildren(...sizes.map((k) => new Option(k === n ? `all ${n}${n > 200 ? ' (slow)' : ''}` : `${k} dev sentences`, String(k))));
+    select.value = String(sizes.includes(keep) ? keep : Math.min(200, n));
+  }
+  subscribe((c) => { if (c.has('engine')) fillSizes(); });
   $('curve-cancel').addEventListener('click', onCancel);
 
   function draw() {
@@ -59,11 +70,22 @@ export function mountCurves(root, { onRun, onCancel }) {
     // The reader's setting: where it sits on the x axis and, once measured, its value.
     const share = Math.min(state.count, totalHeads()) / totalHeads();
     svg.append('line').attr('x1', x(share)).attr('x2', x(share)).attr('y1', m.t).attr('y2', H - m.b).attr('stroke', '#f0a800').attr('stroke-dasharray', '4 3');
+    // The reader's setting: the exact value once measured; while the set streams, the running
+    // estimate's 95 % interval (a lone early estimate would mislead).
     const e = state.evaluation;
     if (e?.done) {
-      const v = (metric === 'accuracy' ? e.correct : e.agree) / e.done;
-      svg.append('circle').attr('class', 'you').attr('cx', x(state.pruned.length / totalHeads())).attr('cy', y(v)).attr('r', 6).attr('fill', '#f0a800').attr('stroke', '#000');
-      svg.append('text').attr('x', x(state.pruned.length / totalHeads()) + 8).attr('y', y(v) - 8).text(`you: ${(v * 100).toFixed(1)} %`);
+      const k = metric === 'accuracy' ? e.correct : e.agree;
+      const v = k / e.done;
+      const cx = x(state.pruned.length / totalHeads());
+      if (e.final || e.done >= e.total) {
+        svg.append('circle').attr('class', 'you').attr('cx', cx).attr('cy', y(v)).attr('r', 6).attr('fill', '#f0a800').attr('stroke', '#000');
+        svg.append('text').attr('x', cx + 8).attr('y', y(v) - 8).text(`you: ${(v * 100).toFixed(1)} %`);
+      } else {
+        const [lo, hi] = interval(k, e.done, e.total);
+        const top = y(Math.min(hi, y.domain()[1])), bottom = y(Math.max(lo, y.domain()[0]));
+        svg.append('line').attr('class', 'you-interval').attr('x1', cx).attr('x2', cx).attr('y1', top).attr('y2', bottom).attr('stroke', '#f0a800').attr('stroke-width', 4).attr('opacity', 0.7);
+        svg.append('text').attr('x', cx + 8).attr('y', top + 4).text(`you: estimating (${e.done} of ${e.total})`);
+      }
     }
   }
   subscribe((c) => { if (['curves', 'curvesLive', 'curveProgress', 'curveMetric', 'count', 'criterion', 'evaluation', 'engine', 'pruned'].some((k) => c.has(k))) draw(); });

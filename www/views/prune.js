@@ -68,12 +68,13 @@ export function mountPrune(root) {
     const t = state.latency;
     const key = e?.key;
     if (!state.pruned.length) $('r-latency').textContent = 'nothing pruned';
-    else if (!t || t.key !== key) $('r-latency').textContent = f ? 'measuring…' : 'after the accuracy';
+    else if (!t || t.key !== key) $('r-latency').textContent = f ? 'measuring…' : 'measured once the accuracy is in';
     else if (t.error) $('r-latency').innerHTML = `<span class="error">${esc(t.error)}</span>`;
     else if (t.pending) $('r-latency').textContent = `measuring… ${t.done ?? 0}/${t.total ?? '?'}`;
     else {
       const speed = t.full_ms / t.structural_ms;
-      $('r-latency').innerHTML = `full <b>${t.full_ms.toFixed(1)} ms</b> · masked ${t.masked_ms.toFixed(1)} ms (no faster: same work) · sliced <b>${t.structural_ms.toFixed(1)} ms</b> = <b>${speed.toFixed(2)}×</b> <span class="muted">(median of ${t.runs} runs, ${state.engine?.backend === 'gpu' ? 'WebGPU' : 'CPU'}, batch of 1)</span>`;
+      const verdict = speed >= 1 ? `${speed.toFixed(2)}× faster` : `${(1 / speed).toFixed(2)}× slower`;
+      $('r-latency').innerHTML = `full <b>${t.full_ms.toFixed(1)} ms</b> · masked ${t.masked_ms.toFixed(1)} ms (no faster: same work) · sliced <b>${t.structural_ms.toFixed(1)} ms</b>, <b>${verdict}</b> <span class="muted">(median of ${t.runs} runs, ${state.engine?.backend === 'gpu' ? 'WebGPU' : 'CPU'}, batch of 1)</span>`;
     }
   }
   subscribe((c) => { if (['criterion', 'count', 'seed', 'iterative', 'structural', 'manual', 'pruned', 'plan', 'evaluation', 'latency', 'model', 'engine'].some((k) => c.has(k))) draw(); });

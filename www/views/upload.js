@@ -16,7 +16,9 @@ function sortFiles(list) {
     .filter(([k]) => !model[k]).map(([, name]) => name);
   const tsv = byName(/\.(tsv|txt)$/i);
   const unknown = files.filter((f) => !Object.values(model).includes(f) && f !== tsv).map((f) => f.name);
-  return { model, data: tsv ? { calibration: tsv, evaluation: tsv } : null, missing, unknown, name: model.weights?.name ?? 'your model' };
+  // A picked folder names the model; single files do not.
+  const folder = model.config?.webkitRelativePath?.split('/').slice(-2, -1)[0];
+  return { model, data: tsv ? { calibration: tsv, evaluation: tsv } : null, missing, unknown, name: folder ? `your model (${folder})` : 'your model' };
 }
 
 export function mountUpload(root, { onFiles, onDefault }) {
