@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
+use tsify::Tsify;
 
 use crate::analysis::Grid;
 use crate::batch::{self, Batch};
@@ -16,6 +17,7 @@ use crate::config::{BertConfig, Pooling};
 use crate::device::Backend;
 use crate::error::{Error, Result};
 use crate::model::{Bert, BertOutput, pool};
+use crate::report::F32s;
 use crate::tokenize::{Encoded, TextTokenizer};
 
 /// Padded tokens per batch: bounds the [B, H, T, T] scores to a few tens of MB.
@@ -57,7 +59,7 @@ pub struct Embedded {
 }
 
 /// Every head's attention on one sentence (Hugging Face's `output_attentions`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Tsify)]
 pub struct AttentionMaps {
     pub tokens: Vec<String>,
     pub ids: Vec<u32>,
@@ -67,7 +69,7 @@ pub struct AttentionMaps {
     /// Tokens in the sentence (T).
     pub len: usize,
     /// [L, H, T, T], row-major; row i is query token i's distribution over the keys.
-    pub attentions: Vec<f32>,
+    pub attentions: F32s,
 }
 
 impl Engine {
@@ -171,7 +173,7 @@ impl Engine {
         let (out, _) = self.forward(&batch, None, true);
         let (l, h, t) = (out.attentions.len(), self.config().num_attention_heads, batch.t);
         let all = Tensor::cat(out.attentions, 0); // [L, H, T, T]
-        let attentions = read(all).await?;
+        let attentions = F32s(read(all).await?);
         Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, truncated: e.truncated, layers: l, heads: h, len: t, attentions })
     }
 

@@ -8,6 +8,7 @@ use tsify::Tsify;
 use crate::analysis::Grid;
 use crate::curves::Curves;
 use crate::device::Backend;
+use crate::engine::AttentionMaps;
 use crate::prune::PruneOptions;
 use crate::scores::Scores;
 
@@ -75,18 +76,15 @@ impl Prediction {
 }
 
 /// One sentence, everything the page shows about it, from one forward and one backward pass.
+/// (`hashmap_as_object`: with the flattened maps serde writes a map, which must reach JS as a
+/// plain object, not a `Map`.)
 #[derive(Debug, Clone, Serialize, Tsify)]
+#[tsify(hashmap_as_object)]
 pub struct Inspection {
     pub text: String,
-    pub tokens: Vec<String>,
-    pub ids: Vec<u32>,
-    pub truncated: bool,
-    pub layers: usize,
-    pub heads: usize,
-    /// Tokens (T).
-    pub len: usize,
-    /// [L, H, T, T], row-major: row i is query token i's distribution over the keys.
-    pub attentions: F32s,
+    /// Tokens, ids and every head's attention.
+    #[serde(flatten)]
+    pub maps: AttentionMaps,
     /// Per head: mean row entropy over the sentence divided by ln T (0 focused … 1 uniform).
     pub entropy: Grid,
     /// The same in nats.

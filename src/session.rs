@@ -20,7 +20,7 @@ use crate::analysis::{self, Grid, Head};
 use crate::classifier::Input;
 use crate::curves::{CurveOptions, CurveProgress, Curves};
 use crate::data::{self, Example};
-use crate::engine::{Embedded, Engine, read};
+use crate::engine::{AttentionMaps, Embedded, Engine, read};
 use crate::error::{Error, Result};
 use crate::evaluate::{self, CacheBudget, EvalSet, Pass, Pruned, Streamed};
 use crate::model::Bert;
@@ -394,13 +394,15 @@ impl Session {
         let grid = |f: &dyn Fn(usize) -> f64| -> Grid { (0..layers).map(|l| (0..h).map(|k| f(l * h + k)).collect()).collect() };
         Ok(Inspection {
             text: text.to_string(),
-            tokens: enc.tokens,
-            ids: enc.ids,
-            truncated: enc.truncated,
-            layers,
-            heads: h,
-            len: t,
-            attentions: F32s(attentions),
+            maps: AttentionMaps {
+                tokens: enc.tokens,
+                ids: enc.ids,
+                truncated: enc.truncated,
+                layers,
+                heads: h,
+                len: t,
+                attentions: F32s(attentions),
+            },
             entropy: grid(&|i| stats[i].1),
             entropy_nats: grid(&|i| stats[i].0),
             confidence: grid(&|i| stats[i].2),

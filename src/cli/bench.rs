@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use hies::Engine;
 use hies::analysis::{self, Grid};
 use hies::batch::{self, Batch};
 use hies::flops::{encoder_flops, kept_per_layer};
@@ -85,6 +86,46 @@ fn timed(runs: usize, mut f: impl FnMut() -> Res<()>) -> Res<(f64, Vec<f64>)> {
     Ok((median(&times), times))
 }
 
+/// The full and the sliced encoder (HIES order, `ratio` of the heads) over `batches`,
+/// interleaved, against the FLOP count's prediction.
+fn time_pruning(engine: &Engine, batches: &[Batch], keep: &Grid, ratio: f64, runs: usize) -> Res<PruningTiming> {
+    let c = engine.config();
+    let encode_all = |m: &Bert| -> Res<()> {
+        for b in batches {
+            let (ids, mask) = b.tensors(&engine.device);
+            block(hies::engine::read(m.forward(ids, mask, None, false).last_hidden_state.sum()))?;
+        }
+        Ok(())
+    };
+    let flops = |kept: &[usize]| batches.iter().map(|b| encoder_flops(c, kept, b.b, b.t)).sum::<f64>();
+    let count = analysis::heads_for_ratio(ratio, c.num_hidden_layers * c.num_attention_heads);
+    let off = analysis::select_pruned(keep, count, false, &[]);
+    let small = engine.model.without_heads(&off);
+    eprintln!("bench: pruning {count} heads");
+    let (mut full_t, mut small_t) = (Vec::new(), Vec::new());
+    encode_all(&engine.model)?;
+    encode_all(&small)?;
+    for _ in 0..runs {
+        let t = Instant::now();
+        encode_all(&engine.model)?;
+        full_t.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        encode_all(&small)?;
+        small_t.push(t.elapsed().as_secs_f64());
+    }
+    let (full_s, structural_s) = (median(&full_t), median(&small_t));
+    let predicted = flops(&kept_per_layer(c, &[])) / flops(&kept_per_layer(c, &off));
+    Ok(PruningTiming {
+        ratio,
+        heads_pruned: count,
+        full_s,
+        structural_s,
+        measured_speedup: full_s / structural_s,
+        flop_predicted_speedup: predicted,
+        share_of_predicted: (full_s / structural_s - 1.0) / (predicted - 1.0),
+    })
+}
+
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     if a.runs == 0 {
         return Err("--runs must be at least 1".into());
@@ -119,45 +160,9 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         .into_iter()
         .map(|g| Batch::new(&g.iter().map(|&i| encoded[i].ids.as_slice()).collect::<Vec<_>>(), c.pad_token_id))
         .collect();
-    let encode_all = |m: &Bert| -> Res<()> {
-        for b in &batches {
-            let (ids, mask) = b.tensors(&engine.device);
-            block(hies::engine::read(m.forward(ids, mask, None, false).last_hidden_state.sum()))?;
-        }
-        Ok(())
-    };
-    let flops = |kept: &[usize]| batches.iter().map(|b| encoder_flops(&c, kept, b.b, b.t)).sum::<f64>();
-    let full_flops = flops(&kept_per_layer(&c, &[]));
-    let mut pruning = Vec::new();
+    let full_flops = batches.iter().map(|b| encoder_flops(&c, &kept_per_layer(&c, &[]), b.b, b.t)).sum::<f64>();
     let keep = keep_score(Criterion::Hies, &scores, a.session.score.seed);
-    for &ratio in &a.ratios {
-        let count = analysis::heads_for_ratio(ratio, c.num_hidden_layers * c.num_attention_heads);
-        let off = analysis::select_pruned(&keep, count, false, &[]);
-        let small = engine.model.without_heads(&off);
-        eprintln!("bench: pruning {count} heads");
-        let (mut full_t, mut small_t) = (Vec::new(), Vec::new());
-        encode_all(&engine.model)?;
-        encode_all(&small)?;
-        for _ in 0..a.runs {
-            let t = Instant::now();
-            encode_all(&engine.model)?;
-            full_t.push(t.elapsed().as_secs_f64());
-            let t = Instant::now();
-            encode_all(&small)?;
-            small_t.push(t.elapsed().as_secs_f64());
-        }
-        let (full_s, small_s) = (median(&full_t), median(&small_t));
-        let predicted = full_flops / flops(&kept_per_layer(&c, &off));
-        pruning.push(PruningTiming {
-            ratio,
-            heads_pruned: count,
-            full_s,
-            structural_s: small_s,
-            measured_speedup: full_s / small_s,
-            flop_predicted_speedup: predicted,
-            share_of_predicted: (full_s / small_s - 1.0) / (predicted - 1.0),
-        });
-    }
+    let pruning = a.ratios.iter().map(|&ratio| time_pruning(engine, &batches, &keep, ratio, a.runs)).collect::<Res<Vec<_>>>()?;
     let tokens: usize = lens.iter().sum();
     let padded: usize = batches.iter().map(|b| b.b * b.t).sum();
     print_json(&Report {

@@ -138,13 +138,13 @@ pub fn check_against_fixture(engine: &Engine, limit: usize, emb_tol: f32, attn_t
         let mut worst = 0f32;
         for &[l, h, i, j, p] in &s.attention_samples {
             let (l, h, i, j) = (l as usize, h as usize, i as usize, j as usize);
-            let got = a.attentions[((l * a.heads + h) * t + i) * t + j];
+            let got = a.attentions.0[((l * a.heads + h) * t + i) * t + j];
             worst = worst.max((got - p as f32).abs());
         }
         assert!(worst <= attn_tol, "attention of {:?}: max |diff| {worst:e} > {attn_tol:e}", s.text);
         worst_attn = worst_attn.max(worst);
         if let Some(full) = &s.attention {
-            let d = max_abs_diff(&a.attentions, full);
+            let d = max_abs_diff(&a.attentions.0, full);
             assert!(d <= attn_tol, "full attention of {:?}: max |diff| {d:e}", s.text);
             worst_attn = worst_attn.max(d);
         }

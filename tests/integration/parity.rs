@@ -43,8 +43,8 @@ fn padding_in_a_batch_changes_nothing() {
 fn attention_rows_are_distributions() {
     let engine = engine(Backend::Cpu);
     let a = pollster::block_on(engine.attentions("Rows of attention sum to one.")).unwrap();
-    assert_eq!(a.attentions.len(), a.layers * a.heads * a.len * a.len);
-    for row in a.attentions.chunks(a.len) {
+    assert_eq!(a.attentions.0.len(), a.layers * a.heads * a.len * a.len);
+    for row in a.attentions.0.chunks(a.len) {
         let s: f32 = row.iter().sum();
         assert!((s - 1.0).abs() < 1e-5, "row sums to {s}");
     }

@@ -24,13 +24,14 @@ fn inspect_equals_attention_scoring_and_prediction_run_separately() {
 
     // Attention: a plain forward of the bare encoder.
     let plain = block(engine(Backend::Cpu).attentions(text));
-    assert_eq!((got.len, got.layers, got.heads, &got.tokens), (plain.len, 6, 12, &plain.tokens));
-    let d = max_abs_diff(&got.attentions.0, &plain.attentions);
+    let m = &got.maps;
+    assert_eq!((m.len, m.layers, m.heads, &m.tokens), (plain.len, 6, 12, &plain.tokens));
+    let d = max_abs_diff(&m.attentions.0, &plain.attentions.0);
     // A batch of two rows runs other matmul blockings than a batch of one: float rounding only.
     assert!(d <= 1e-5, "attention maps differ by {d:e}");
 
     // Entropy and confidence: the analysis functions on those maps.
-    let stats = hies::analysis::example_head_stats(&plain.attentions, 72, plain.len, plain.len);
+    let stats = hies::analysis::example_head_stats(&plain.attentions.0, 72, plain.len, plain.len);
     for (k, (nats, normed, conf)) in stats.iter().enumerate() {
         let (l, h) = (k / 12, k % 12);
         assert!(
