@@ -10,7 +10,8 @@ const manifest = JSON.parse(readFileSync('src/manifest.json', 'utf8'));
 const files = manifest.checkpoint_files;
 const assetFiles = [
   ...Object.values(files).map((f) => `${manifest.model.dir}/${f}`),
-  manifest.classifier.weights, manifest.classifier.meta, manifest.data.calibration, manifest.data.evaluation,
+  ...Object.values(manifest.finetuned.files).map((f) => `${manifest.finetuned.dir}/${f}`),
+  manifest.classifier.weights, manifest.classifier.meta, manifest.data.calibration, manifest.data.evaluation, manifest.data.validation,
 ];
 
 // The Cache API name carries a hash of the default assets: new files, new cache, old one deleted.

@@ -26,7 +26,7 @@ export HIES_PROFILE=${HIES_PROFILE:-dist}
 bash scripts/build-web.sh "$HIES_PROFILE"
 
 echo "bench: hies natively"
-"$native_dir/release/hies" bench --runs "$runs" --calibration-out bench/.cache/calibration.tsv > bench/.cache/hies.json
+"$native_dir/release/hies" bench --model probe --preset bertology --alpha 0.5 --runs "$runs" --calibration-out bench/.cache/calibration.tsv > bench/.cache/hies.json
 echo "bench: PyTorch and onnxruntime"
 $venv/bin/python bench/native_bench.py --calibration bench/.cache/calibration.tsv --runs "$runs" > bench/.cache/python.json
 # transformers.js reads the same ONNX file from a local model folder.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the static site:  scripts/build-web.sh [dist|release] [OUT]
 #   the wasm engine (scripts/build-wasm.sh), the page (Vite: relative paths, so the folder works
-#   from any sub-path), and the default model, classifier and data (src/manifest.json) copied
+#   from any sub-path), and the built-in models (the base checkpoint, the fine-tuned model's
+#   adapter, the probe), and the data (src/manifest.json) copied
 #   beside it at the same relative paths (never committed). OUT: dist/ (default) for the shipped
 #   site; the tests build theirs into dist-test/ so they never replace it.
 set -euo pipefail
@@ -15,7 +16,8 @@ OUT="$out" node --input-type=module -e '
   import { dirname } from "node:path";
   const m = JSON.parse(readFileSync("src/manifest.json", "utf8"));
   const files = [...Object.entries(m.checkpoint_files).map(([role, f]) => [role, `${m.model.dir}/${f}`]),
-    ["classifier", m.classifier.weights], ["classifier", m.classifier.meta], ["data", m.data.calibration], ["data", m.data.evaluation]];
+    ...Object.values(m.finetuned.files).map((f) => ["adapter", `${m.finetuned.dir}/${f}`]),
+    ["classifier", m.classifier.weights], ["classifier", m.classifier.meta], ["data", m.data.calibration], ["data", m.data.evaluation], ["data", m.data.validation]];
   for (const [role, f] of files) {
     if (!existsSync(f)) {
       if (m.optional_checkpoint_files.includes(role)) continue;

@@ -6,9 +6,12 @@ BertTokenizer (vocab.txt, not tokenizer.json), and the encoder written out in fl
 the safetensors file. The Rust tests (native, wgpu, wasm in Chromium) compare against this file.
 
     python3 scripts/reference.py          # installs its pinned packages into .venv/reference once
+    python3 scripts/reference.py --finetuned-only   # only tests/fixtures/finetuned.json
+    python3 scripts/reference.py --export DIR       # tests/fixtures/export.json from `hies export` (see EXPORT_PRUNE)
 
 Rerunning it reproduces the committed fixture (the sampling below is seeded).
 """
+import hashlib
 import json
 import math
 import os
@@ -198,7 +201,8 @@ FD_STEP = 1e-4  # central differences on each gate, in float64
 
 
 def scores_main():
-    """AE, confidence and HIS (|dL/dgate| by central finite differences) over CALIBRATION."""
+    """AE, confidence and HIS (|dL/dgate| by central finite differences, plain and divided by each
+    example's tokens) over CALIBRATION."""
     cfg = json.load(open(os.path.join(MODEL, "config.json")))
     w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(MODEL, "model.safetensors")).items()
          if k != "embeddings.position_ids"}
@@ -211,7 +215,7 @@ def scores_main():
         z = z - z.max()
         return -(z[label] - np.log(np.exp(z).sum()))
 
-    ent, nats, conf, his = (np.zeros((L, H)) for _ in range(4))
+    ent, nats, conf, his, his_tok = (np.zeros((L, H)) for _ in range(5))
     tokens = 0
     for k, (label, text) in enumerate(CALIBRATION):
         ids = tok(text, truncation=True, max_length=cfg["max_position_embeddings"])["input_ids"]
@@ -232,13 +236,16 @@ def scores_main():
                 up = loss(forward(w, cfg, ids, g, start=l, x=inputs[l])[0], label)
                 g[l, h] = 1 - FD_STEP
                 down = loss(forward(w, cfg, ids, g, start=l, x=inputs[l])[0], label)
-                his[l, h] += abs((up - down) / (2 * FD_STEP))
+                g = abs((up - down) / (2 * FD_STEP))
+                his[l, h] += g
+                his_tok[l, h] += g / n  # the paper's Eq. 2: token-averaged per example
         print(f"calibration {k + 1}/{len(CALIBRATION)}", flush=True)
     m = len(CALIBRATION)
     grid = lambda a: [[r(x) for x in row] for row in a / m]
     out = {"generator": "scripts/reference.py (numpy float64, central differences)", "classifier": "classifiers/minilm-rotten-tomatoes.safetensors",
            "examples": [{"label": y, "text": t} for y, t in CALIBRATION], "tokens": tokens,
-           "entropy": grid(ent), "entropy_nats": grid(nats), "confidence": grid(conf), "his_raw": grid(his)}
+           "entropy": grid(ent), "entropy_nats": grid(nats), "confidence": grid(conf), "his_raw": grid(his),
+           "his_token_mean": grid(his_tok)}
     with open(SCORES_OUT, "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")
@@ -247,7 +254,103 @@ def scores_main():
     print(f"wrote {os.path.relpath(SCORES_OUT, ROOT)} and {os.path.relpath(CALIBRATION_TSV, ROOT)}")
 
 
+ADAPTER = os.path.join(ROOT, "classifiers", "minilm-rotten-tomatoes-lora")
+FINETUNED_OUT = os.path.join(ROOT, "tests", "fixtures", "finetuned.json")
+
+
+def finetuned_main():
+    """Logits of the fine-tuned model: the PEFT LoRA adapter merged here, independently of the Rust
+    loader (W + lora_alpha/r * B @ A, the saved pooler and classifier), then BertForSequenceClassification
+    in float64: tanh(pooler.dense(h[CLS])) -> classifier."""
+    cfg = json.load(open(os.path.join(MODEL, "config.json")))
+    w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(MODEL, "model.safetensors")).items()
+         if k != "embeddings.position_ids"}
+    acfg = json.load(open(os.path.join(ADAPTER, "adapter_config.json")))
+    scale = acfg["lora_alpha"] / acfg["r"]
+    adapter = {k: v.astype(np.float64) for k, v in load_file(os.path.join(ADAPTER, "adapter_model.safetensors")).items()}
+    prefix = "base_model.model.bert."
+    merged = 0
+    for k, a in adapter.items():
+        if k.endswith(".lora_A.weight"):
+            module = k[len(prefix):-len(".lora_A.weight")]
+            b = adapter[k.replace("lora_A", "lora_B")]
+            w[module + ".weight"] = w[module + ".weight"] + scale * (b @ a)
+            merged += 1
+    w["pooler.dense.weight"] = adapter[prefix + "pooler.dense.weight"]
+    w["pooler.dense.bias"] = adapter[prefix + "pooler.dense.bias"]
+    cw, cb = adapter["base_model.model.classifier.weight"], adapter["base_model.model.classifier.bias"]
+    tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
+    L, H = cfg["num_hidden_layers"], cfg["num_attention_heads"]
+    out = {"generator": "scripts/reference.py (numpy float64, PEFT adapter merged independently)",
+           "adapter_sha256": hashlib.sha256(open(os.path.join(ADAPTER, "adapter_model.safetensors"), "rb").read()).hexdigest(),
+           "merged_layers": merged, "sentences": []}
+    for text in SENTENCES:
+        ids = tok(text, truncation=True, max_length=cfg["max_position_embeddings"])["input_ids"]
+        states, _ = forward(w, cfg, ids, np.ones((L, H)))
+        pooled = np.tanh(w["pooler.dense.weight"] @ states[0] + w["pooler.dense.bias"])
+        out["sentences"].append({"text": text, "logits": [r(x) for x in cw @ pooled + cb]})
+    with open(FINETUNED_OUT, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.relpath(FINETUNED_OUT, ROOT)} ({merged} LoRA matrices merged)")
+
+
+EXPORT_OUT = os.path.join(ROOT, "tests", "fixtures", "export.json")
+# The heads tests/integration/export.rs prunes before `hies export` (a whole layer among them).
+EXPORT_PRUNE = [[0, 1], [0, 5], [3, 4], [5, 11]] + [[2, h] for h in range(12)]
+
+
+def export_main(folder):
+    """Logits of a checkpoint folder as transformers would load it: BertForSequenceClassification
+    weights (`bert.` prefix, [out, in]) with config.json's `pruned_heads` already sliced out of
+    query/key/value (rows) and attention.output.dense (columns); numpy float64."""
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(folder, "model.safetensors")).items()}
+    w = {k[len("bert."):] if k.startswith("bert.") else k: v for k, v in w.items()}
+    pruned = {int(l): hs for l, hs in cfg.get("pruned_heads", {}).items()}
+    tok = BertTokenizer(os.path.join(folder, "vocab.txt"), do_lower_case=True)
+    d, nh, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    dh = d // nh
+    out = {"generator": "scripts/reference.py --export (numpy float64, pruned_heads honoured as transformers does)",
+           "prune": EXPORT_PRUNE, "pruned_heads": cfg.get("pruned_heads", {}), "sentences": []}
+    for text in SENTENCES[:12]:
+        ids = tok(text, truncation=True, max_length=cfg["max_position_embeddings"])["input_ids"]
+        t = len(ids)
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:t] \
+            + w["embeddings.token_type_embeddings.weight"][0]
+        x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        for l in range(cfg["num_hidden_layers"]):
+            p = f"encoder.layer.{l}."
+            kept = nh - len(pruned.get(l, []))
+            lin = lambda name, v: v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+            if kept:
+                heads = lambda v: v.reshape(t, kept, dh).transpose(1, 0, 2)
+                q, k, v = (heads(lin(f"attention.self.{n}", x)) for n in ("query", "key", "value"))
+                ctx = (softmax(q @ k.transpose(0, 2, 1) / math.sqrt(dh)) @ v).transpose(1, 0, 2).reshape(t, kept * dh)
+                attn = lin("attention.output.dense", ctx)
+            else:
+                attn = np.broadcast_to(w[p + "attention.output.dense.bias"], (t, d))
+            a = layer_norm(attn + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+            ff = lin("output.dense", gelu(lin("intermediate.dense", a)))
+            x = layer_norm(ff + a, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        pooled = np.tanh(w["pooler.dense.weight"] @ x[0] + w["pooler.dense.bias"])
+        out["sentences"].append({"text": text, "logits": [r(v) for v in w["classifier.weight"] @ pooled + w["classifier.bias"]]})
+    with open(EXPORT_OUT, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.relpath(EXPORT_OUT, ROOT)}")
+
+
 if __name__ == "__main__":
+    if "--export" in sys.argv:
+        # python3 scripts/reference.py --export DIR, DIR written by:
+        #   hies export --out DIR --prune 0.1,0.5,3.4,5.11,2.0,2.1,…,2.11   (EXPORT_PRUNE)
+        export_main(sys.argv[sys.argv.index("--export") + 1])
+        sys.exit(0)
+    if "--finetuned-only" in sys.argv:
+        finetuned_main()
+        sys.exit(0)
     if "--scores-only" not in sys.argv:
         main()
     scores_main()
+    finetuned_main()

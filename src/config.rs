@@ -18,6 +18,9 @@ pub struct BertConfig {
     pub pad_token_id: u32,
     /// `id2label` in index order, when the checkpoint names its classes.
     pub labels: Option<Vec<String>>,
+    /// `pruned_heads` as transformers writes it after `prune_heads`: layer → original indices of
+    /// the heads sliced out of that layer's weights.
+    pub pruned_heads: std::collections::BTreeMap<usize, Vec<usize>>,
 }
 
 impl BertConfig {
@@ -43,6 +46,8 @@ impl BertConfig {
             position_embedding_type: Option<String>,
             is_decoder: Option<bool>,
             id2label: Option<std::collections::BTreeMap<String, String>>,
+            #[serde(default)]
+            pruned_heads: std::collections::BTreeMap<String, Vec<usize>>,
         }
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
 
@@ -76,7 +81,7 @@ impl BertConfig {
                 None => Err(Error::config(format!("{name} is missing"))),
             }
         }
-        let config = Self {
+        let mut config = Self {
             vocab_size: need(raw.vocab_size, "vocab_size")?,
             hidden_size: need(raw.hidden_size, "hidden_size")?,
             num_hidden_layers: need(raw.num_hidden_layers, "num_hidden_layers")?,
@@ -91,7 +96,21 @@ impl BertConfig {
                 v.sort();
                 v.iter().enumerate().all(|(i, (k, _))| i == *k).then(|| v.into_iter().map(|(_, l)| l).collect())
             }),
+            pruned_heads: Default::default(),
         };
+        for (layer, heads) in raw.pruned_heads {
+            let l: usize = layer.parse().map_err(|_| Error::config(format!("pruned_heads: \"{layer}\" is not a layer index")))?;
+            if l >= config.num_hidden_layers || heads.iter().any(|&h| h >= config.num_attention_heads) {
+                return Err(Error::config(format!(
+                    "pruned_heads: layer {l} heads {heads:?} do not exist in {} layers × {} heads",
+                    config.num_hidden_layers, config.num_attention_heads
+                )));
+            }
+            let mut heads = heads;
+            heads.sort();
+            heads.dedup();
+            config.pruned_heads.insert(l, heads);
+        }
         if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             return Err(Error::config(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",

@@ -124,28 +124,15 @@ impl Engine {
         let plans = self.plan_curves(pool, options, progress).await?;
 
         // Then every distinct set in one pass over the evaluation set.
-        let mut distinct: Vec<Vec<Head>> = plans.iter().map(|p| p.heads.clone()).collect();
-        distinct.sort();
-        distinct.dedup();
-        let variants: Vec<Pruned> = distinct.iter().map(|h| Pruned::Mask(h)).collect();
-        let (mut done, n) = (0, set.len());
-        let pass = self
-            .stream(set, &variants, &mut |b| {
-                done += b.rows.len();
-                progress(CurveProgress { stage: "evaluating", done, total: n });
-            })
-            .await?;
-        let scored: BTreeMap<&[Head], (f64, f64)> = distinct
-            .iter()
-            .zip(&pass.pruned)
-            .map(|(h, pred)| (h.as_slice(), (evaluate::accuracy(pred, &set.labels), evaluate::agreement(pred, &pass.full))))
-            .collect();
+        let sets: Vec<&[Head]> = plans.iter().map(|p| p.heads.as_slice()).collect();
+        let done = self.evaluate_sets(set, &sets, &mut |done, n| progress(CurveProgress { stage: "evaluating", done, total: n })).await?;
+        let (scored, full_accuracy, evaluations) = (done.scores, done.full_accuracy, done.distinct);
 
         let mut points = Vec::new();
         for &criterion in &options.criteria {
             for &ratio in &options.ratios {
                 let runs: Vec<(f64, f64)> =
-                    plans.iter().filter(|p| p.criterion == criterion && p.ratio == ratio).map(|p| scored[p.heads.as_slice()]).collect();
+                    plans.iter().zip(&scored).filter(|(p, _)| p.criterion == criterion && p.ratio == ratio).map(|(_, s)| *s).collect();
                 let acc: Vec<f64> = runs.iter().map(|r| r.0).collect();
                 let agr: Vec<f64> = runs.iter().map(|r| r.1).collect();
                 let (accuracy_mean, accuracy_std) = analysis::mean_std(&acc);
@@ -163,12 +150,43 @@ impl Engine {
                 });
             }
         }
-        Ok(Curves {
+        Ok(Curves { full_accuracy, evaluation_size: set.len(), points, options: options.clone(), evaluations })
+    }
+
+    /// (accuracy, agreement with the unpruned model) of every head set in `sets` (each sorted),
+    /// with identical sets evaluated once, all in one pass over `set`. `progress(done, total)`
+    /// counts sentences.
+    pub async fn evaluate_sets(&self, set: &EvalSet, sets: &[&[Head]], progress: &mut dyn FnMut(usize, usize)) -> Result<SetScores> {
+        let mut distinct: Vec<&[Head]> = sets.to_vec();
+        distinct.sort();
+        distinct.dedup();
+        let variants: Vec<Pruned> = distinct.iter().map(|h| Pruned::Mask(h)).collect();
+        let (mut done, n) = (0, set.len());
+        let pass = self
+            .stream(set, &variants, &mut |b| {
+                done += b.rows.len();
+                progress(done, n);
+            })
+            .await?;
+        let scored: BTreeMap<&[Head], (f64, f64)> = distinct
+            .iter()
+            .zip(&pass.pruned)
+            .map(|(h, pred)| (*h, (evaluate::accuracy(pred, &set.labels), evaluate::agreement(pred, &pass.full))))
+            .collect();
+        Ok(SetScores {
+            scores: sets.iter().map(|h| scored[h]).collect(),
             full_accuracy: evaluate::accuracy(&pass.full, &set.labels),
-            evaluation_size: n,
-            points,
-            options: options.clone(),
-            evaluations: distinct.len(),
+            distinct: distinct.len(),
         })
     }
+}
+
+/// What [`Engine::evaluate_sets`] returns.
+pub struct SetScores {
+    /// (accuracy, agreement) per set asked for, in order.
+    pub scores: Vec<(f64, f64)>,
+    /// The unpruned model's accuracy.
+    pub full_accuracy: f64,
+    /// Distinct sets evaluated.
+    pub distinct: usize,
 }

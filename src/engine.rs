@@ -16,6 +16,8 @@ use crate::classifier::{Classifier, ClassifierMeta};
 use crate::config::{BertConfig, Pooling};
 use crate::device::Backend;
 use crate::error::{Error, Result};
+use crate::finetune::TrainingRecord;
+use crate::lora::Adapter;
 use crate::model::{Bert, BertOutput, pool};
 use crate::report::F32s;
 use crate::tokenize::{Encoded, TextTokenizer};
@@ -33,6 +35,19 @@ pub struct ModelFiles<'a> {
     pub modules: Option<&'a [u8]>,
     /// sentence-transformers `1_Pooling/config.json`, if the checkpoint has one.
     pub pooling: Option<&'a [u8]>,
+    /// A LoRA adapter to merge at load (the fine-tuned default model).
+    pub adapter: Option<AdapterFiles<'a>>,
+}
+
+/// A PEFT LoRA adapter folder's bytes (`crate::lora`).
+#[derive(Clone, Copy)]
+pub struct AdapterFiles<'a> {
+    /// `adapter_config.json`
+    pub config: &'a [u8],
+    /// `adapter_model.safetensors`
+    pub weights: &'a [u8],
+    /// `training.json` ([`crate::finetune::TrainingRecord`]): the classifier's label names.
+    pub training: &'a [u8],
 }
 
 pub struct Engine {
@@ -77,8 +92,29 @@ impl Engine {
         let config = BertConfig::from_json(files.config)?;
         let pooling = Pooling::from_sentence_transformers(files.modules, files.pooling)?;
         let tokenizer = TextTokenizer::from_bytes(files.tokenizer, config.max_position_embeddings, config.vocab_size)?;
-        let model = Bert::load(&config, files.weights, &device)?;
-        let classifier = Classifier::from_checkpoint(&model, config.labels.clone());
+        let (model, classifier) = match files.adapter {
+            None => {
+                let model = Bert::load(&config, files.weights, &device)?;
+                let classifier = Classifier::from_checkpoint(&model, config.labels.clone());
+                (model, classifier)
+            }
+            Some(a) => {
+                let record: TrainingRecord = serde_json::from_slice(a.training)
+                    .map_err(|e| Error::weights(format!("training.json: not a training record with \"labels\": {e}")))?;
+                let model = Bert::load_with(&config, files.weights, Adapter::parse(a.config, a.weights)?, &device)?;
+                let rows = model.classifier.as_ref().map(|c| c.bias.dims()[0]);
+                if rows != Some(record.labels.len()) || model.pooler.is_none() {
+                    return Err(Error::weights(format!(
+                        "adapter: training.json names {} labels, but the merged model has {} classifier rows{}",
+                        record.labels.len(),
+                        rows.map_or("no".to_string(), |r| r.to_string()),
+                        if model.pooler.is_none() { " and no pooler" } else { "" }
+                    )));
+                }
+                let classifier = Classifier::from_checkpoint(&model, Some(record.labels));
+                (model, classifier)
+            }
+        };
         Ok(Self { model, tokenizer, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
     }
 
@@ -234,6 +270,7 @@ impl ModelDir {
             tokenizer: &self.tokenizer,
             modules: self.modules.as_deref(),
             pooling: self.pooling.as_deref(),
+            adapter: None,
         }
     }
 }

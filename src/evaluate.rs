@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 use crate::batch::{self, Batch};
 use crate::data::Example;
@@ -259,25 +259,67 @@ impl Engine {
             inputs = Some(self.model.layer_inputs(embedded, mask.clone(), deepest));
         }
 
-        let mut pruned = Vec::with_capacity(variants.len());
+        let mut pruned = vec![Vec::new(); variants.len()];
         let mut since_yield = crate::device::now_ms();
-        for (v, &first) in variants.iter().zip(&firsts) {
-            if first >= layers {
-                pruned.push(full.clone());
+        // Masked variants depth-first over their per-layer head sets, sorted: variants that
+        // remove the same heads in layers 0..k share those layers' work (an α sweep's or a
+        // curve's sets often differ only higher up). At most L + 1 hidden states are held.
+        let heads = self.config().num_attention_heads;
+        let keys: Vec<Vec<Vec<usize>>> =
+            variants.iter().map(|v| (0..layers).map(|l| v.heads().iter().filter(|h| h.0 == l).map(|h| h.1).collect()).collect()).collect();
+        let mut order: Vec<usize> = (0..variants.len()).filter(|&v| matches!(variants[v], Pruned::Mask(_)) && firsts[v] < layers).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let additive = self.model.attention_bias(mask.clone());
+        let mut stack: Vec<Tensor<3>> = Vec::new(); // stack[l]: the input of layer l under the current prefix
+        let mut prev: Option<usize> = None;
+        for &v in &order {
+            let key = &keys[v];
+            let common = prev.map_or(0, |p| keys[p].iter().zip(key).take_while(|(a, b)| a == b).count());
+            stack.truncate(common + 1);
+            while stack.len() <= layers {
+                let l = stack.len();
+                if l == 0 {
+                    stack.push(self.model.embeddings.forward(ids.clone(), b, t)); // [B, T, D]
+                } else if l <= firsts[v] && l < layers {
+                    // Still unpruned: the kept (or just computed) unpruned input of layer l.
+                    stack.push(inputs.as_ref().expect("computed above for every start below `deepest`")[l - 1].clone());
+                } else {
+                    let off = &key[l - 1];
+                    let gate = (!off.is_empty()).then(|| {
+                        let mut g = vec![1f32; heads];
+                        off.iter().for_each(|&h| g[h] = 0.0);
+                        Tensor::<2>::from_data(TensorData::new(g, [1, heads]), &self.device) // [1, H]
+                    });
+                    let x = stack[l - 1].clone();
+                    stack.push(self.model.layers[l - 1].forward(x, additive.clone(), gate, false).hidden);
+                }
+            }
+            let logits = read(classifier.logits(&self.model, stack[layers].clone(), mask.clone(), self.pooling)).await?;
+            pruned[v] = argmax_rows(&logits, classifier.labels.len());
+            prev = Some(v);
+            // Many variants in one batch (curves, sweeps): let a typed sentence or a cancel in every 50 ms.
+            if crate::device::now_ms() - since_yield > 50.0 {
+                self.checkpoint().await?;
+                since_yield = crate::device::now_ms();
+            }
+        }
+        // The rest: variants that change nothing, and sliced models (their own weights).
+        for (idx, (v, &first)) in variants.iter().zip(&firsts).enumerate() {
+            if !pruned[idx].is_empty() {
                 continue;
             }
-            let (model, head_mask) = match v {
-                Pruned::Mask(off) => (&self.model, Some(self.head_mask(off))),
-                Pruned::Structural(m, _) => (*m, None),
-            };
+            if first >= layers {
+                pruned[idx] = full.clone();
+                continue;
+            }
+            let Pruned::Structural(model, _) = v else { unreachable!("masked variants ran above") };
             let hidden = match first {
                 0 => model.embeddings.forward(ids.clone(), b, t),
                 f => inputs.as_ref().expect("computed above for every start below `deepest`")[f - 1].clone(),
             };
-            let out = model.encode(hidden, mask.clone(), first, head_mask, false, false);
+            let out = model.encode(hidden, mask.clone(), first, None, false, false);
             let logits = read(classifier.logits(model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
-            pruned.push(argmax_rows(&logits, classifier.labels.len()));
-            // Many variants in one batch (curves): let a typed sentence or a cancel in every 50 ms.
+            pruned[idx] = argmax_rows(&logits, classifier.labels.len());
             if crate::device::now_ms() - since_yield > 50.0 {
                 self.checkpoint().await?;
                 since_yield = crate::device::now_ms();

@@ -25,6 +25,25 @@ pub struct ModelEntry {
     pub dir: String,
 }
 
+/// The fine-tuned default model: a PEFT LoRA adapter folder over `model`, merged at load.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FinetunedEntry {
+    pub name: String,
+    /// The adapter folder, relative to the assets root (committed: about 1 MB).
+    pub dir: String,
+    pub files: AdapterFileNames,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdapterFileNames {
+    /// PEFT's `adapter_config.json`.
+    pub config: String,
+    /// PEFT's `adapter_model.safetensors`.
+    pub weights: String,
+    /// Our `training.json`: label names and how the adapter was made.
+    pub training: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClassifierEntry {
     pub name: String,
@@ -41,6 +60,10 @@ pub struct DataEntry {
     pub calibration: String,
     /// `label<TAB>text`: the held-out evaluation set (the dev split).
     pub evaluation: String,
+    /// `label<TAB>text`: held out from training, for model selection and choosing α.
+    pub validation: String,
+    /// The label names, index order.
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,8 +72,12 @@ pub struct Manifest {
     pub setup: String,
     pub checkpoint_files: CheckpointFiles,
     pub model: ModelEntry,
+    pub finetuned: FinetunedEntry,
+    /// The frozen encoder's linear probe.
     pub classifier: ClassifierEntry,
     pub data: DataEntry,
+    /// α* per built-in model and HIS preset (`crate::sweep::AlphaTable`).
+    pub alpha_star: String,
 }
 
 /// The manifest compiled into this build.
@@ -79,7 +106,9 @@ mod tests {
     #[test]
     fn the_manifest_parses_and_names_relative_paths() {
         let m = manifest();
-        for p in [&m.model.dir, &m.classifier.weights, &m.classifier.meta, &m.data.calibration, &m.data.evaluation] {
+        for p in
+            [&m.model.dir, &m.finetuned.dir, &m.classifier.weights, &m.classifier.meta, &m.data.calibration, &m.data.evaluation, &m.data.validation]
+        {
             assert!(!p.starts_with('/') && !p.contains(".."), "{p} must be relative to the assets root");
         }
         assert_eq!(m.checkpoint_files.weights, "model.safetensors");

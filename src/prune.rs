@@ -164,6 +164,7 @@ impl Engine {
             entropy: zeros.clone(),
             entropy_nats: zeros.clone(),
             his_raw: zeros.clone(),
+            his_token_mean: zeros.clone(),
             his: zeros.clone(),
             hies: zeros.clone(),
             confidence: zeros,

@@ -48,9 +48,10 @@ pub struct ModelInfo {
     pub classifier: Option<String>,
     pub labels: Vec<String>,
     pub parameters: usize,
-    /// Sentences in the calibration pool and the evaluation set now set.
+    /// Sentences in the calibration pool, the evaluation set and the validation split now set.
     pub calibration_size: usize,
     pub evaluation_size: usize,
+    pub validation_size: usize,
 }
 
 /// A classifier's output for one sentence.
@@ -182,10 +183,19 @@ pub struct EmbeddingBatch {
 /// `layers` × `heads`.
 pub fn scores_csv(s: &Scores) -> crate::error::Result<String> {
     s.check_shape()?;
-    let mut w = String::from("layer,head,hies,his,his_raw,entropy,entropy_nats,confidence,weight_norm\n");
+    let mut w = String::from("layer,head,hies,his,his_raw,his_token_mean,entropy,entropy_nats,confidence,weight_norm\n");
     for l in 0..s.layers {
         for h in 0..s.heads {
-            let row = [s.hies[l][h], s.his[l][h], s.his_raw[l][h], s.entropy[l][h], s.entropy_nats[l][h], s.confidence[l][h], s.weight_norm[l][h]];
+            let row = [
+                s.hies[l][h],
+                s.his[l][h],
+                s.his_raw[l][h],
+                s.his_token_mean[l][h],
+                s.entropy[l][h],
+                s.entropy_nats[l][h],
+                s.confidence[l][h],
+                s.weight_norm[l][h],
+            ];
             w += &format!("{l},{h},{}\n", row.map(|x| x.to_string()).join(","));
         }
     }

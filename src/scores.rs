@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 const SCORE_BATCH_TOKENS: usize = 2048;
 const SCORE_BATCH_SENTENCES: usize = 16;
 
-/// How HIS and HIES are normalised and combined; the defaults are bertology's HIS and α = 0.5.
+/// How HIS and HIES are normalised and combined; the defaults are the paper's HIS (the `paper`
+/// preset) and α = 0.5.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct ScoreOptions {
     /// HIES weight on importance (1 = HIS only, 0 = entropy only).
@@ -48,7 +49,9 @@ pub struct Scores {
     pub entropy_nats: Grid,
     /// Mean over examples of |∂L/∂ξ| at ξ = 1.
     pub his_raw: Grid,
-    /// `his_raw` after the normalisation switches.
+    /// Mean over examples of |∂L/∂ξ| / (the example's real tokens): Eq. 2 of arXiv 2510.13832.
+    pub his_token_mean: Grid,
+    /// `his_raw` or `his_token_mean` after the normalisation switches.
     pub his: Grid,
     pub hies: Grid,
     /// Mean max attention weight over real query rows (Voita et al. 2019).
@@ -61,7 +64,8 @@ pub struct Scores {
 impl Scores {
     /// Every grid is `layers` × `heads` (scores that came from outside, e.g. from JS).
     pub fn check_shape(&self) -> Result<()> {
-        let grids = [&self.entropy, &self.entropy_nats, &self.his_raw, &self.his, &self.hies, &self.confidence, &self.weight_norm];
+        let grids =
+            [&self.entropy, &self.entropy_nats, &self.his_raw, &self.his_token_mean, &self.his, &self.hies, &self.confidence, &self.weight_norm];
         let fits = |g: &Grid| g.len() == self.layers && g.iter().all(|r| r.len() == self.heads);
         if grids.into_iter().all(fits) {
             Ok(())
@@ -72,8 +76,7 @@ impl Scores {
 
     /// Recomputes `his` and `hies` for other switches; no model run needed.
     pub fn with_options(&self, options: ScoreOptions) -> Self {
-        let sum_abs: Grid = self.his_raw.iter().map(|r| r.iter().map(|x| x * self.n as f64).collect()).collect();
-        let (_, his) = analysis::normalize_his(&sum_abs, self.n, self.tokens, options.his_norm);
+        let his = analysis::normalize_his(&self.his_raw, &self.his_token_mean, options.his_norm);
         let hies = analysis::hies(&his, &self.entropy, options.alpha, options.per_layer_min_max);
         Self { his, hies, alpha: options.alpha, options, ..self.clone() }
     }
@@ -100,8 +103,8 @@ impl Engine {
         let encoded = examples.iter().map(|e| self.tokenize(&e.text)).collect::<Result<Vec<_>>>()?;
         let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
 
-        let (mut ent, mut ent_nats, mut conf, mut grad_sum) =
-            (analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h));
+        let (mut ent, mut ent_nats, mut conf) = (analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h));
+        let (mut grad_sum, mut grad_per_token) = (analysis::grid(l, h), analysis::grid(l, h));
         let mut done = 0;
         for group in batch::plan(&lens, SCORE_BATCH_TOKENS, SCORE_BATCH_SENTENCES) {
             let seqs: Vec<&[u32]> = group.iter().map(|&i| encoded[i].ids.as_slice()).collect();
@@ -130,7 +133,9 @@ impl Engine {
                     ent_nats[k / h][k % h] += nats;
                     ent[k / h][k % h] += normed;
                     conf[k / h][k % h] += confidence;
-                    grad_sum[k / h][k % h] += (g[r * l * h + k] as f64).abs();
+                    let g = (g[r * l * h + k] as f64).abs();
+                    grad_sum[k / h][k % h] += g;
+                    grad_per_token[k / h][k % h] += g / lens[i] as f64;
                 }
             }
             done += group.len();
@@ -141,7 +146,8 @@ impl Engine {
         let n = examples.len().max(1) as f64;
         let mean = |g: Grid| -> Grid { g.into_iter().map(|r| r.into_iter().map(|x| x / n).collect()).collect() };
         let tokens: usize = lens.iter().sum();
-        let (his_raw, his) = analysis::normalize_his(&grad_sum, examples.len(), tokens, options.his_norm);
+        let (his_raw, his_token_mean) = (mean(grad_sum), mean(grad_per_token));
+        let his = analysis::normalize_his(&his_raw, &his_token_mean, options.his_norm);
         let entropy = mean(ent);
         let hies = analysis::hies(&his, &entropy, options.alpha, options.per_layer_min_max);
         Ok(Scores {
@@ -154,6 +160,7 @@ impl Engine {
             entropy,
             entropy_nats: mean(ent_nats),
             his_raw,
+            his_token_mean,
             his,
             hies,
             confidence: mean(conf),

@@ -24,9 +24,11 @@ use crate::engine::{AttentionMaps, Embedded, Engine, read};
 use crate::error::{Error, Result};
 use crate::evaluate::{self, CacheBudget, EvalSet, Pass, Pruned, Streamed};
 use crate::model::Bert;
+use crate::paper::{PaperCheck, PaperCheckOptions};
 use crate::prune::PruneOptions;
 use crate::report::{EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction, Removal};
 use crate::scores::{ScoreOptions, Scores};
+use crate::sweep::{Sweep, SweepOptions};
 
 /// What a session may keep.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +111,26 @@ pub struct CurvesRequest {
     pub evaluation_size: Option<usize>,
 }
 
+/// The α sweep on the first `validation_size` sentences of the validation split (all when none).
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct SweepRequest {
+    #[serde(flatten)]
+    pub options: SweepOptions,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub validation_size: Option<usize>,
+}
+
+/// The paper check on the first `evaluation_size` sentences of the evaluation set (all when none).
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct PaperCheckRequest {
+    #[serde(flatten)]
+    pub options: PaperCheckOptions,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub evaluation_size: Option<usize>,
+}
+
 /// A reader's session over one model. Data sets are replaced whole; a job keeps the sets it
 /// started with, so replacing one mid-job changes nothing for it.
 pub struct Session {
@@ -118,6 +140,8 @@ pub struct Session {
     /// The pool calibration samples are drawn from.
     calibration: RefCell<Rc<[Example]>>,
     evaluation: RefCell<Option<Rc<EvalSet>>>,
+    /// Held out for choosing α (the sweep); never the evaluation set.
+    validation: RefCell<Option<Rc<EvalSet>>>,
     /// The structurally pruned model for the last head set asked for (building it copies weights).
     sliced: RefCell<Option<(Vec<Head>, Rc<Bert>)>>,
     budget: Rc<CacheBudget>,
@@ -131,6 +155,7 @@ impl Session {
             fallback: None,
             calibration: RefCell::new(Rc::from(Vec::new())),
             evaluation: RefCell::new(None),
+            validation: RefCell::new(None),
             sliced: RefCell::new(None),
             budget: CacheBudget::new(options.cache_bytes),
         }
@@ -170,6 +195,7 @@ impl Session {
             parameters: e.num_params(&e.model),
             calibration_size: self.calibration.borrow().len(),
             evaluation_size: self.evaluation.borrow().as_ref().map_or(0, |s| s.len()),
+            validation_size: self.validation.borrow().as_ref().map_or(0, |s| s.len()),
         }
     }
 
@@ -191,6 +217,14 @@ impl Session {
         let set = self.engine.prepare(examples, self.budget.clone())?;
         let n = set.len();
         *self.evaluation.borrow_mut() = Some(Rc::new(set));
+        Ok(n)
+    }
+
+    /// Sets the validation split the α sweep runs on; returns its size.
+    pub fn set_validation(&self, examples: &[Example]) -> Result<usize> {
+        let set = self.engine.prepare(examples, self.budget.clone())?;
+        let n = set.len();
+        *self.validation.borrow_mut() = Some(Rc::new(set));
         Ok(n)
     }
 
@@ -491,6 +525,52 @@ impl Session {
                 self.engine.curves(&pool, &subset, options, progress).await
             }
             _ => self.engine.curves(&pool, &set, options, progress).await,
+        }
+    }
+}
+
+impl Session {
+    /// The paper's claims checked on the evaluation set (its first `evaluation_size` sentences
+    /// when given), as [`Engine::paper_check`].
+    pub async fn paper_check(
+        &self,
+        options: &PaperCheckOptions,
+        evaluation_size: Option<usize>,
+        progress: &mut dyn FnMut(CurveProgress),
+    ) -> Result<PaperCheck> {
+        let set = self.evaluation()?;
+        let pool = self.calibration_pool()?;
+        match evaluation_size {
+            Some(0) => Err(Error::input("an evaluation size of 0 leaves nothing to check on")),
+            Some(n) if n < set.len() => {
+                let subset = self.engine.prepare(&set.examples()[..n], self.budget.clone())?;
+                self.engine.paper_check(&pool, &subset, options, progress).await
+            }
+            _ => self.engine.paper_check(&pool, &set, options, progress).await,
+        }
+    }
+
+    /// HIES's α chosen on the validation split (its first `validation_size` sentences when
+    /// given), as [`Engine::alpha_sweep`]. Errors: no calibration pool or validation split.
+    pub async fn alpha_sweep(
+        &self,
+        options: &SweepOptions,
+        validation_size: Option<usize>,
+        progress: &mut dyn FnMut(CurveProgress),
+    ) -> Result<Sweep> {
+        let set = self
+            .validation
+            .borrow()
+            .clone()
+            .ok_or_else(|| Error::input("no validation set: set one first (the α sweep never uses the evaluation set)"))?;
+        let pool = self.calibration_pool()?;
+        match validation_size {
+            Some(0) => Err(Error::input("a validation size of 0 leaves nothing to choose α on")),
+            Some(n) if n < set.len() => {
+                let subset = self.engine.prepare(&set.examples()[..n], self.budget.clone())?;
+                self.engine.alpha_sweep(&pool, &subset, options, progress).await
+            }
+            _ => self.engine.alpha_sweep(&pool, &set, options, progress).await,
         }
     }
 }

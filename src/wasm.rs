@@ -18,9 +18,15 @@ use wasm_bindgen::prelude::*;
 
 use crate::classifier::ClassifierMeta;
 use crate::curves::Curves;
+use crate::engine::AdapterFiles;
+use crate::paper::PaperCheck;
 use crate::report::{self, EmbeddingBatch, EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction};
 use crate::scores::Scores;
-use crate::session::{CurvesRequest, InspectRequest, LatencyRequest, PlanRequest, PredictRequest, ScoreRequest, Session, SessionOptions};
+use crate::session::{
+    CurvesRequest, InspectRequest, LatencyRequest, PaperCheckRequest, PlanRequest, PredictRequest, ScoreRequest, Session, SessionOptions,
+    SweepRequest,
+};
+use crate::sweep::Sweep;
 use crate::{BackendChoice, Engine, Error, ModelFiles, device};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -60,6 +66,21 @@ pub struct CheckpointBytes {
     #[serde(default)]
     #[tsify(optional)]
     pub classifier: Option<ClassifierBytes>,
+    /// A PEFT LoRA adapter merged into the checkpoint at load (the fine-tuned default model).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub adapter: Option<AdapterBytes>,
+}
+
+/// A PEFT adapter folder: adapter_config.json, adapter_model.safetensors and training.json.
+#[derive(Deserialize, Tsify)]
+pub struct AdapterBytes {
+    #[tsify(type = "Uint8Array")]
+    pub config: ByteBuf,
+    #[tsify(type = "Uint8Array")]
+    pub weights: ByteBuf,
+    #[tsify(type = "Uint8Array")]
+    pub training: ByteBuf,
 }
 
 /// A classifier file (`classifier.weight` / `classifier.bias`) and its sidecar.
@@ -86,6 +107,13 @@ pub struct DataText {
     #[serde(default)]
     #[tsify(optional)]
     pub evaluation_name: Option<String>,
+    /// The validation split the α sweep runs on.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub validation: Option<String>,
+    #[serde(default)]
+    #[tsify(optional)]
+    pub validation_name: Option<String>,
 }
 
 /// A table to write as CSV (the schema of `hies score --csv` and `hies curve --csv`).
@@ -94,6 +122,25 @@ pub struct DataText {
 pub enum CsvTable {
     Scores(Scores),
     Curves(Curves),
+}
+
+/// What `export_checkpoint` needs: the model's own config.json and the heads to slice out.
+#[derive(Deserialize, Tsify)]
+pub struct ExportRequest {
+    #[tsify(type = "Uint8Array")]
+    pub config: ByteBuf,
+    #[tsify(type = "Head[]")]
+    pub heads: Vec<crate::analysis::Head>,
+}
+
+/// A Hugging Face checkpoint's two files, from `export_checkpoint`.
+#[derive(Serialize, Tsify)]
+pub struct ExportedCheckpoint {
+    pub config: String,
+    #[tsify(type = "Uint8Array")]
+    pub weights: ByteBuf,
+    pub heads_pruned: usize,
+    pub parameters: usize,
 }
 
 /// A JS `Error` with `kind` set to the error's kind ("weights", "data", "cancelled", …).
@@ -137,6 +184,7 @@ fn count(done: usize, total: usize) -> Count {
 pub struct DataSizes {
     pub calibration_size: usize,
     pub evaluation_size: usize,
+    pub validation_size: usize,
 }
 
 /// A reader's session over one model: the page's worker holds one. Build it with `create`;
@@ -160,6 +208,7 @@ impl HiesSession {
             tokenizer: &files.tokenizer,
             modules: files.modules.as_deref().map(|b| b.as_slice()),
             pooling: files.pooling.as_deref().map(|b| b.as_slice()),
+            adapter: files.adapter.as_ref().map(|a| AdapterFiles { config: &a.config, weights: &a.weights, training: &a.training }),
         };
         let mut engine = Engine::load(&model, device, backend).map_err(js_error)?;
         if let Some(c) = &files.classifier
@@ -189,6 +238,10 @@ impl HiesSession {
         };
         let calibration = parse(&data.calibration, &data.calibration_name, "calibration set").map_err(js_error)?;
         let evaluation = parse(&data.evaluation, &data.evaluation_name, "evaluation set").map_err(js_error)?;
+        let validation = parse(&data.validation, &data.validation_name, "validation set").map_err(js_error)?;
+        if let Some(examples) = validation {
+            self.inner.set_validation(&examples).map_err(js_error)?;
+        }
         if let Some(examples) = evaluation {
             self.inner.set_evaluation(&examples).map_err(js_error)?;
         }
@@ -196,7 +249,7 @@ impl HiesSession {
             self.inner.set_calibration(examples);
         }
         let info = self.inner.info();
-        out(&DataSizes { calibration_size: info.calibration_size, evaluation_size: info.evaluation_size })
+        out(&DataSizes { calibration_size: info.calibration_size, evaluation_size: info.evaluation_size, validation_size: info.validation_size })
     }
 
     /// Head scores on a calibration sample.
@@ -267,6 +320,43 @@ impl HiesSession {
         let r = request.to_rust().map_err(bad_value)?;
         let s = &self.inner;
         out(&s.curves(&r.options, r.evaluation_size, &mut |p| notify(s, progress.as_ref(), &p)).await.map_err(js_error)?)
+    }
+
+    /// HIES's α chosen on the validation split (weighted AUC over pruning ratios).
+    pub async fn alpha_sweep(
+        &self,
+        request: Ts<SweepRequest>,
+        #[wasm_bindgen(unchecked_optional_param_type = "OnProgress<CurveProgress>")] progress: Option<Function>,
+    ) -> Result<Ts<Sweep>, JsValue> {
+        let r = request.to_rust().map_err(bad_value)?;
+        let s = &self.inner;
+        out(&s.alpha_sweep(&r.options, r.validation_size, &mut |p| notify(s, progress.as_ref(), &p)).await.map_err(js_error)?)
+    }
+
+    /// The paper's claims checked on the evaluation set, each with a verdict.
+    pub async fn paper_check(
+        &self,
+        request: Ts<PaperCheckRequest>,
+        #[wasm_bindgen(unchecked_optional_param_type = "OnProgress<CurveProgress>")] progress: Option<Function>,
+    ) -> Result<Ts<PaperCheck>, JsValue> {
+        let r = request.to_rust().map_err(bad_value)?;
+        let s = &self.inner;
+        out(&s.paper_check(&r.options, r.evaluation_size, &mut |p| notify(s, progress.as_ref(), &p)).await.map_err(js_error)?)
+    }
+
+    /// The model as a Hugging Face checkpoint (BertForSequenceClassification): `config.json`
+    /// text (the given one, with labels and `pruned_heads`) and `model.safetensors` bytes, the
+    /// heads in `heads` sliced out.
+    pub async fn export_checkpoint(&self, request: Ts<ExportRequest>) -> Result<Ts<ExportedCheckpoint>, JsValue> {
+        let r = request.to_rust().map_err(bad_value)?;
+        let heads = self.inner.heads(&r.heads).map_err(js_error)?;
+        let e = crate::export::export(self.inner.engine(), &r.config, &heads).await.map_err(js_error)?;
+        out(&ExportedCheckpoint {
+            config: e.config,
+            weights: serde_bytes::ByteBuf::from(e.weights),
+            heads_pruned: e.heads_pruned,
+            parameters: e.parameters,
+        })
     }
 
     /// Pooled sentence embeddings, as the checkpoint defines them.

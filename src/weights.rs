@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
+use crate::lora::Adapter;
 
 /// Tensors that HF checkpoints carry but the model never reads.
 const IGNORED: &[&str] = &["embeddings.position_ids"];
@@ -20,6 +21,8 @@ pub struct Weights<'a> {
     /// canonical name → name in the file
     names: BTreeMap<String, String>,
     taken: BTreeSet<String>,
+    /// A LoRA adapter merged as tensors are taken (`crate::lora`).
+    adapter: Adapter,
 }
 
 fn canonical(name: &str) -> String {
@@ -46,20 +49,48 @@ impl<'a> Weights<'a> {
                 return Err(Error::weights(format!("tensors \"{previous}\" and \"{name}\" name the same weight")));
             }
         }
-        Ok(Self { file, names, taken: BTreeSet::new() })
+        Ok(Self { file, names, taken: BTreeSet::new(), adapter: Adapter::default() })
+    }
+
+    /// Merges `adapter` into the tensors as they are taken: its deltas are added to the
+    /// checkpoint's weights, its saved modules replace (or add) whole tensors.
+    pub fn with_adapter(mut self, adapter: Adapter) -> Self {
+        self.adapter = adapter;
+        self
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.names.contains_key(name)
+        self.names.contains_key(name) || self.adapter.replacements.contains_key(name)
     }
 
     pub fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        if let Some((shape, _)) = self.adapter.replacements.get(name) {
+            return Some(shape.clone());
+        }
         let stored = self.names.get(name)?;
         self.file.tensor(stored).ok().map(|v| v.shape().to_vec())
     }
 
     /// The tensor `name` as f32, checked against `shape`.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        if let Some((have, values)) = self.adapter.replacements.get(name) {
+            if have != shape {
+                return Err(Error::weights(format!("adapter tensor \"{name}\" has shape {have:?}, but the model needs {shape:?}")));
+            }
+            self.taken.insert(name.to_string());
+            return Ok(values.clone());
+        }
+        let mut values = self.take_stored(name, shape)?;
+        if let Some(((rows, cols), delta)) = self.adapter.deltas.get(name) {
+            if [*rows, *cols] != shape {
+                return Err(Error::weights(format!("adapter: the LoRA update of \"{name}\" is [{rows}, {cols}], but the weight is {shape:?}")));
+            }
+            values.iter_mut().zip(delta).for_each(|(w, d)| *w += d);
+        }
+        Ok(values)
+    }
+
+    fn take_stored(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let stored = self.names.get(name).ok_or_else(|| Error::weights(format!("missing tensor \"{name}\" (expected shape {shape:?})")))?;
         let view = self.file.tensor(stored).map_err(|e| Error::weights(format!("tensor \"{stored}\" cannot be read: {e}")))?;
         if view.shape() != shape {
@@ -100,6 +131,10 @@ impl<'a> Weights<'a> {
     /// Fails on the first tensor that nothing took: a checkpoint for another architecture, or
     /// one with more layers than config.json declares.
     pub fn finish(self) -> Result<()> {
+        let unused = self.adapter.deltas.keys().chain(self.adapter.replacements.keys()).find(|n| !self.taken.contains(*n));
+        if let Some(name) = unused {
+            return Err(Error::weights(format!("adapter: \"{name}\" matches no tensor of this model")));
+        }
         let unexpected: Vec<&String> =
             self.names.iter().filter(|(c, _)| !self.taken.contains(*c) && !IGNORED.contains(&c.as_str())).map(|(_, stored)| stored).collect();
         match unexpected.as_slice() {
@@ -113,7 +148,7 @@ impl<'a> Weights<'a> {
     }
 }
 
-fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     let v = match dtype {
         Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
         Dtype::F64 => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),

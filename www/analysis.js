@@ -9,10 +9,42 @@ export function minMax(g) {
   return g.map((row) => row.map((x) => (span > 0 ? (x - lo) / span : 0)));
 }
 
-/** HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)). */
-export function hies(his, entropy, alpha) {
-  const h = minMax(his), e = minMax(entropy);
+const minMaxPerLayer = (g) => g.map((row) => minMax([row])[0]);
+
+/** The HIS presets, as src/analysis.rs `Preset::his_norm`. */
+export const PRESETS = {
+  paper: { token_mean: true, layer_l2: false, global_min_max: true },
+  bertology: { token_mean: false, layer_l2: true, global_min_max: true },
+};
+
+/** HIS from the raw grids for a preset (src/analysis.rs `normalize_his`). */
+export function normalizeHis(scores, preset) {
+  const norm = PRESETS[preset];
+  if (!norm) throw new Error(`unknown preset ${preset}`);
+  let his = (norm.token_mean ? scores.his_token_mean : scores.his_raw).map((r) => [...r]);
+  // Σx² then √, in the order src/analysis.rs adds (Math.hypot rounds differently and would flip ties).
+  if (norm.layer_l2) his = his.map((row) => { const n = Math.sqrt(row.reduce((a, x) => a + x * x, 0)); return row.map((x) => x / (n + 1e-20)); });
+  return norm.global_min_max ? minMax(his) : his;
+}
+
+/** HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)), min-max over all heads or within each layer. */
+export function hies(his, entropy, alpha, perLayer = false) {
+  const mm = perLayer ? minMaxPerLayer : minMax;
+  const h = mm(his), e = mm(entropy);
   return h.map((row, l) => row.map((x, k) => alpha * x + (1 - alpha) * (1 - e[l][k])));
+}
+
+/** The preset a ScoreOptions' `his_norm` equals, or 'custom'. */
+export function presetOf(norm) {
+  const same = (a) => Object.keys(a).every((k) => a[k] === norm?.[k]);
+  return Object.keys(PRESETS).find((p) => same(PRESETS[p])) ?? 'custom';
+}
+
+/** The scores' grids under the page's scoring options `{alpha, preset, per_layer_min_max}`. */
+export function rescore(scores, o) {
+  const his = normalizeHis(scores, o.preset);
+  const options = { alpha: o.alpha, his_norm: PRESETS[o.preset], per_layer_min_max: o.per_layer_min_max };
+  return { ...scores, his, hies: hies(his, scores.entropy, o.alpha, o.per_layer_min_max), alpha: o.alpha, options };
 }
 
 // SplitMix64, as src/rng.rs, on BigInt.
@@ -29,17 +61,17 @@ function* splitmix(seed) {
   }
 }
 
-/** Higher = keep, per criterion (entropy: diffuse heads go first). */
-export function keepScore(criterion, scores, alpha, seed) {
+/** Higher = keep, per criterion (entropy: diffuse heads go first); `o` as for `rescore`. */
+export function keepScore(criterion, scores, o, seed) {
   switch (criterion) {
-    case 'hies': return hies(scores.his, scores.entropy, alpha);
-    case 'his': return scores.his;
+    case 'hies': return rescore(scores, o).hies;
+    case 'his': return normalizeHis(scores, o.preset);
     case 'entropy': return scores.entropy.map((r) => r.map((x) => -x));
     case 'confidence': return scores.confidence;
     case 'weight_norm': return scores.weight_norm;
     case 'random': {
       const rng = splitmix(seed);
-      return scores.his.map((r) => r.map(() => rng.next().value));
+      return scores.entropy.map((r) => r.map(() => rng.next().value));
     }
     default: throw new Error(`unknown criterion ${criterion}`);
   }

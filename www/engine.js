@@ -9,6 +9,10 @@
 /** @typedef {import('./pkg/hies.js').LatencyRequest} LatencyRequest */
 /** @typedef {import('./pkg/hies.js').CurvesRequest} CurvesRequest */
 /** @typedef {import('./pkg/hies.js').CsvTable} CsvTable */
+/** @typedef {import('./pkg/hies.js').SweepRequest} SweepRequest */
+/** @typedef {import('./pkg/hies.js').PaperCheckRequest} PaperCheckRequest */
+/** @typedef {import('./pkg/hies.js').Sweep} Sweep */
+/** @typedef {import('./pkg/hies.js').PaperCheck} PaperCheck */
 /** @typedef {import('./pkg/hies.js').Scores} Scores */
 /** @typedef {import('./pkg/hies.js').Plan} Plan */
 /** @typedef {import('./pkg/hies.js').Evaluation} Evaluation */
@@ -21,8 +25,8 @@
 /** @typedef {import('./pkg/hies.js').DataSizes} DataSizes */
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
 /** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
-/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, classifier?: { weights: Source, meta: Source } }} ModelSource */
-/** @typedef {{ calibration?: Source, evaluation?: Source }} DataSource */
+/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, classifier?: { weights: Source, meta: Source }, adapter?: { config: Source, weights: Source, training: Source } }} ModelSource */
+/** @typedef {{ calibration?: Source, evaluation?: Source, validation?: Source }} DataSource */
 /**
  * @template T
  * @typedef {Promise<T> & { id: number, cancel: () => void }} Job
@@ -85,12 +89,18 @@ export class EngineClient {
   latency(request, onProgress) { return this.request('latency', { request }, onProgress); }
   /** @param {CurvesRequest} request @param {(p: import('./pkg/hies.js').CurveProgress) => void} [onProgress] @returns {Job<Curves>} */
   curves(request, onProgress) { return this.request('curves', { request }, onProgress); }
+  /** @param {SweepRequest} request @param {(p: import('./pkg/hies.js').CurveProgress) => void} [onProgress] @returns {Job<Sweep>} */
+  alphaSweep(request, onProgress) { return this.request('alpha_sweep', { request }, onProgress); }
+  /** @param {PaperCheckRequest} request @param {(p: import('./pkg/hies.js').CurveProgress) => void} [onProgress] @returns {Job<PaperCheck>} */
+  paperCheck(request, onProgress) { return this.request('paper_check', { request }, onProgress); }
   /** @param {string} text @param {[number, number][]} heads @returns {Job<Inspection>} */
   inspect(text, heads = []) { return this.request('inspect', { request: { text, heads } }); }
   /** @param {string[]} texts @param {Removal} [removal] @returns {Job<Prediction[]>} */
   predict(texts, removal = { heads: [], structural: false }) { return this.request('predict', { request: { texts, removal } }); }
   /** @param {string[]} texts @returns {Job<EmbeddingBatch>} */
   embed(texts) { return this.request('embed', { texts }); }
+  /** @param {[number, number][]} heads @returns {Job<import('./pkg/hies.js').ExportedCheckpoint>} */
+  exportCheckpoint(heads) { return this.request('export', { heads }); }
   /** @param {CsvTable} table @returns {Job<string>} */
   csv(table) { return this.request('csv', { table }); }
 }

@@ -15,6 +15,9 @@ export function readHash(hash = location.hash) {
   if (CRITERIA.includes(p.get('c'))) patch.criterion = p.get('c');
   if (METRICS.includes(p.get('metric'))) patch.metric = p.get('metric');
   const a = num(p.get('a'), 0, 1); if (a !== undefined) patch.alpha = a;
+  if (['paper', 'bertology'].includes(p.get('p'))) patch.preset = p.get('p');
+  if (['finetuned', 'probe'].includes(p.get('model'))) patch.modelId = p.get('model');
+  if (p.has('lmm')) patch.perLayerMinMax = p.get('lmm') === '1';
   const k = num(p.get('k'), 0, 10000); if (k !== undefined) patch.count = Math.round(k);
   const seed = num(p.get('seed'), 0, 999); if (seed !== undefined) patch.seed = Math.round(seed);
   if (p.has('it')) patch.iterative = p.get('it') === '1';
@@ -34,6 +37,9 @@ export function writeHash() {
   p.set('metric', state.metric);
   p.set('c', state.criterion);
   p.set('a', String(+state.alpha.toFixed(2)));
+  p.set('p', state.preset);
+  if (state.model && !state.model.custom) p.set('model', state.model.id);
+  if (state.perLayerMinMax) p.set('lmm', '1');
   p.set('k', String(state.count));
   p.set('seed', String(state.seed));
   p.set('it', state.iterative ? '1' : '0');
@@ -46,7 +52,7 @@ export function writeHash() {
   return p.toString();
 }
 
-const SHARED = ['sentence', 'selected', 'metric', 'criterion', 'alpha', 'count', 'seed', 'iterative', 'structural', 'manual', 'backend', 'embed', 'hide'];
+const SHARED = ['model', 'sentence', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'manual', 'backend', 'embed', 'hide'];
 
 /** Keeps the hash in step with the state (replaceState: no history entry per slider step). */
 export function syncHash(changed) {

@@ -1,13 +1,14 @@
 // Boots the page: state from the URL hash, precomputed numbers for the first paint, views, and
 // the controller that turns state changes into engine requests (cancelling stale ones).
 import precomputed from './precomputed.json';
-import { keepScore, selectPruned } from './analysis.js';
-import { CRITERIA, MANIFEST } from './catalogue.js';
+import { PRESETS, keepScore, selectPruned } from './analysis.js';
+import { CRITERIA, MANIFEST, alphaStar } from './catalogue.js';
 import { EngineClient } from './engine.js';
 import { listenHash, readHash, syncHash } from './hash.js';
 import { headKey, parseHead, state, subscribe, totalHeads, update } from './state.js';
 import { mountAttention } from './views/attention.js';
 import { mountCurves } from './views/curves.js';
+import { mountPaper } from './views/paper.js';
 import { mountGrid } from './views/grid.js';
 import { mountPrediction } from './views/prediction.js';
 import { mountPrune } from './views/prune.js';
@@ -16,40 +17,60 @@ import { mountStatus } from './views/status.js';
 import { mountUpload } from './views/upload.js';
 
 const CALIBRATION_N = 32;
-// The engine's ScoreOptions for the current α (HIS normalised as bertology does by default).
-const scoreOptions = () => ({ alpha: state.alpha, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false });
+// The engine's ScoreOptions for the page's α, HIS preset and min-max switch.
+const scoreOptions = () => ({ alpha: state.alpha, his_norm: PRESETS[state.preset], per_layer_min_max: state.perLayerMinMax });
+const ranking = () => ({ alpha: state.alpha, preset: state.preset, per_layer_min_max: state.perLayerMinMax });
 const url = (path) => new URL(path, document.baseURI).href;
-// The default model, classifier and data at the paths the manifest gives (the same under
-// `npm run dev`, which serves the repository, and in dist/, where the build copies them).
+// The built-in models, classifier and data at the paths the manifest gives (the same under
+// `npm run dev`, which serves the repository, and in dist/, where the build copies them): the
+// fine-tuned model (the base checkpoint + its LoRA adapter, merged in the engine) and the frozen
+// encoder with its linear probe.
 const files = MANIFEST.checkpoint_files;
-const DEFAULT_MODEL = {
-  ...Object.fromEntries(Object.entries(files).map(([role, name]) => [role, url(`${MANIFEST.model.dir}/${name}`)])),
-  classifier: { weights: url(MANIFEST.classifier.weights), meta: url(MANIFEST.classifier.meta) },
+const BASE = Object.fromEntries(Object.entries(files).map(([role, name]) => [role, url(`${MANIFEST.model.dir}/${name}`)]));
+const adapterFiles = MANIFEST.finetuned.files;
+const DEFAULT_DATA = { calibration: url(MANIFEST.data.calibration), evaluation: url(MANIFEST.data.evaluation), validation: url(MANIFEST.data.validation) };
+const builtinMeta = (id) => ({ id, custom: false, ...precomputed.models[id].model });
+const BUILTIN = {
+  finetuned: {
+    model: { ...BASE, adapter: Object.fromEntries(Object.entries(adapterFiles).map(([role, name]) => [role, url(`${MANIFEST.finetuned.dir}/${name}`)])) },
+    data: DEFAULT_DATA, meta: builtinMeta('finetuned'),
+  },
+  probe: { model: { ...BASE, classifier: { weights: url(MANIFEST.classifier.weights), meta: url(MANIFEST.classifier.meta) } }, data: DEFAULT_DATA, meta: builtinMeta('probe') },
 };
-const DEFAULT_DATA = { calibration: url(MANIFEST.data.calibration), evaluation: url(MANIFEST.data.evaluation) };
+/** The precomputed numbers of a built-in model (none for a reader's own). */
+const pre = (id) => precomputed.models[id] ?? null;
+/** Paper view: the precomputed sweep and check for a built-in model and preset (global min-max only). */
+const prePaper = (id, preset, perLayer = false) => (perLayer ? { sweep: null, paperCheck: null }
+  : { sweep: pre(id)?.sweep?.[preset] ?? null, paperCheck: pre(id)?.paper_check?.[preset] ?? null });
 
 const client = new EngineClient({
   onNotice: ({ message, info }) => update({ notice: message, engine: info ?? state.engine, evaluation: null, latency: null }),
 });
 
-// ---- first paint: the URL's state over the precomputed numbers of the default model ----
-const defaultModel = { id: 'default', custom: false, ...precomputed.model };
+// ---- first paint: the URL's state over the precomputed numbers of the chosen built-in model ----
+const fromHash = readHash();
+const firstId = fromHash.modelId in BUILTIN ? fromHash.modelId : 'finetuned';
+const firstPreset = fromHash.preset ?? state.preset;
 update({
-  model: defaultModel,
-  scores: precomputed.scores,
-  curves: precomputed.curves,
-  ...readHash(),
+  model: BUILTIN[firstId].meta,
+  scores: pre(firstId).scores,
+  curves: pre(firstId).curves,
+  inspection: null,
+  alpha: alphaStar(firstId, firstPreset, fromHash.perLayerMinMax),
+  ...prePaper(firstId, firstPreset, fromHash.perLayerMinMax),
+  ...fromHash,
 });
 document.body.classList.toggle('embed', state.embed);
 
-mountStatus(document, { onBackend: (backend) => { update({ backend }); loadModel(currentSource); } });
+mountStatus(document, { onBackend: (backend) => { update({ backend }); loadModel(currentSource); }, onModel: (id) => loadModel(BUILTIN[id]).catch(() => {}) });
 mountGrid(document, { onClick: clickHead });
 mountAttention(document, { onSentence: (sentence) => update({ sentence }) });
 mountPrediction(document);
 mountPrune(document);
 mountCurves(document, { onRun: runCurves, onCancel: () => jobs.curves?.cancel() });
-mountUpload(document, { onFiles: loadUpload, onDefault: () => loadModel({ model: DEFAULT_MODEL, data: DEFAULT_DATA, meta: defaultModel }) });
-mountShare(document, { csv: (table) => client.csv(table) });
+mountPaper(document, { onSweep: runSweep, onCheck: runCheck, onCancel: () => jobs.paper?.cancel() });
+mountUpload(document, { onFiles: loadUpload, onDefault: () => loadModel(BUILTIN.finetuned) });
+mountShare(document, { csv: (table) => client.csv(table), exportCheckpoint: (heads) => client.exportCheckpoint(heads) });
 subscribe(syncHash);
 subscribe(applyHidden);
 applyHidden(new Set(['hide']));
@@ -86,7 +107,7 @@ function start(kind, promise) {
 const live = () => !!state.engine && state.auto;
 const quiet = (e) => e.kind === 'cancelled';
 
-let currentSource = { model: DEFAULT_MODEL, data: DEFAULT_DATA, meta: defaultModel };
+let currentSource = BUILTIN[firstId];
 let readyResolve;
 const ready = new Promise((r) => { readyResolve = r; });
 
@@ -113,10 +134,12 @@ async function loadModel(source) {
   const meta = { ...source.meta, num_hidden_layers: info.num_hidden_layers, num_attention_heads: info.num_attention_heads, labels: info.labels };
   const patch = { engine: info, model: meta, evaluation: null, latency: null, inspection: null, prediction: null, status: { text: 'Ready.', progress: null } };
   if (changedModel && state.model?.id !== source.meta.id) {
-    // Another model: nothing measured on the old one applies (the default has its precomputed numbers).
-    const custom = source.meta.custom;
-    Object.assign(patch, { scores: custom ? null : precomputed.scores, scoresLive: false, curves: custom ? null : precomputed.curves,
-      curvesLive: false, manual: [], plan: null, count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0] });
+    // Another model: nothing measured on the old one applies (the built-in ones have precomputed numbers).
+    const p = pre(source.meta.id);
+    Object.assign(patch, { scores: p?.scores ?? null, scoresLive: false, curves: p?.curves ?? null,
+      curvesLive: false, manual: [], plan: null, count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0],
+      alpha: alphaStar(source.meta.id, state.preset, state.perLayerMinMax), ...prePaper(source.meta.id, state.preset, state.perLayerMinMax),
+      paperLive: false, paperProgress: null, modelId: source.meta.custom ? null : source.meta.id });
   }
   update(patch);
   readyResolve(info);
@@ -146,11 +169,11 @@ function rescore() {
 function replan() {
   if (!state.scores) return update({ plan: null });
   const count = Math.min(state.count, totalHeads());
-  const key = `${state.criterion}|${count}|${state.alpha}|${state.seed}|${state.iterative}|${state.scoresLive}`;
+  const key = `${state.criterion}|${count}|${state.alpha}|${state.preset}|${state.perLayerMinMax}|${state.seed}|${state.iterative}|${state.scoresLive}`;
   if (state.plan?.key === key) return;
   if (!state.iterative || state.criterion === 'random' || state.criterion === 'weight_norm' || count === 0) {
     jobs.plan?.cancel();
-    return update({ plan: { key, heads: selectPruned(keepScore(state.criterion, state.scores, state.alpha, state.seed), count) } });
+    return update({ plan: { key, heads: selectPruned(keepScore(state.criterion, state.scores, ranking(), state.seed), count) } });
   }
   if (!live()) return;
   // The worker runs long jobs one at a time: the stale evaluation makes way for the plan.
@@ -254,10 +277,40 @@ function runCurves({ evaluationSize, seeds }) {
     .catch((e) => update({ curveProgress: quiet(e) ? null : { error: e.message } }));
 }
 
+// ---- the paper view: reduced live runs (the full ones are `hies alpha-sweep` and `hies paper-check`) ----
+function runSweep() {
+  if (!state.engine) return;
+  const request = {
+    alphas: [0, 0.25, 0.5, 0.75, 1], ratios: [0.1, 0.3, 0.5, 0.7, 0.9], seeds: [0, 1, 2], n: CALIBRATION_N, scores: scoreOptions(),
+    validation_size: Math.min(200, state.engine.validation_size),
+  };
+  update({ paperProgress: { what: 'α sweep', stage: 'starting', done: 0, total: 1 } });
+  start('paper', client.alphaSweep(request, (p) => update({ paperProgress: { what: 'α sweep', ...p } })))
+    .then((sweep) => update({ sweep, alpha: sweep.alpha_star, paperLive: true, paperProgress: null }))
+    .catch((e) => update({ paperProgress: quiet(e) ? null : { error: e.message } }));
+}
+
+function runCheck() {
+  if (!state.engine) return;
+  const request = { alpha: state.alpha, seeds: [0, 1, 2], n: CALIBRATION_N, sizes: [8, CALIBRATION_N, 64], scores: scoreOptions(), evaluation_size: 200 };
+  update({ paperProgress: { what: 'paper check', stage: 'starting', done: 0, total: 1 } });
+  start('paper', client.paperCheck(request, (p) => update({ paperProgress: { what: 'paper check', ...p } })))
+    .then((paperCheck) => update({ paperCheck, paperLive: true, paperProgress: null }))
+    .catch((e) => update({ paperProgress: quiet(e) ? null : { error: e.message } }));
+}
+
 // The controller: which state changes need which work.
 let evalTimer = null;
 function refresh(changed) {
-  if (['scores', 'criterion', 'count', 'alpha', 'seed', 'iterative'].some((k) => changed.has(k))) replan();
+  // The URL names another built-in model.
+  if (changed.has('modelId') && state.modelId in BUILTIN && state.modelId !== state.model?.id && state.engine) loadModel(BUILTIN[state.modelId]).catch(() => {});
+  // Another HIS preset or min-max: its α* (unless the same change sets α, as a shared link does)
+  // and, for a built-in model, its precomputed sweep and check.
+  if ((changed.has('preset') || changed.has('perLayerMinMax')) && !state.model?.custom) {
+    const { preset, perLayerMinMax: perLayer } = state;
+    update({ ...(changed.has('alpha') ? {} : { alpha: alphaStar(state.model.id, preset, perLayer) }), ...prePaper(state.model.id, preset, perLayer), paperLive: false });
+  }
+  if (['scores', 'criterion', 'count', 'alpha', 'preset', 'perLayerMinMax', 'seed', 'iterative'].some((k) => changed.has(k))) replan();
   if (['plan', 'manual', 'model'].some((k) => changed.has(k))) derivePruned();
   if (changed.has('seed') && live()) rescore();
   if (['pruned', 'structural', 'plan', 'engine'].some((k) => changed.has(k))) {
@@ -285,8 +338,11 @@ window.hies = {
   predict: (texts, removal) => client.predict(texts, removal),
   score: (request, onProgress) => client.score(request, onProgress),
   plan: (request, onProgress) => client.plan(request, onProgress),
-  data: ({ calibration, evaluation }) => client.data({ calibration: abs(calibration), evaluation: abs(evaluation) }),
+  data: ({ calibration, evaluation, validation }) => client.data({ calibration: abs(calibration), evaluation: abs(evaluation), validation: abs(validation) }),
   evaluate: (removal, onProgress) => client.evaluate(removal, onProgress),
   curves: (request, onProgress) => client.curves(request, onProgress),
+  alphaSweep: (request, onProgress) => client.alphaSweep(request, onProgress),
+  paperCheck: (request, onProgress) => client.paperCheck(request, onProgress),
   csv: (table) => client.csv(table),
+  exportCheckpoint: (heads) => client.exportCheckpoint(heads),
 };

@@ -9,12 +9,15 @@ export const state = {
   status: { text: 'Starting…', error: false, progress: null },
   notice: null,
   model: null,                // { id, name, custom, num_hidden_layers, num_attention_heads, labels }
+  modelId: null,              // the built-in model the URL asks for ('finetuned' | 'probe')
   // Scores
   scores: null,               // the engine's Scores ([L][H] grids), precomputed until the live ones arrive
   scoresLive: false,
   scoring: null,              // { done, total } while live scores are computed
   metric: 'hies',
   alpha: 0.5,
+  preset: /** @type {import('./pkg/hies.js').Preset} */ ('paper'), // how HIS is normalised (src/analysis.rs Preset)
+  perLayerMinMax: false,      // HIES min-max within each layer (the paper's own ambiguity)
   clickMode: 'inspect',
   // Sentence and head
   sentence: 'A gripping, beautifully acted film that never lets go.',
@@ -37,6 +40,11 @@ export const state = {
   curvesLive: false,
   curveProgress: null,        // CurveProgress { stage, done, total }
   curveMetric: 'accuracy',
+  // The paper view
+  sweep: null,                // the engine's Sweep (α → wAUC on the validation split)
+  paperCheck: null,           // the engine's PaperCheck (claims and verdicts)
+  paperLive: false,
+  paperProgress: null,        // { what, stage, done, total } or { error }
   // Embedding
   embed: false,
   hide: [],

@@ -3,9 +3,9 @@
 // answers requests, so the page never blocks on the model. Values pass through as the engine
 // returns them (types in pkg/hies.d.ts, generated from the Rust structs).
 //
-// In:  { id, type, ...body }. Long jobs (score, plan, evaluate, latency, curves, data) run one at
-//      a time in order and can be cancelled: { type: 'cancel', target: id }. Short ones
-//      (inspect, predict, embed, info, csv) run at once, between the long job's batches.
+// In:  { id, type, ...body }. Long jobs (score, plan, evaluate, latency, curves, alpha_sweep,
+//      paper_check, data) run one at a time in order and can be cancelled: { type: 'cancel', target: id }. Short ones
+//      (inspect, predict, embed, info, csv, export) run at once, between the long job's batches.
 // Out: { id, type: 'progress', progress }   while a request runs
 //      { id, type: 'result', value }         the answer
 //      { id, type: 'error', message, kind }  kind: the engine's error kind ("weights", "cancelled", …)
@@ -62,8 +62,9 @@ const nameOf = (/** @type {Source | undefined} */ source) =>
 /** Every file of a model, fetched in parallel (the sentence-transformers pooling files are optional). */
 async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => void} */ onProgress) {
   const get = (/** @type {Source | undefined} */ s, optional = false) => (s === undefined ? Promise.resolve(undefined) : bytesOf(s, onProgress, optional));
-  const [config, weights, tokenizer, modules, pooling, cw, cm] = await Promise.all([
+  const [config, weights, tokenizer, modules, pooling, cw, cm, ac, aw, at] = await Promise.all([
     get(m.config), get(m.weights), get(m.tokenizer), get(m.modules, true), get(m.pooling, true), get(m.classifier?.weights), get(m.classifier?.meta),
+    get(m.adapter?.config), get(m.adapter?.weights), get(m.adapter?.training),
   ]);
   if (!config || !weights || !tokenizer) throw fail('input', 'config.json, model.safetensors and tokenizer.json are all needed');
   /** @type {CheckpointBytes} */
@@ -77,6 +78,7 @@ async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => v
     }
     f.classifier = { weights: cw, meta };
   }
+  if (ac && aw && at) f.adapter = { config: ac, weights: aw, training: at };
   return f;
 }
 
@@ -112,12 +114,14 @@ async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, b
 
 /** The texts (and names) of the data files given; one file for both is read once. */
 async function readData(/** @type {DataSource} */ source, /** @type {(p: any) => void} */ onProgress) {
-  const { calibration, evaluation } = source;
-  const [c, e] = await Promise.all([calibration && textOf(calibration, onProgress), evaluation && evaluation !== calibration && textOf(evaluation, onProgress)]);
+  const { calibration, evaluation, validation } = source;
+  const [c, e, v] = await Promise.all([calibration && textOf(calibration, onProgress), evaluation && evaluation !== calibration && textOf(evaluation, onProgress),
+    validation && textOf(validation, onProgress)]);
   /** @type {import('./pkg/hies.js').DataText} */
   const out = {};
   if (calibration) Object.assign(out, { calibration: c, calibration_name: nameOf(calibration) });
   if (evaluation) Object.assign(out, { evaluation: evaluation === calibration ? c : e, evaluation_name: nameOf(evaluation) });
+  if (validation) Object.assign(out, { validation: v, validation_name: nameOf(validation) });
   return out;
 }
 
@@ -142,6 +146,8 @@ const longJobs = {
   evaluate: (id, { removal }, job) => live().evaluate(removal, tick(id, job)),
   latency: (id, { request }, job) => live().latency(request, tick(id, job)),
   curves: (id, { request }, job) => live().curves(request, tick(id, job)),
+  alpha_sweep: (id, { request }, job) => live().alpha_sweep(request, tick(id, job)),
+  paper_check: (id, { request }, job) => live().paper_check(request, tick(id, job)),
 };
 
 /** @type {Record<string, (id: number, body: any) => Promise<any> | any>} */
@@ -151,6 +157,8 @@ const shortJobs = {
   embed: (id, { texts }) => live().embed(texts),
   info: () => live().info(),
   csv: (id, { table }) => csv(table),
+  // The checkpoint's own tokenizer.json goes with it (a copy: the original stays for a rebuild).
+  export: async (id, { heads }) => ({ ...(await live().export_checkpoint({ config: files.config, heads })), tokenizer: files.tokenizer.slice() }),
 };
 
 /** A lost GPU device: rebuild the same model on the CPU and say so. Returns true if it did. */
@@ -174,7 +182,7 @@ async function run(/** @type {number} */ id, /** @type {Function} */ fn, /** @ty
       value = await fn(id, body, job);
     }
     // Typed arrays (attention maps, embeddings) move to the page instead of being copied.
-    const transfer = [value?.attentions, value?.embeddings].filter((a) => a instanceof Float32Array).map((a) => a.buffer);
+    const transfer = [value?.attentions, value?.embeddings, value?.weights, value?.tokenizer].filter((a) => a instanceof Float32Array || a instanceof Uint8Array).map((a) => a.buffer);
     postMessage({ id, type: 'result', value }, { transfer });
   } catch (e) {
     const err = /** @type {any} */ (e);

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use hies::analysis::HisNorm;
+use hies::analysis::Preset;
 use hies::classifier::ClassifierMeta;
 use hies::data::Example;
-use hies::engine::ModelDir;
+use hies::engine::{AdapterFiles, ModelDir};
 use hies::manifest::manifest;
 use hies::scores::ScoreOptions;
 use hies::session::Calibration;
+use hies::sweep::AlphaTable;
 use hies::{BackendChoice, Engine, Session, SessionOptions, device};
 use serde::Serialize;
 
@@ -34,7 +35,7 @@ impl Assets {
     }
 
     /// What to say when a default file is missing.
-    fn hint(&self) -> String {
+    pub fn hint(&self) -> String {
         format!("the default assets are missing under {}: run `{}` there, or give the file or --assets", self.root.display(), manifest().setup)
     }
 
@@ -57,28 +58,105 @@ fn with_hint(e: impl std::fmt::Display, hint: &Option<String>) -> String {
 
 #[derive(Args, Clone)]
 pub struct ModelArgs {
-    /// A checkpoint folder: config.json, model.safetensors, tokenizer.json (default: MiniLM).
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
+    /// "finetuned" (all-MiniLM-L6-v2 fine-tuned on Rotten Tomatoes: the LoRA adapter in
+    /// classifiers/, merged at load; the default), "probe" (the frozen encoder with the linear
+    /// probe) or a checkpoint folder: config.json, model.safetensors, tokenizer.json (a folder
+    /// named like a built-in model needs a path: ./probe).
+    #[arg(long, value_name = "finetuned|probe|DIR")]
+    pub model: Option<String>,
     /// cpu (burn flex), gpu (wgpu) or auto (gpu when an adapter exists, else cpu).
     #[arg(long, default_value = "cpu")]
     pub backend: String,
 }
 
+/// What `--model` names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelChoice {
+    Finetuned,
+    Probe,
+    Dir(PathBuf),
+}
+
+impl ModelChoice {
+    /// "finetuned" or "probe" for the built-in models.
+    pub fn id(&self) -> Option<&'static str> {
+        match self {
+            ModelChoice::Finetuned => Some("finetuned"),
+            ModelChoice::Probe => Some("probe"),
+            ModelChoice::Dir(_) => None,
+        }
+    }
+}
+
 impl ModelArgs {
-    pub fn dir(&self, assets: &Assets) -> PathBuf {
-        assets.pick(&self.model, &manifest().model.dir).0
+    pub fn choice(&self) -> ModelChoice {
+        match self.model.as_deref() {
+            None | Some("finetuned") => ModelChoice::Finetuned,
+            Some("probe") => ModelChoice::Probe,
+            Some(dir) => ModelChoice::Dir(dir.into()),
+        }
     }
 
-    /// The engine for this checkpoint on the chosen device, without a separate classifier.
-    pub fn engine(&self, assets: &Assets) -> Res<Engine> {
-        let (dir, hint) = assets.pick(&self.model, &manifest().model.dir);
-        let files = ModelDir::read(&dir).map_err(|e| with_hint(e, &hint))?;
+    /// The checkpoint folder: the base encoder for the built-in models, else the one given.
+    pub fn base_dir(&self, assets: &Assets) -> PathBuf {
+        match self.choice() {
+            ModelChoice::Dir(d) => d,
+            _ => assets.path(&manifest().model.dir),
+        }
+    }
+
+    fn device(&self) -> Res<(burn::tensor::Device, hies::Backend)> {
         let (device, backend, fallback) = block(device::choose(BackendChoice::parse(&self.backend)?))?;
         if let Some(why) = fallback {
             eprintln!("hies: no GPU ({why}); running on the CPU");
         }
+        Ok((device, backend))
+    }
+
+    /// The checkpoint folder's engine, never with the fine-tuned adapter (embeddings, training).
+    pub fn base_engine(&self, assets: &Assets) -> Res<Engine> {
+        let dir = self.base_dir(assets);
+        let hint = (!matches!(self.choice(), ModelChoice::Dir(_))).then(|| assets.hint());
+        let files = ModelDir::read(&dir).map_err(|e| with_hint(e, &hint))?;
+        let (device, backend) = self.device()?;
         Ok(Engine::load(&files.files(), device, backend)?)
+    }
+
+    /// The engine `--model` names; for "finetuned", the base with the adapter merged. No
+    /// separate classifier yet (see [`ClassifierArgs::apply`]).
+    pub fn engine(&self, assets: &Assets) -> Res<Engine> {
+        if self.choice() != ModelChoice::Finetuned {
+            return self.base_engine(assets);
+        }
+        let files = ModelDir::read(&assets.path(&manifest().model.dir)).map_err(|e| with_hint(e, &Some(assets.hint())))?;
+        let adapter = AdapterDir::read(&assets.path(&manifest().finetuned.dir))?;
+        let mut model = files.files();
+        model.adapter = Some(adapter.files());
+        let (device, backend) = self.device()?;
+        let dir = assets.path(&manifest().finetuned.dir);
+        Ok(Engine::load(&model, device, backend).map_err(|e| e.context(dir.display()))?)
+    }
+}
+
+/// A PEFT adapter folder read from disk (names from `src/manifest.json`).
+pub struct AdapterDir {
+    config: Vec<u8>,
+    weights: Vec<u8>,
+    training: Vec<u8>,
+}
+
+impl AdapterDir {
+    pub fn read(dir: &Path) -> Res<Self> {
+        let names = &manifest().finetuned.files;
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| format!("adapter: cannot read {} ({e}); `hies fine-tune` writes it", path.display()))
+        };
+        Ok(Self { config: read(&names.config)?, weights: read(&names.weights)?, training: read(&names.training)? })
+    }
+
+    pub fn files(&self) -> AdapterFiles<'_> {
+        AdapterFiles { config: &self.config, weights: &self.weights, training: &self.training }
     }
 }
 
@@ -95,7 +173,7 @@ impl ClassifierArgs {
     pub fn apply(&self, assets: &Assets, engine: &mut Engine) -> Res<()> {
         if engine.classifier.is_some() {
             if let Some(path) = &self.classifier {
-                eprintln!("hies: the checkpoint has its own classifier; {} is not used", path.display());
+                eprintln!("hies: the model has its own classifier; {} is not used", path.display());
             }
             return Ok(());
         }
@@ -122,29 +200,47 @@ pub struct ScoreArgs {
     /// Seed of the calibration sample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// HIES weight on importance: α·mm(HIS) + (1−α)·(1 − mm(entropy)).
-    #[arg(long, default_value_t = 0.5)]
-    pub alpha: f64,
-    /// Min-max HIS and entropy per layer inside HIES (default: globally).
+    /// HIES weight on importance: α·mm(HIS) + (1−α)·(1 − mm(entropy)). Default: α* that
+    /// `hies alpha-sweep --record` chose for the built-in model and preset
+    /// (classifiers/alpha-star.json), else 0.5.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// How HIS is normalised: "paper" (arXiv 2510.13832: each example's |∂L/∂ξ| divided by its
+    /// real tokens, mean over examples, global min-max) or "bertology" (Michel et al.: mean over
+    /// examples, per-layer ℓ2, global min-max).
+    #[arg(long, default_value = "paper", value_parser = ["paper", "bertology"])]
+    pub preset: String,
+    /// Min-max HIS and entropy within each layer inside HIES instead of over all heads. The
+    /// paper is ambiguous here: its Eq. 1 reads global, its App. D.1 uses layer-wise scores.
     #[arg(long)]
     pub per_layer_minmax: bool,
-    /// HIS: divide by the calibration set's token count (bertology) instead of its size.
-    #[arg(long)]
-    pub his_by_tokens: bool,
-    /// HIS: skip the per-layer ℓ2 normalisation.
-    #[arg(long)]
-    pub no_layer_l2: bool,
-    /// HIS: skip the global min-max.
-    #[arg(long)]
-    pub no_global_minmax: bool,
 }
 
 impl ScoreArgs {
-    pub fn options(&self) -> ScoreOptions {
-        ScoreOptions {
-            alpha: self.alpha,
-            his_norm: HisNorm { by_tokens: self.his_by_tokens, layer_l2: !self.no_layer_l2, global_min_max: !self.no_global_minmax },
-            per_layer_min_max: self.per_layer_minmax,
+    pub fn preset(&self) -> Preset {
+        if self.preset == "bertology" { Preset::Bertology } else { Preset::Paper }
+    }
+
+    /// The options with α resolved for `model` (see `--alpha`).
+    pub fn options(&self, model: &ModelArgs, assets: &Assets) -> ScoreOptions {
+        let alpha = self.alpha.unwrap_or_else(|| self.recorded_alpha(model, assets).unwrap_or(0.5));
+        ScoreOptions { alpha, his_norm: self.preset().his_norm(), per_layer_min_max: self.per_layer_minmax }
+    }
+
+    /// α* recorded for a built-in model with this preset (global min-max only).
+    pub fn recorded_alpha(&self, model: &ModelArgs, assets: &Assets) -> Option<f64> {
+        let id = model.choice().id()?;
+        if self.per_layer_minmax {
+            return None;
+        }
+        let path = assets.path(&manifest().alpha_star);
+        match AlphaTable::read(&path) {
+            Ok(table) => table.get(id, self.preset()).map(|r| r.alpha_star),
+            Err(e) if path.exists() => {
+                eprintln!("hies: {e}: α* unreadable, using α = 0.5");
+                None
+            }
+            Err(_) => None,
         }
     }
 

@@ -147,7 +147,11 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
 
     // 2. Scoring: entropy, confidence and HIS (forward + backward) on the calibration sample.
     eprintln!("bench: scoring {} sentences", calibration.len());
-    let request = ScoreRequest { calibration: a.session.score.calibration(), off: Vec::new(), options: Some(a.session.score.options()) };
+    let request = ScoreRequest {
+        calibration: a.session.score.calibration(),
+        off: Vec::new(),
+        options: Some(a.session.score.options(&a.session.model, assets)),
+    };
     let mut scores = None;
     let (score_s, score_runs) = timed(a.runs, || {
         scores = Some(block(session.score(&request, &mut |_, _| {}))?);

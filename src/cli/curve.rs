@@ -41,7 +41,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         n: a.session.score.n,
         per_layer: a.per_layer,
         iterative_step: a.iterative_step,
-        scores: a.session.score.options(),
+        scores: a.session.score.options(&a.session.model, assets),
     };
     let started = Instant::now();
     let (mut scoring, mut evaluating) = (progress("scoring"), progress("evaluating"));

@@ -24,7 +24,12 @@ struct Line<'a> {
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
-    let engine = a.model.engine(assets)?;
+    // Embeddings are the sentence-transformers checkpoint's own: the built-in models share the
+    // base encoder here (the fine-tuned adapter is a classifier, not a new embedding model).
+    if a.model.model.as_deref() == Some("finetuned") {
+        return Err("embed: --model finetuned is a classifier; embeddings come from the base checkpoint (leave --model out) or a folder".into());
+    }
+    let engine = a.model.base_engine(assets)?;
     let texts = if a.text.is_empty() { std::io::stdin().lock().lines().collect::<Result<Vec<_>, _>>()? } else { a.text };
     let out = block(engine.embed(&texts))?;
     let mut stdout = std::io::stdout().lock();

@@ -1,11 +1,15 @@
 //! The commands: parse, dispatch, print the error. Each command is one module with its flags
 //! and a `run` that opens a [`hies::Session`], calls it and prints what it returns.
 
+mod alpha_sweep;
 mod args;
 mod bench;
 mod curve;
 mod embed;
+mod export;
+mod fine_tune;
 mod inspect;
+mod paper_check;
 mod prune;
 mod score;
 mod train_classifier;
@@ -41,8 +45,19 @@ enum Command {
     Inspect(inspect::Args),
     /// Accuracy and agreement vs pruning ratio for every criterion (mean ± std over seeds).
     Curve(curve::Args),
-    /// Train the linear sentiment classifier on frozen embeddings and write it with its sidecar.
+    /// Choose HIES's α on the validation split: weighted AUC of accuracy over pruning ratios
+    /// (weights ∝ ratio), mean ± std over calibration seeds.
+    AlphaSweep(alpha_sweep::Args),
+    /// Does the paper hold here? Its claims checked with HIES at α* against HIS: accuracy,
+    /// stability, calibration size, where each prunes, FLOPs. Mean ± std over seeds.
+    PaperCheck(paper_check::Args),
+    /// Write the model as a Hugging Face checkpoint folder (BertForSequenceClassification),
+    /// with --prune'd heads sliced out and listed in config.json's pruned_heads.
+    Export(export::Args),
+    /// Train the linear sentiment probe on frozen embeddings and write it with its sidecar.
     TrainClassifier(train_classifier::Args),
+    /// Fine-tune the encoder as BertForSequenceClassification with LoRA; writes a PEFT adapter.
+    FineTune(fine_tune::Args),
     /// Timed runs for bench/ (not a test): the dev set forward, head scoring on the calibration
     /// sample, and structural pruning (HIES order) against its FLOP prediction. JSON out.
     Bench(bench::Args),
@@ -67,6 +82,10 @@ fn run(cli: Cli) -> Res<()> {
         Command::Inspect(a) => inspect::run(&assets, a),
         Command::Curve(a) => curve::run(&assets, a),
         Command::TrainClassifier(a) => train_classifier::run(&assets, a),
+        Command::FineTune(a) => fine_tune::run(&assets, a),
+        Command::AlphaSweep(a) => alpha_sweep::run(&assets, a),
+        Command::PaperCheck(a) => paper_check::run(&assets, a),
+        Command::Export(a) => export::run(&assets, a),
         Command::Bench(a) => bench::run(&assets, a),
     }
 }

@@ -40,7 +40,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         ratio: a.ratio,
         per_layer: a.per_layer,
         iterative_step: a.iterative.then_some(a.step),
-        scores: a.session.score.options(),
+        scores: a.session.score.options(&a.session.model, assets),
         random_seed: a.session.score.seed,
     };
     let plan = block(session.plan(&PlanRequest { calibration: a.session.score.calibration(), options }, &mut |_, _| {}))?;

@@ -27,7 +27,7 @@ pub struct Args {
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let session = open_session(assets, &a.model, &a.classifier, Some(&a.score), None, SessionOptions::default())?;
-    let request = ScoreRequest { calibration: a.score.calibration(), off: Vec::new(), options: Some(a.score.options()) };
+    let request = ScoreRequest { calibration: a.score.calibration(), off: Vec::new(), options: Some(a.score.options(&a.model, assets)) };
     let s = block(session.score(&request, &mut progress("scoring")))?;
     if let Some(path) = &a.csv {
         write(path, scores_csv(&s)?)?;

@@ -53,13 +53,13 @@ struct Report<'a> {
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
-    let engine = a.model.engine(assets)?;
+    let engine = a.model.base_engine(assets)?;
     let started = Instant::now();
     let train = read_tsv(assets.pick(&a.train, &manifest().data.calibration), &a.labels)?;
     let dev = read_tsv(assets.pick(&a.dev, &manifest().data.evaluation), &a.labels)?;
     let d = engine.config().hidden_size;
     let cache = assets.path("assets/.cache");
-    let model_dir = a.model.dir(assets);
+    let model_dir = a.model.base_dir(assets);
     let features = |set: &[Example]| -> Res<Vec<f32>> {
         let texts: Vec<String> = set.iter().map(|e| e.text.clone()).collect();
         cached_embeddings(&engine, &model_dir, &cache, &texts)

@@ -19,24 +19,34 @@ pub struct SelfAttention {
     pub output_layer_norm: LayerNorm,
     /// Original indices of the heads this layer still has.
     pub heads: Vec<usize>,
+    /// Heads the layer was built with (config.json's `num_attention_heads`).
+    pub num_heads: usize,
     pub head_dim: usize,
 }
 
 pub struct AttentionOutput {
-    pub hidden: Tensor<3>,             // [B, T, D]
-    pub attentions: Option<Tensor<4>>, // [B, H_kept, T, T], with `output_attentions`
+    pub hidden: Tensor<3>, // [B, T, D]
+    /// With `output_attentions`: [B, H, T, T] over all the layer's original heads, zeros for
+    /// heads sliced out (so every [L × H] statistic keeps its shape; a zero row has entropy 0).
+    pub attentions: Option<Tensor<4>>,
 }
 
 impl SelfAttention {
-    pub fn load(w: &mut Weights, prefix: &str, c: &BertConfig, device: &Device) -> Result<Self> {
+    /// Layer `layer`'s attention; heads that config.json's `pruned_heads` lists are already
+    /// sliced out of the checkpoint, as transformers saves a pruned model.
+    pub fn load(w: &mut Weights, prefix: &str, layer: usize, c: &BertConfig, device: &Device) -> Result<Self> {
         let d = c.hidden_size;
+        let pruned = c.pruned_heads.get(&layer).cloned().unwrap_or_default();
+        let heads: Vec<usize> = (0..c.num_attention_heads).filter(|h| !pruned.contains(h)).collect();
+        let inner = heads.len() * c.head_dim();
         Ok(Self {
-            query: Linear::load(w, &format!("{prefix}.self.query"), d, d, device)?,
-            key: Linear::load(w, &format!("{prefix}.self.key"), d, d, device)?,
-            value: Linear::load(w, &format!("{prefix}.self.value"), d, d, device)?,
-            output_dense: Linear::load(w, &format!("{prefix}.output.dense"), d, d, device)?,
+            query: Linear::load(w, &format!("{prefix}.self.query"), d, inner, device)?,
+            key: Linear::load(w, &format!("{prefix}.self.key"), d, inner, device)?,
+            value: Linear::load(w, &format!("{prefix}.self.value"), d, inner, device)?,
+            output_dense: Linear::load(w, &format!("{prefix}.output.dense"), inner, d, device)?,
             output_layer_norm: LayerNorm::load(w, &format!("{prefix}.output.LayerNorm"), d, c.layer_norm_eps, device)?,
-            heads: (0..c.num_attention_heads).collect(),
+            heads,
+            num_heads: c.num_attention_heads,
             head_dim: c.head_dim(),
         })
     }
@@ -49,8 +59,9 @@ impl SelfAttention {
         if h == 0 {
             // Every head removed: the context is zero, so only the output bias and the residual remain.
             let [d] = self.output_dense.bias.dims();
+            let attentions = output_attentions.then(|| Tensor::zeros([b, self.num_heads, t, t], &x.device()));
             let hidden = self.output_layer_norm.forward(x + self.output_dense.bias.clone().reshape([1, 1, d]));
-            return AttentionOutput { hidden, attentions: None };
+            return AttentionOutput { hidden, attentions };
         }
         let heads = |y: Tensor<3>| y.reshape([b, t, h, dh]).swap_dims(1, 2); // [B, H, T, dh]
         let q = heads(self.query.forward(x.clone()));
@@ -67,7 +78,22 @@ impl SelfAttention {
         }
         let context = context.swap_dims(1, 2).reshape([b, t, h * dh]); // [B, T, H*dh]
         let hidden = self.output_layer_norm.forward(self.output_dense.forward(context) + x);
-        AttentionOutput { hidden, attentions: output_attentions.then_some(probs) }
+        AttentionOutput { hidden, attentions: output_attentions.then(|| self.all_heads(probs)) }
+    }
+
+    /// [B, H_kept, T, T] → [B, H, T, T] with zeros for the heads this layer lacks.
+    fn all_heads(&self, probs: Tensor<4>) -> Tensor<4> {
+        if self.heads.len() == self.num_heads {
+            return probs;
+        }
+        let [b, _, t, _] = probs.dims();
+        let parts: Vec<Tensor<4>> = (0..self.num_heads)
+            .map(|h| match self.heads.iter().position(|&k| k == h) {
+                Some(p) => probs.clone().slice([0..b, p..p + 1, 0..t, 0..t]), // [B, 1, T, T]
+                None => Tensor::zeros([b, 1, t, t], &probs.device()),
+            })
+            .collect();
+        Tensor::cat(parts, 1) // [B, H, T, T]
     }
 
     fn kept_index(&self, device: &Device) -> Tensor<1, Int> {
@@ -101,6 +127,7 @@ impl SelfAttention {
             ),
             output_layer_norm: self.output_layer_norm.clone(),
             heads: keep,
+            num_heads: self.num_heads,
             head_dim: dh,
         }
     }

@@ -3,6 +3,7 @@ use burn::tensor::{Device, Int, Tensor};
 use super::{Embeddings, Layer, Linear};
 use crate::config::BertConfig;
 use crate::error::{Error, Result};
+use crate::lora::Adapter;
 use crate::weights::Weights;
 
 /// A BERT encoder, plus the `pooler` and `classifier` of BertForSequenceClassification when the
@@ -31,7 +32,12 @@ pub struct BertOutput {
 impl Bert {
     /// Builds the model from safetensors bytes; every tensor is checked against `config`.
     pub fn load(config: &BertConfig, bytes: &[u8], device: &Device) -> Result<Self> {
-        let mut w = Weights::parse(bytes)?;
+        Self::load_with(config, bytes, Adapter::default(), device)
+    }
+
+    /// The same with a LoRA adapter merged in as the tensors are read (`crate::lora`).
+    pub fn load_with(config: &BertConfig, bytes: &[u8], adapter: Adapter, device: &Device) -> Result<Self> {
+        let mut w = Weights::parse(bytes)?.with_adapter(adapter);
         let embeddings = Embeddings::load(&mut w, config, device)?;
         let layers = (0..config.num_hidden_layers).map(|i| Layer::load(&mut w, i, config, device)).collect::<Result<Vec<_>>>()?;
         let d = config.hidden_size;
@@ -83,6 +89,12 @@ impl Bert {
             attentions.extend(out.attentions);
         }
         BertOutput { last_hidden_state: hidden, attentions, hidden_states }
+    }
+
+    /// The attention mask [B, T] (1 real, 0 padding) as the additive bias every layer takes
+    /// ([B, 1, 1, T]), for callers that run layers one at a time.
+    pub fn attention_bias(&self, attention_mask: Tensor<2>) -> Tensor<4> {
+        additive_mask(attention_mask)
     }
 
     /// The inputs of layers 1..=`to` (the outputs of layers 0..`to`) for `hidden`, the input of

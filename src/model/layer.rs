@@ -20,7 +20,7 @@ impl Layer {
         let p = format!("encoder.layer.{i}");
         let (d, ff) = (c.hidden_size, c.intermediate_size);
         Ok(Self {
-            attention: SelfAttention::load(w, &format!("{p}.attention"), c, device)?,
+            attention: SelfAttention::load(w, &format!("{p}.attention"), i, c, device)?,
             intermediate_dense: Linear::load(w, &format!("{p}.intermediate.dense"), d, ff, device)?,
             output_dense: Linear::load(w, &format!("{p}.output.dense"), ff, d, device)?,
             output_layer_norm: LayerNorm::load(w, &format!("{p}.output.LayerNorm"), d, c.layer_norm_eps, device)?,

@@ -2,6 +2,7 @@
 // CLI's numbers for the same inputs, which scripts/test.sh writes to artifacts/native-*.*.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { artifacts, launch, maxAbsDiff, native, openPage, startServer } from './harness.mjs';
 
@@ -14,8 +15,9 @@ before(async () => {
   page = await openPage(browser, server.app('backend=cpu&auto=0'));
   await page.evaluate(() => window.hies.ready);
   // The committed 16 sentences as calibration pool and evaluation set, as the CLI was given.
-  const sizes = await page.evaluate(() => window.hies.data({ calibration: '../tests/fixtures/calibration.tsv', evaluation: '../tests/fixtures/calibration.tsv' }));
-  assert.deepEqual(sizes, { calibration_size: 16, evaluation_size: 16 });
+  const cal = '../tests/fixtures/calibration.tsv';
+  const sizes = await page.evaluate((cal) => window.hies.data({ calibration: cal, evaluation: cal, validation: cal }), cal);
+  assert.deepEqual(sizes, { calibration_size: 16, evaluation_size: 16, validation_size: 16 });
 });
 after(async () => {
   await browser?.close();
@@ -30,7 +32,7 @@ function assertGridsClose(got, want, name, rel = 1e-4) {
   }));
 }
 
-const SCORE_OPTIONS = { alpha: 0.5, his_norm: { by_tokens: false, layer_l2: true, global_min_max: true }, per_layer_min_max: false };
+const SCORE_OPTIONS = { alpha: 0.5, his_norm: { token_mean: true, layer_l2: false, global_min_max: true }, per_layer_min_max: false };
 
 test('scores in the browser equal the native CLI (≤1e-4 relative), with progress; CSV in the CLI’s schema', { timeout: 600_000 }, async () => {
   const want = native('native-score.json');
@@ -40,7 +42,7 @@ test('scores in the browser equal the native CLI (≤1e-4 relative), with progre
     return { scores, progress };
   });
   assert.deepEqual([scores.layers, scores.heads, scores.n, scores.seed], [6, 12, 16, 0]);
-  for (const key of ['entropy', 'entropy_nats', 'his_raw', 'his', 'hies', 'confidence', 'weight_norm']) {
+  for (const key of ['entropy', 'entropy_nats', 'his_raw', 'his_token_mean', 'his', 'hies', 'confidence', 'weight_norm']) {
     assertGridsClose(scores[key], want[key], key);
   }
   assert.ok(progress.length >= 1 && progress.at(-1)[0] === 16 && progress.at(-1)[1] === 16, `progress ${JSON.stringify(progress)}`);
@@ -90,6 +92,31 @@ test('curves equal `hies curve` for the same seeds and sentences', { timeout: 60
   assert.equal(got.evaluations, want.evaluations);
   assert.deepEqual(got.points, want.points);
   assert.equal(got.full_accuracy, want.full_accuracy);
+});
+
+test('the α sweep and the paper check equal `hies alpha-sweep` and `hies paper-check`', { timeout: 600_000 }, async () => {
+  const sweep = native('native-sweep.json');
+  const check = native('native-paper-check.json');
+  const got = await page.evaluate(async ([s, c]) => ({
+    sweep: await window.hies.alphaSweep(s.options),
+    check: await window.hies.paperCheck(c.options),
+  }), [sweep, check]);
+  assert.deepEqual(got.sweep, sweep);
+  assert.deepEqual(got.check, check);
+  assert.ok(['holds', 'does_not_hold', 'within_seed_spread'].includes(got.check.claims[0].verdict));
+});
+
+test('the Hugging Face checkpoint the page downloads equals `hies export` byte for byte', { timeout: 600_000 }, async () => {
+  const got = await page.evaluate(async () => {
+    const c = await window.hies.exportCheckpoint([[0, 1], [3, 4], [5, 11]]);
+    const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    return { config: c.config, weights: hex(await crypto.subtle.digest('SHA-256', c.weights)), tokenizer: c.tokenizer.length, heads: c.heads_pruned };
+  });
+  const sha = (f) => createHash('sha256').update(readFileSync(`${artifacts}/native-export/${f}`)).digest('hex');
+  assert.equal(got.config, readFileSync(`${artifacts}/native-export/config.json`, 'utf8'));
+  assert.equal(got.weights, sha('model.safetensors'));
+  assert.equal(got.tokenizer, readFileSync(`${artifacts}/native-export/tokenizer.json`).length);
+  assert.equal(got.heads, 3);
 });
 
 test('a long job can be cancelled; the engine and its evaluation set keep working', { timeout: 600_000 }, async () => {

@@ -43,7 +43,7 @@ test('the reader’s path: precomputed paint, live scores, slider, prediction, a
     timings.first_grid_paint_ms = Math.round(paint.ms);
     assert.equal(paint.badge, 'precomputed');
     assert.equal(paint.live, false);
-    const pre = precomputed.scores.hies[2][3];
+    const pre = precomputed.models.finetuned.scores.hies[2][3];
     assert.match(paint.label, new RegExp(`layer 2 head 3: ${pre.toFixed(3)}`));
 
     // Live scores replace them and equal `hies score` on the same 32 calibration sentences.
@@ -53,7 +53,7 @@ test('the reader’s path: precomputed paint, live scores, slider, prediction, a
     const want = native('native-score-default.json');
     const live = await state(page, () => window.hies.state.scores);
     assert.equal(live.n, 32);
-    for (const key of ['entropy', 'entropy_nats', 'his_raw', 'his', 'hies', 'confidence', 'weight_norm']) assertGridsClose(live[key], want[key], key, 1e-3);
+    for (const key of ['entropy', 'entropy_nats', 'his_raw', 'his_token_mean', 'his', 'hies', 'confidence', 'weight_norm']) assertGridsClose(live[key], want[key], key, 1e-3);
 
     // 30 % of the heads by HIES: the same heads, dev accuracy and agreement as `hies prune`.
     const prune = native('native-prune-default.json');
@@ -138,6 +138,28 @@ test('the reader’s path: precomputed paint, live scores, slider, prediction, a
   }
 });
 
+test('the model picker loads the frozen probe: its own precomputed paint, then live scores equal `hies score --model probe`', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, server.app('backend=cpu&k=0&p=bertology'));
+    await page.evaluate(() => window.hies.ready);
+    await page.selectOption('#model-pick', 'probe');
+    await waitState(page, () => window.hies.state.model?.id === 'probe' && window.hies.state.engine?.classifier === 'file');
+    const first = await state(page, () => ({ scores: window.hies.state.scores, live: window.hies.state.scoresLive, alpha: window.hies.state.alpha }));
+    if (!first.live) assert.equal(first.scores.hies[0][0], precomputed.models.probe.scores.hies[0][0]);
+    await waitState(page, () => window.hies.state.scoresLive && window.hies.state.model?.id === 'probe', 300_000);
+    const want = native('native-score-probe.json');
+    const live = await state(page, () => window.hies.state.scores);
+    // The page ranks with the reader's preset from the raw grids; the engine's grids are the same.
+    for (const key of ['entropy', 'his_raw', 'his_token_mean', 'confidence', 'weight_norm']) assertGridsClose(live[key], want[key], key, 1e-3);
+    assert.equal(first.alpha, want.alpha, 'α* of the probe with the bertology preset, as the CLI takes it');
+    assert.match(await state(page, () => location.hash), /model=probe/);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the URL hash holds the state and round-trips through a reload', { timeout: 300_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
@@ -173,6 +195,23 @@ test('the URL hash holds the state and round-trips through a reload', { timeout:
     await waitState(page, () => window.hies.state.curveProgress === null, 120_000);
     assert.equal(await page.textContent('#curves-badge'), 'precomputed');
     assert.equal(await page.isEnabled('#curve-run'), true);
+    // The paper view: the precomputed sweep (α* marked) and a verdict per claim; a live sweep
+    // shows progress and can be cancelled.
+    const paper = await state(page, () => ({
+      claims: document.querySelectorAll('#claims tr[data-claim]').length, star: !!document.querySelector('#sweep .alpha-star'),
+      badge: document.querySelector('#paper-badge').textContent, verdicts: [...document.querySelectorAll('#claims .verdict b')].map((b) => b.textContent),
+    }));
+    assert.equal(paper.claims, precomputed.models.finetuned.paper_check.paper.claims.length);
+    assert.ok(paper.star, 'α* is marked on the sweep');
+    assert.equal(paper.badge, 'precomputed');
+    assert.ok(paper.verdicts.every((v) => ['holds', 'does not hold', 'within the seed spread'].includes(v)), paper.verdicts.join());
+    await page.click('#sweep-run');
+    await waitState(page, () => window.hies.state.paperProgress?.stage === 'scoring', 120_000);
+    assert.equal(await page.isVisible('#paper-progress'), true);
+    await page.click('#paper-cancel');
+    await waitState(page, () => window.hies.state.paperProgress === null, 120_000);
+    assert.equal(await page.textContent('#paper-badge'), 'precomputed');
+    await page.locator('#paper-view').screenshot({ path: `${artifacts}/view-paper.png` });
     // The share box carries the same state.
     assert.match(await page.inputValue('#share-link'), /#s=Hello\+there.*c=entropy/);
     assert.match(await page.inputValue('#embed-code'), /^<iframe src=".*embed=1/);

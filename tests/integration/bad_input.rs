@@ -21,7 +21,7 @@ fn serialize(t: &Owned) -> Vec<u8> {
 }
 
 fn load(config: &[u8], weights: &[u8], tokenizer: &[u8]) -> hies::Result<Engine> {
-    let files = ModelFiles { config, weights, tokenizer, modules: None, pooling: None };
+    let files = ModelFiles { config, weights, tokenizer, modules: None, pooling: None, adapter: None };
     Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
 }
 

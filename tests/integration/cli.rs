@@ -24,7 +24,7 @@ fn score_prints_every_grid_and_the_csv_schema() {
     let csv = std::env::temp_dir().join("hies-cli-test-scores.csv");
     let v = hies(&["score", "--data", CAL, "--n", "16", "--seed", "0", "--json", "--csv", csv.to_str().unwrap()]);
     assert_eq!((v["layers"].as_u64(), v["heads"].as_u64(), v["n"].as_u64(), v["seed"].as_u64()), (Some(6), Some(12), Some(16), Some(0)));
-    for key in ["entropy", "entropy_nats", "his_raw", "his", "hies", "confidence", "weight_norm"] {
+    for key in ["entropy", "entropy_nats", "his_raw", "his_token_mean", "his", "hies", "confidence", "weight_norm"] {
         let g = v[key].as_array().unwrap_or_else(|| panic!("{key}"));
         assert_eq!(g.len(), 6, "{key}");
         assert!(
@@ -34,11 +34,12 @@ fn score_prints_every_grid_and_the_csv_schema() {
     }
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("layer,head,hies,his,his_raw,entropy,entropy_nats,confidence,weight_norm"));
+    assert_eq!(lines.next(), Some("layer,head,hies,his,his_raw,his_token_mean,entropy,entropy_nats,confidence,weight_norm"));
     let row: Vec<f64> = lines.nth(15).unwrap().split(',').map(|x| x.parse().unwrap()).collect(); // layer 1, head 3
     assert_eq!(&row[..2], &[1.0, 3.0]);
     assert_eq!(row[2], v["hies"][1][3].as_f64().unwrap());
     assert_eq!(row[4], v["his_raw"][1][3].as_f64().unwrap());
+    assert_eq!(row[5], v["his_token_mean"][1][3].as_f64().unwrap());
 }
 
 #[test]

@@ -5,6 +5,8 @@
 mod bad_input;
 mod cli;
 mod common;
+mod export;
+mod finetuned;
 mod gate;
 mod parity;
 mod ranking;

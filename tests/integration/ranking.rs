@@ -3,7 +3,7 @@
 //! `node --test tests/js`. This test fails when the engine's order changes and the file was not
 //! regenerated: `HIES_BLESS=1 cargo test --test integration ranking` rewrites it.
 
-use hies::analysis::{self, Grid};
+use hies::analysis::{self, Grid, Preset};
 use hies::prune::{Criterion, catalogue, keep_score};
 use hies::rng::Rng;
 use hies::scores::{ScoreOptions, Scores};
@@ -19,11 +19,12 @@ fn grid(rng: &mut Rng, coarse: bool) -> Grid {
 
 fn scores(seed: u64, coarse: bool) -> Scores {
     let mut rng = Rng::new(seed);
-    let his = grid(&mut rng, coarse);
+    let his_raw = grid(&mut rng, coarse);
+    let his_token_mean = grid(&mut rng, coarse);
     let entropy = grid(&mut rng, coarse);
     let confidence = grid(&mut rng, coarse);
     let weight_norm = grid(&mut rng, coarse);
-    Scores {
+    let s = Scores {
         layers: 6,
         heads: 12,
         n: 32,
@@ -31,14 +32,16 @@ fn scores(seed: u64, coarse: bool) -> Scores {
         seed: Some(seed),
         alpha: 0.5,
         entropy: entropy.clone(),
-        entropy_nats: entropy.clone(),
-        his_raw: his.clone(),
-        his: his.clone(),
-        hies: analysis::hies(&his, &entropy, 0.5, false),
+        entropy_nats: entropy,
+        his_raw: his_raw.clone(),
+        his_token_mean,
+        his: his_raw.clone(),
+        hies: his_raw,
         confidence,
         weight_norm,
         options: ScoreOptions::default(),
-    }
+    };
+    s.with_options(ScoreOptions::default())
 }
 
 fn golden() -> Value {
@@ -46,23 +49,39 @@ fn golden() -> Value {
     for (seed, coarse) in [(11, false), (12, true)] {
         let s = scores(seed, coarse);
         for info in catalogue() {
-            let alphas: &[f64] = if info.id == Criterion::Hies { &[0.0, 0.3, 0.5, 1.0] } else { &[0.5] };
+            let hies = info.id == Criterion::Hies;
+            let alphas: &[f64] = if hies { &[0.0, 0.3, 0.5, 1.0] } else { &[0.5] };
             let seeds: &[u64] = if info.id == Criterion::Random { &[0, 3] } else { &[0] };
-            for &alpha in alphas {
-                for &random_seed in seeds {
-                    let with_alpha = Scores { hies: analysis::hies(&s.his, &s.entropy, alpha, false), alpha, ..s.clone() };
-                    let keep = keep_score(info.id, &with_alpha, random_seed);
-                    let order = analysis::prune_order(&keep, &[]);
-                    cases.push(json!({
-                        "criterion": info.id, "alpha": alpha, "seed": random_seed,
-                        "scores": { "his": s.his, "entropy": s.entropy, "confidence": s.confidence, "weight_norm": s.weight_norm },
-                        "keep": keep, "order": order, "pruned_22": analysis::select_pruned(&keep, 22, false, &[]),
-                    }));
-                }
+            let presets: &[Preset] = if hies || info.id == Criterion::His { &Preset::ALL } else { &[Preset::Paper] };
+            let per_layer: &[bool] = if hies { &[false, true] } else { &[false] };
+            for (&alpha, &random_seed, &preset, &per_layer_min_max) in iproduct(alphas, seeds, presets, per_layer) {
+                let o = ScoreOptions { alpha, his_norm: preset.his_norm(), per_layer_min_max };
+                let keep = keep_score(info.id, &s.with_options(o), random_seed);
+                let order = analysis::prune_order(&keep, &[]);
+                cases.push(json!({
+                    "criterion": info.id, "alpha": alpha, "seed": random_seed, "preset": preset, "per_layer_min_max": per_layer_min_max,
+                    "scores": { "his_raw": s.his_raw, "his_token_mean": s.his_token_mean, "entropy": s.entropy, "confidence": s.confidence, "weight_norm": s.weight_norm },
+                    "keep": keep, "order": order, "pruned_22": analysis::select_pruned(&keep, 22, false, &[]),
+                }));
             }
         }
     }
     json!({ "note": "Written by tests/integration/ranking.rs (HIES_BLESS=1); www/analysis.js must reproduce it (tests/js).", "cases": cases })
+}
+
+/// Every combination of four lists, in order.
+fn iproduct<'a, A, B, C, D>(a: &'a [A], b: &'a [B], c: &'a [C], d: &'a [D]) -> Vec<(&'a A, &'a B, &'a C, &'a D)> {
+    let mut out = Vec::new();
+    for x in a {
+        for y in b {
+            for z in c {
+                for w in d {
+                    out.push((x, y, z, w));
+                }
+            }
+        }
+    }
+    out
 }
 
 #[test]

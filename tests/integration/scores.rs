@@ -1,7 +1,7 @@
 //! Head scores against the float64 reference (central differences on the head mask), and the
 //! pruning machinery: masked = structural, iterative with one step = one-shot.
 
-use hies::analysis::HisNorm;
+use hies::analysis::{self, HisNorm};
 use hies::data::Example;
 use hies::manifest::manifest;
 use hies::prune::{Criterion, PruneOptions};
@@ -18,6 +18,7 @@ struct ScoreFixture {
     entropy_nats: Vec<Vec<f64>>,
     confidence: Vec<Vec<f64>>,
     his_raw: Vec<Vec<f64>>,
+    his_token_mean: Vec<Vec<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -49,13 +50,17 @@ fn entropy_confidence_and_his_match_reference() {
                 assert!((got - want).abs() <= 1e-5, "{name}[{l}][{h}]: {got} vs {want}");
                 worst_ae = worst_ae.max((got - want).abs());
             }
-            let (got, want) = (s.his_raw[l][h], fx.his_raw[l][h]);
-            let rel = (got - want).abs() / want.abs();
-            worst_his = worst_his.max(rel);
-            assert!(rel <= 1e-3, "his_raw[{l}][{h}]: {got:e} vs {want:e} (relative {rel:e})");
+            // Both presets' raw HIS: bertology's plain mean and the paper's token average.
+            for (name, got, want) in
+                [("his_raw", s.his_raw[l][h], fx.his_raw[l][h]), ("his_token_mean", s.his_token_mean[l][h], fx.his_token_mean[l][h])]
+            {
+                let rel = (got - want).abs() / want.abs();
+                worst_his = worst_his.max(rel);
+                assert!(rel <= 1e-3, "{name}[{l}][{h}]: {got:e} vs {want:e} (relative {rel:e})");
+            }
         }
     }
-    eprintln!("max |Δ| entropy/confidence {worst_ae:e}, max relative Δ his_raw {worst_his:e}");
+    eprintln!("max |Δ| entropy/confidence {worst_ae:e}, max relative Δ his_raw/his_token_mean {worst_his:e}");
 
     // HIES from the same tables: α = 1 is HIS, α = 0 is 1 − mm(entropy); the default HIS is normalised.
     let one = s.with_options(ScoreOptions { alpha: 1.0, ..ScoreOptions::default() });
@@ -63,9 +68,25 @@ fn entropy_confidence_and_his_match_reference() {
     let flat: Vec<f64> = s.his.iter().flatten().copied().collect();
     assert_eq!(flat.iter().cloned().fold(f64::INFINITY, f64::min), 0.0);
     assert_eq!(flat.iter().cloned().fold(f64::NEG_INFINITY, f64::max), 1.0);
-    let raw =
-        s.with_options(ScoreOptions { his_norm: HisNorm { by_tokens: false, layer_l2: false, global_min_max: false }, ..ScoreOptions::default() });
-    assert_eq!(raw.his, s.his_raw);
+    let off = HisNorm { token_mean: false, layer_l2: false, global_min_max: false };
+    assert_eq!(s.with_options(ScoreOptions { his_norm: off, ..ScoreOptions::default() }).his, s.his_raw);
+    let tokens = s.with_options(ScoreOptions { his_norm: HisNorm { token_mean: true, ..off }, ..ScoreOptions::default() });
+    assert_eq!(tokens.his, s.his_token_mean);
+    // The paper preset (the default) is the token average min-maxed over all heads.
+    assert_eq!(s.his, analysis::min_max(&s.his_token_mean));
+    let bertology = s.with_options(ScoreOptions { his_norm: HisNorm::bertology(), ..ScoreOptions::default() });
+    let l2: Vec<Vec<f64>> = s
+        .his_raw
+        .iter()
+        .map(|r| {
+            let n = r.iter().map(|x| x * x).sum::<f64>().sqrt();
+            r.iter().map(|x| x / n).collect()
+        })
+        .collect();
+    let want = analysis::min_max(&l2);
+    assert!(bertology.his.iter().flatten().zip(want.iter().flatten()).all(|(a, b)| (a - b).abs() < 1e-12));
+    // And they rank differently on real gradients (else the preset would not matter).
+    assert_ne!(analysis::prune_order(&s.his, &[]), analysis::prune_order(&bertology.his, &[]));
 }
 
 #[test]

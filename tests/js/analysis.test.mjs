@@ -3,15 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { hies, interval, keepScore, minMax, selectPruned } from '../../www/analysis.js';
+import { hies, interval, keepScore, minMax, normalizeHis, selectPruned } from '../../www/analysis.js';
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/ranking.json', import.meta.url), 'utf8'));
 
 test('every criterion ranks the heads exactly as the engine does', () => {
-  assert.ok(golden.cases.length >= 12, 'the golden file covers every criterion');
+  assert.ok(golden.cases.length >= 40, 'the golden file covers every criterion, both presets and per-layer min-max');
   for (const c of golden.cases) {
-    const name = `${c.criterion} α=${c.alpha} seed=${c.seed}`;
-    const keep = keepScore(c.criterion, c.scores, c.alpha, c.seed);
+    const name = `${c.criterion} α=${c.alpha} seed=${c.seed} ${c.preset}${c.per_layer_min_max ? ' per layer' : ''}`;
+    const keep = keepScore(c.criterion, c.scores, { alpha: c.alpha, preset: c.preset, per_layer_min_max: c.per_layer_min_max }, c.seed);
     keep.forEach((row, l) => row.forEach((x, h) => assert.ok(Math.abs(x - c.keep[l][h]) <= 1e-12, `${name}: keep[${l}][${h}] ${x} vs ${c.keep[l][h]}`)));
     const all = selectPruned(keep, keep.flat().length);
     assert.deepEqual(all, c.order, `${name}: the whole pruning order, ties by (layer, head)`);
@@ -25,6 +25,16 @@ test('HIES at α = 1 and α = 0 is one criterion alone; min-max of a constant gr
   assert.deepEqual(hies(his, ent, 1), minMax(his));
   assert.deepEqual(hies(his, ent, 0), minMax(ent).map((r) => r.map((x) => 1 - x)));
   assert.deepEqual(minMax([[3, 3], [3, 3]]), [[0, 0], [0, 0]]);
+  const perLayer = hies(his, ent, 1, true).flat(), want = [0, 1, 0.375, 0.2, 0, 1];
+  perLayer.forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-12, `per-layer min-max ${x} vs ${want[i]}`));
+});
+
+test('the presets normalise HIS as src/analysis.rs does', () => {
+  const s = { his_raw: [[1.5, 2], [3, 4]], his_token_mean: [[0.3, 0.1], [0.6, 0.8]] };
+  assert.deepEqual(normalizeHis(s, 'bertology'), [[0, 1], [0, 1]]);
+  const p = normalizeHis(s, 'paper');
+  assert.ok(Math.abs(p[0][0] - 2 / 7) < 1e-12 && p[0][1] === 0 && p[1][1] === 1);
+  assert.throws(() => normalizeHis(s, 'magic'), /unknown preset/);
 });
 
 test('the running estimate’s interval narrows to the exact value', () => {

@@ -14,16 +14,16 @@ test('a full hash reads into the state it names', () => {
 });
 
 test('unknown or malformed values are ignored, numbers are clamped', () => {
-  const p = readHash('#c=magic&metric=random&head=x.y&a=7&k=-3&seed=1e9&backend=tpu&m=1.1,bad,2');
+  const p = readHash('#c=magic&metric=random&head=x.y&a=7&p=magic&k=-3&seed=1e9&backend=tpu&m=1.1,bad,2');
   assert.deepEqual(p, { alpha: 1, count: 0, seed: 999, manual: ['1.1'] });
   assert.deepEqual(readHash(''), {});
   assert.equal(readHash('#s=' + 'x'.repeat(30000)).sentence.length, 20000);
 });
 
 test('what is written reads back to the same state', () => {
-  update({ sentence: 'A film & a half: 100 % #1', selected: [5, 11], metric: 'his', criterion: 'random', alpha: 0.65, count: 40, seed: 7,
+  update({ sentence: 'A film & a half: 100 % #1', selected: [5, 11], metric: 'his', criterion: 'random', alpha: 0.65, preset: 'bertology', perLayerMinMax: true, count: 40, seed: 7,
     iterative: false, structural: true, manual: ['0.0', '3.9'], backend: 'gpu', embed: true, hide: ['curves'], auto: false });
   const back = readHash(`#${writeHash()}`);
   for (const [k, v] of Object.entries(back)) assert.deepEqual(v, state[k], k);
-  assert.equal(Object.keys(back).length, 14);
+  assert.equal(Object.keys(back).length, 16);
 });

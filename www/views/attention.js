@@ -11,8 +11,7 @@ const SHOWN = 64; // tokens drawn; longer sentences are summarised, not frozen
 export function currentInspection() {
   const a = state.inspection;
   if (a && a.text === state.sentence && !a.error) return a;
-  if (state.model?.custom) return null;
-  const p = precomputed.inspections.find((x) => x.text === state.sentence);
+  const p = precomputed.models[state.model?.id]?.inspections.find((x) => x.text === state.sentence);
   return p ? { ...p, live: false } : null;
 }
 
@@ -25,7 +24,7 @@ export function mountAttention(root, { onSentence }) {
   input.value = state.sentence;
   input.addEventListener('input', () => onSentence(input.value));
   const examples = root.getElementById('examples');
-  for (const { text } of precomputed.inspections) {
+  for (const text of precomputed.examples) {
     const b = document.createElement('button');
     b.type = 'button';
     b.className = 'example';

@@ -1,7 +1,7 @@
 // Accuracy (or agreement) vs share of heads pruned, one line per criterion, ± std bands over
-// seeds; precomputed for the default model, recomputable live; the current setting as a dot.
+// seeds; precomputed for the built-in models, recomputable live; the current setting as a dot.
 import * as d3 from 'd3';
-import { interval } from '../analysis.js';
+import { interval, presetOf } from '../analysis.js';
 import { criterion } from '../catalogue.js';
 import { state, subscribe, totalHeads, update } from '../state.js';
 import { esc, hideTip, showTipAt } from './tooltip.js';
@@ -40,7 +40,7 @@ export function mountCurves(root, { onRun, onCancel }) {
     const note = $('curve-note');
     if (p?.error) note.innerHTML = `<span class="error">${esc(p.error)}</span>`;
     else if (p) note.textContent = `Live run: ${p.stage} ${p.done}/${p.total}…`;
-    else if (c) note.textContent = `${state.curvesLive ? 'Live' : 'Precomputed'}: ${c.evaluation_size} dev sentences, ${c.options.seeds.length} seed${c.options.seeds.length > 1 ? 's' : ''}, ${c.options.n} calibration sentences, masked one-shot pruning (α = ${c.options.scores.alpha}); full model ${(c.full_accuracy * 100).toFixed(1)} %.`;
+    else if (c) note.textContent = `${state.curvesLive ? 'Live' : 'Precomputed'}: ${c.evaluation_size} dev sentences, ${c.options.seeds.length} seed${c.options.seeds.length > 1 ? 's' : ''}, ${c.options.n} calibration sentences, masked one-shot pruning (α = ${c.options.scores.alpha}, ${presetOf(c.options.scores.his_norm)} HIS${c.options.scores.per_layer_min_max ? ', per-layer min-max' : ''}); full model ${(c.full_accuracy * 100).toFixed(1)} %.`;
     else note.textContent = 'No curves for this model yet: recompute them live.';
     box.replaceChildren();
     if (!c) return;

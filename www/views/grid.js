@@ -1,7 +1,7 @@
 // The heads grid: layers × heads coloured by the chosen score, exact values on hover/focus,
 // pruned heads struck out, the selected head outlined. Arrow keys move, Enter clicks.
 import * as d3 from 'd3';
-import { hies } from '../analysis.js';
+import { normalizeHis, rescore } from '../analysis.js';
 import { METRICS, criterion, fillSelect } from '../catalogue.js';
 import { headKey, state, subscribe, update } from '../state.js';
 import { esc, hideTip, showTipAt } from './tooltip.js';
@@ -11,7 +11,8 @@ const scale = (metric) => criterion(metric).scale;
 export function metricGrid(metric = state.metric) {
   const s = state.scores;
   if (!s) return null;
-  return metric === 'hies' ? hies(s.his, s.entropy, state.alpha) : s[metric];
+  const o = { alpha: state.alpha, preset: state.preset, per_layer_min_max: state.perLayerMinMax };
+  return metric === 'hies' ? rescore(s, o).hies : metric === 'his' ? normalizeHis(s, state.preset) : s[metric];
 }
 
 export function mountGrid(root, { onClick }) {
@@ -20,12 +21,16 @@ export function mountGrid(root, { onClick }) {
   const metric = root.getElementById('metric');
   const alpha = root.getElementById('alpha');
   const alphaOut = root.getElementById('alpha-out');
+  const preset = /** @type {HTMLSelectElement} */ (root.getElementById('preset'));
+  const perLayer = /** @type {HTMLInputElement} */ (root.getElementById('per-layer-mm'));
   const clickMode = root.getElementById('click-mode');
   const badge = root.getElementById('scores-badge');
   const scoring = root.getElementById('scoring');
   fillSelect(metric, METRICS);
   metric.addEventListener('change', () => update({ metric: metric.value }));
   alpha.addEventListener('input', () => update({ alpha: +alpha.value }));
+  preset.addEventListener('change', () => update({ preset: /** @type {any} */ (preset.value) }));
+  perLayer.addEventListener('change', () => update({ perLayerMinMax: perLayer.checked }));
   clickMode.addEventListener('change', () => update({ clickMode: clickMode.value }));
   let focus = null; // [l, h] of the focused cell, kept across redraws
 
@@ -33,6 +38,8 @@ export function mountGrid(root, { onClick }) {
     metric.value = state.metric;
     alpha.value = state.alpha;
     alphaOut.textContent = state.alpha.toFixed(2);
+    preset.value = state.preset;
+    perLayer.checked = state.perLayerMinMax;
     alpha.disabled = state.metric !== 'hies' && state.criterion !== 'hies';
     clickMode.value = state.clickMode;
     badge.textContent = state.scoresLive ? 'live' : state.scores ? 'precomputed' : 'computing…';
@@ -103,7 +110,7 @@ export function mountGrid(root, { onClick }) {
     lsvg.append('text').attr('x', 40 + lw / 2).attr('y', 27).attr('text-anchor', 'middle').attr('fill', '#555').text(scale(state.metric));
   }
   subscribe((c) => {
-    if (['scores', 'scoresLive', 'scoring', 'metric', 'alpha', 'pruned', 'manual', 'selected', 'clickMode', 'criterion'].some((k) => c.has(k))) draw();
+    if (['scores', 'scoresLive', 'scoring', 'metric', 'alpha', 'preset', 'perLayerMinMax', 'pruned', 'manual', 'selected', 'clickMode', 'criterion'].some((k) => c.has(k))) draw();
   });
   draw();
 }

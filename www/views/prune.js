@@ -40,7 +40,7 @@ export function mountPrune(root) {
 
     const e = state.evaluation;
     const bar = $('eval-progress');
-    const pre = precomputed.prune;
+    const pre = precomputed.models[state.model?.id]?.prune;
     const prePoint = !state.model?.custom && !state.engine && pre && state.pruned.length === pre.pruned.length
       && state.pruned.every(([l, h], i) => pre.pruned[i][0] === l && pre.pruned[i][1] === h);
     if (e && e.done > 0) {

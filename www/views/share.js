@@ -1,6 +1,6 @@
 // Export (scores and curves as JSON/CSV, charts as SVG/PNG), the share link and the embed snippet.
-import { hies } from '../analysis.js';
-import { state, subscribe } from '../state.js';
+import { rescore } from '../analysis.js';
+import { state, subscribe, update } from '../state.js';
 import { writeHash } from '../hash.js';
 
 function download(name, blob) {
@@ -40,10 +40,34 @@ async function svgToPng(svg) {
 
 /**
  * @param {Document} root
- * @param {{ csv: (table: import('../pkg/hies.js').CsvTable) => Promise<string> }} engine  writes CSV in the CLI's schema
+ * @param {{ csv: (table: import('../pkg/hies.js').CsvTable) => Promise<string>, exportCheckpoint: (heads: [number, number][]) => Promise<any> }} engine
+ *   writes CSV in the CLI's schema; exports the model as a Hugging Face checkpoint
  */
-export function mountShare(root, { csv }) {
+export function mountShare(root, { csv, exportCheckpoint }) {
   const $ = (id) => /** @type {HTMLInputElement} */ (root.getElementById(id));
+  // The pruned model as a Hugging Face folder: three files (a browser cannot write a folder).
+  // Only a model with its own pooler and classifier is a BertForSequenceClassification.
+  subscribe((c) => {
+    if (!c.has('engine')) return;
+    const ok = state.engine?.classifier === 'checkpoint';
+    $('export-checkpoint').disabled = !ok;
+    $('export-checkpoint').title = ok ? 'config.json (with pruned_heads), model.safetensors and tokenizer.json: a BertForSequenceClassification folder that transformers loads'
+      : 'only a model with its own classifier (the fine-tuned one, or a BertForSequenceClassification upload) exports as a Hugging Face checkpoint';
+  });
+  $('export-checkpoint').addEventListener('click', async () => {
+    const button = $('export-checkpoint');
+    button.disabled = true;
+    try {
+      const c = await exportCheckpoint(state.pruned);
+      download('config.json', new Blob([c.config], { type: 'application/json' }));
+      download('model.safetensors', new Blob([c.weights], { type: 'application/octet-stream' }));
+      download('tokenizer.json', new Blob([c.tokenizer], { type: 'application/json' }));
+    } catch (e) {
+      update({ status: { text: `Export failed: ${e.message}`, error: true } });
+    } finally {
+      button.disabled = false;
+    }
+  });
   const charts = { grid: 'grid', attention: 'att-matrix', curves: 'curves' };
   for (const b of /** @type {NodeListOf<HTMLButtonElement>} */ (root.querySelectorAll('[data-export]'))) {
     b.addEventListener('click', async () => {
@@ -51,8 +75,8 @@ export function mountShare(root, { csv }) {
       const json = (v) => new Blob([JSON.stringify(v, null, 1)], { type: 'application/json' });
       const text = (t) => new Blob([t], { type: 'text/csv' });
       if (what === 'scores' && state.scores) {
-        // HIES for the page's α, as the grid shows it.
-        const s = { ...state.scores, hies: hies(state.scores.his, state.scores.entropy, state.alpha), alpha: state.alpha };
+        // HIS and HIES for the page's α and preset, as the grid shows them.
+        const s = rescore(state.scores, { alpha: state.alpha, preset: state.preset, per_layer_min_max: state.perLayerMinMax });
         download(`hies-scores.${ext}`, ext === 'json' ? json({ ...s, source: state.scoresLive ? 'live' : 'precomputed', model: state.model?.name }) : text(await csv({ scores: s })));
       } else if (what === 'curves' && (ext === 'json' || ext === 'csv') && state.curves) {
         download(`hies-curves.${ext}`, ext === 'json' ? json(state.curves) : text(await csv({ curves: state.curves })));

@@ -1,8 +1,10 @@
 // The engine bar: what the page is doing, download progress, the backend switch and notices.
 import { state, subscribe } from '../state.js';
 
-export function mountStatus(root, { onBackend }) {
+export function mountStatus(root, { onBackend, onModel }) {
   const $ = (id) => root.getElementById(id);
+  const pick = /** @type {HTMLSelectElement} */ ($('model-pick'));
+  pick.addEventListener('change', () => { if (pick.value !== 'custom') onModel(pick.value); });
   for (const r of root.querySelectorAll('input[name=backend]')) r.addEventListener('change', () => r.checked && onBackend(r.value));
   function draw() {
     const s = state.status;
@@ -16,6 +18,9 @@ export function mountStatus(root, { onBackend }) {
     $('notice').hidden = !state.notice;
     $('notice').textContent = state.notice ?? '';
     $('model-name').textContent = state.model?.name ?? '';
+    const custom = !!state.model?.custom;
+    /** @type {HTMLOptionElement} */ (pick.querySelector('option[value=custom]')).hidden = !custom;
+    pick.value = custom ? 'custom' : state.model?.id ?? 'finetuned';
   }
   subscribe((c) => { if (['status', 'engine', 'notice', 'backend', 'model'].some((k) => c.has(k))) draw(); });
   draw();

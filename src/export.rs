@@ -1,0 +1,107 @@
+//! A model as a standard Hugging Face checkpoint: BertForSequenceClassification weights in
+//! PyTorch layout (`bert.` prefix, [out, in] matrices) with any adapter already merged, and the
+//! pruned heads sliced out of query/key/value and attention.output.dense and listed in
+//! config.json's `pruned_heads`, which is what transformers 4.x's `prune_heads` +
+//! `save_pretrained` leave (`from_pretrained` prunes the fresh model by that list before loading).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::analysis::Head;
+use crate::classifier::Input;
+use crate::engine::{Engine, read};
+use crate::error::{Error, Result};
+use crate::lora::{NamedTensor, transpose};
+use crate::model::{LayerNorm, Linear};
+
+/// The two files of the export: `config.json` text and `model.safetensors` bytes.
+pub struct Exported {
+    pub config: String,
+    pub weights: Vec<u8>,
+    pub heads_pruned: usize,
+    pub parameters: usize,
+}
+
+/// Exports `engine`'s model without the heads in `remove`. `config_json`: the checkpoint's own
+/// config.json, whose other keys are kept. Errors: a classifier that is not the checkpoint's own
+/// pooler + classifier (the linear probe sits on the mean-pooled embedding, which
+/// BertForSequenceClassification does not compute).
+pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Result<Exported> {
+    let classifier = engine.classifier()?;
+    if classifier.input != Input::Pooler {
+        return Err(Error::classifier(
+            "this classifier reads the mean-pooled sentence embedding, which BertForSequenceClassification does not compute: export the fine-tuned model or a checkpoint with its own pooler and classifier",
+        ));
+    }
+    let c = engine.config();
+    let model = engine.model.without_heads(remove);
+    let mut pruned: BTreeMap<usize, Vec<usize>> = c.pruned_heads.clone();
+    for &(l, h) in remove {
+        pruned.entry(l).or_default().push(h);
+    }
+    pruned.values_mut().for_each(|v| {
+        v.sort();
+        v.dedup();
+    });
+
+    let mut tensors: Vec<NamedTensor> = Vec::new();
+    async fn push2(out: &mut Vec<NamedTensor>, name: String, t: &burn::tensor::Tensor<2>) -> Result<()> {
+        let [r, c] = t.dims();
+        out.push(NamedTensor { name, shape: vec![r, c], values: read(t.clone()).await? });
+        Ok(())
+    }
+    async fn linear(out: &mut Vec<NamedTensor>, prefix: &str, l: &Linear) -> Result<()> {
+        let [d_in, d_out] = l.weight.dims();
+        // Ours is [in, out]; PyTorch's Linear.weight is [out, in].
+        out.push(NamedTensor {
+            name: format!("{prefix}.weight"),
+            shape: vec![d_out, d_in],
+            values: transpose(&read(l.weight.clone()).await?, d_in, d_out),
+        });
+        out.push(NamedTensor { name: format!("{prefix}.bias"), shape: vec![d_out], values: read(l.bias.clone()).await? });
+        Ok(())
+    }
+    async fn norm(out: &mut Vec<NamedTensor>, prefix: &str, n: &LayerNorm) -> Result<()> {
+        let d = n.weight.dims()[0];
+        out.push(NamedTensor { name: format!("{prefix}.weight"), shape: vec![d], values: read(n.weight.clone()).await? });
+        out.push(NamedTensor { name: format!("{prefix}.bias"), shape: vec![d], values: read(n.bias.clone()).await? });
+        Ok(())
+    }
+    let e = &model.embeddings;
+    push2(&mut tensors, "bert.embeddings.word_embeddings.weight".into(), &e.word_embeddings).await?;
+    push2(&mut tensors, "bert.embeddings.position_embeddings.weight".into(), &e.position_embeddings).await?;
+    push2(&mut tensors, "bert.embeddings.token_type_embeddings.weight".into(), &e.token_type_embeddings).await?;
+    norm(&mut tensors, "bert.embeddings.LayerNorm", &e.layer_norm).await?;
+    for (i, layer) in model.layers.iter().enumerate() {
+        let p = format!("bert.encoder.layer.{i}");
+        let a = &layer.attention;
+        linear(&mut tensors, &format!("{p}.attention.self.query"), &a.query).await?;
+        linear(&mut tensors, &format!("{p}.attention.self.key"), &a.key).await?;
+        linear(&mut tensors, &format!("{p}.attention.self.value"), &a.value).await?;
+        linear(&mut tensors, &format!("{p}.attention.output.dense"), &a.output_dense).await?;
+        norm(&mut tensors, &format!("{p}.attention.output.LayerNorm"), &a.output_layer_norm).await?;
+        linear(&mut tensors, &format!("{p}.intermediate.dense"), &layer.intermediate_dense).await?;
+        linear(&mut tensors, &format!("{p}.output.dense"), &layer.output_dense).await?;
+        norm(&mut tensors, &format!("{p}.output.LayerNorm"), &layer.output_layer_norm).await?;
+    }
+    let pooler = model.pooler.as_ref().expect("a Pooler classifier implies a pooler");
+    linear(&mut tensors, "bert.pooler.dense", pooler).await?;
+    linear(&mut tensors, "classifier", &classifier.linear).await?;
+    let weights = crate::lora::safetensors_bytes(&tensors)?;
+
+    let mut config: Value = serde_json::from_slice(config_json).map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
+    let obj = config.as_object_mut().ok_or_else(|| Error::config("config.json is not an object"))?;
+    let labels = &classifier.labels;
+    obj.insert("architectures".into(), json!(["BertForSequenceClassification"]));
+    obj.insert("id2label".into(), Value::Object(labels.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect()));
+    obj.insert("label2id".into(), Value::Object(labels.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect()));
+    obj.insert("pruned_heads".into(), Value::Object(pruned.iter().map(|(l, h)| (l.to_string(), json!(h))).collect()));
+    obj.insert("torch_dtype".into(), json!("float32"));
+    Ok(Exported {
+        config: serde_json::to_string_pretty(&config).expect("JSON") + "\n",
+        weights,
+        heads_pruned: pruned.values().map(Vec::len).sum(),
+        parameters: model.num_params(),
+    })
+}

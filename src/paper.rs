@@ -1,0 +1,440 @@
+//! "Does the paper hold here?": the claims of arXiv 2510.13832 checked on this model and data,
+//! each with the paper's figure, ours as mean ± std over calibration seeds, and a verdict.
+//!
+//! How a verdict is reached (our rules; the paper states no test): for a difference between
+//! HIES and HIS, the spread is √(σ²_HIES + σ²_HIS) of the per-seed values (population std).
+//! A claim that HIES is better "holds" when the mean difference exceeds the spread, "does not
+//! hold" when it is below minus the spread, and is "within the seed spread" otherwise. Stability
+//! is agreement with the unpruned model's predictions (the paper does not define it; this is our
+//! reading). Each claim's `how` says its own rule.
+
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
+
+use crate::analysis::{self, Grid, Head};
+use crate::curves::{CurveOptions, CurvePoint, CurveProgress, Curves};
+use crate::data::{self, Example};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::evaluate::EvalSet;
+use crate::flops;
+use crate::prune::Criterion;
+use crate::scores::ScoreOptions;
+
+/// What the check runs.
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct PaperCheckOptions {
+    /// HIES's α: the sweep's α* for this model and preset.
+    pub alpha: f64,
+    pub seeds: Vec<u64>,
+    /// Calibration examples (the paper: 32).
+    pub n: usize,
+    /// Calibration sizes for the stability-in-N claim.
+    pub sizes: Vec<usize>,
+    /// HIS preset and min-max switch (`alpha` above wins).
+    pub scores: ScoreOptions,
+}
+
+impl Default for PaperCheckOptions {
+    fn default() -> Self {
+        Self { alpha: 0.5, seeds: (0..5).collect(), n: 32, sizes: vec![1, 2, 4, 8, 16, 32, 64, 128], scores: ScoreOptions::default() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Holds,
+    DoesNotHold,
+    WithinSeedSpread,
+}
+
+/// One claim of the paper, checked.
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct Claim {
+    pub id: String,
+    pub claim: String,
+    /// What the paper reports for it.
+    pub paper: String,
+    /// What we measure, mean ± std over the seeds.
+    pub ours: String,
+    pub verdict: Verdict,
+    /// The rule the verdict came from.
+    pub how: String,
+}
+
+/// Accuracy at 50 % and seed agreement of the HIES ranking for one calibration size.
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct SizePoint {
+    pub n: usize,
+    /// Mean Spearman correlation of the HIES grids over all pairs of seeds.
+    pub spearman_mean: f64,
+    pub spearman_std: f64,
+    pub accuracy_50_mean: f64,
+    pub accuracy_50_std: f64,
+}
+
+/// HIES / HIS at one ratio: the paper's headline figures are such ratios.
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct Ratios {
+    pub ratio: f64,
+    /// Mean accuracy of HIES / of HIS.
+    pub quality: f64,
+    /// Mean agreement with the unpruned model, HIES / HIS.
+    pub stability: f64,
+    /// Accuracy spread over seeds, HIS std / HIES std (> 1: HIES varies less); none when HIES's
+    /// accuracy did not vary at all.
+    pub spread: Option<f64>,
+}
+
+/// Pruned heads per layer at 50 %, mean over seeds, and how evenly they spread.
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct LayerSpread {
+    pub criterion: Criterion,
+    pub per_layer: Vec<f64>,
+    /// Entropy of the per-layer counts / ln L (1 = even), mean ± std over seeds.
+    pub evenness_mean: f64,
+    pub evenness_std: f64,
+    /// Mean layer index of the pruned heads (0 = bottom).
+    pub mean_layer: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
+pub struct PaperCheck {
+    pub claims: Vec<Claim>,
+    pub ratios: Vec<Ratios>,
+    pub sizes: Vec<SizePoint>,
+    pub layers: Vec<LayerSpread>,
+    /// Share of the encoder's FLOPs left out when HIES prunes 50 % of the heads (seed 0), at
+    /// the evaluation set's mean length, batch 1.
+    pub flops_saved_50: f64,
+    pub curves: Curves,
+    pub evaluation_size: usize,
+    pub options: PaperCheckOptions,
+}
+
+/// Spearman's ρ of two grids (average ranks for ties).
+pub fn spearman(a: &Grid, b: &Grid) -> f64 {
+    let (x, y): (Vec<f64>, Vec<f64>) = (a.iter().flatten().copied().collect(), b.iter().flatten().copied().collect());
+    let (rx, ry) = (ranks(&x), ranks(&y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let (vx, vy) = (rx.iter().map(|a| (a - mx).powi(2)).sum::<f64>(), ry.iter().map(|b| (b - my).powi(2)).sum::<f64>());
+    if vx == 0.0 || vy == 0.0 { f64::NAN } else { cov / (vx * vy).sqrt() }
+}
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            r[idx[k]] = (i + j) as f64 / 2.0;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// The verdict on "HIES > HIS" for per-seed values of each.
+fn better(hies: (f64, f64), his: (f64, f64)) -> (Verdict, f64, f64) {
+    let diff = hies.0 - his.0;
+    let spread = (hies.1.powi(2) + his.1.powi(2)).sqrt();
+    let v = if diff > spread {
+        Verdict::Holds
+    } else if diff < -spread {
+        Verdict::DoesNotHold
+    } else {
+        Verdict::WithinSeedSpread
+    };
+    (v, diff, spread)
+}
+
+fn pm(p: (f64, f64)) -> String {
+    format!("{:.4} ± {:.4}", p.0, p.1)
+}
+
+/// Evenness (normalised entropy) of per-layer counts and their mean layer.
+fn spread_of(heads: &[Head], layers: usize) -> (Vec<usize>, f64, f64) {
+    let mut counts = vec![0usize; layers];
+    heads.iter().for_each(|h| counts[h.0] += 1);
+    let n = heads.len().max(1) as f64;
+    let entropy: f64 = counts.iter().filter(|&&c| c > 0).map(|&c| -(c as f64 / n) * (c as f64 / n).ln()).sum();
+    let mean_layer = heads.iter().map(|h| h.0 as f64).sum::<f64>() / n;
+    (counts, entropy / (layers as f64).ln(), mean_layer)
+}
+
+impl Engine {
+    /// Runs every check of the paper on `set` (the evaluation split) with calibration samples
+    /// from `pool`. `progress` reports "curves", "sizes" and "evaluating".
+    pub async fn paper_check(
+        &self,
+        pool: &[Example],
+        set: &EvalSet,
+        o: &PaperCheckOptions,
+        progress: &mut dyn FnMut(CurveProgress),
+    ) -> Result<PaperCheck> {
+        if o.seeds.len() < 2 || o.n == 0 || o.sizes.contains(&0) || !o.sizes.iter().any(|&s| s > o.n) || set.is_empty() {
+            return Err(Error::input(
+                "paper check: needs 2+ seeds (for a spread), n ≥ 1, calibration sizes ≥ 1 with one larger than n, and an evaluation set",
+            ));
+        }
+        // The sizes studied always include n itself, in order.
+        let mut with_n = o.sizes.clone();
+        with_n.push(o.n);
+        with_n.sort();
+        with_n.dedup();
+        let o = &PaperCheckOptions { sizes: with_n, ..o.clone() };
+        let scores = ScoreOptions { alpha: o.alpha, ..o.scores };
+        let c = self.config().clone();
+        let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
+        let total = l * h;
+        let half = analysis::heads_for_ratio(0.5, total);
+        let ratios = vec![0.1, 0.3, 0.5, 0.7];
+        let curve_options = CurveOptions {
+            criteria: vec![Criterion::Hies, Criterion::His],
+            ratios: ratios.clone(),
+            seeds: o.seeds.clone(),
+            n: o.n,
+            per_layer: false,
+            iterative_step: None,
+            scores,
+        };
+        let curves = self
+            .curves(pool, set, &curve_options, &mut |p| {
+                progress(CurveProgress { stage: if p.stage == "scoring" { "curves" } else { "evaluating" }, ..p })
+            })
+            .await?;
+        let point = |crit: Criterion, r: f64| -> &CurvePoint {
+            curves.points.iter().find(|p| p.criterion == crit && p.ratio == r).expect("every point was run")
+        };
+
+        // Calibration sizes: HIES grids per seed, their pairwise Spearman, accuracy at 50 %.
+        let mut grids: Vec<Vec<Grid>> = Vec::new();
+        let mut his_sets = Vec::new();
+        let mut hies_sets = Vec::new(); // [size][seed]
+        let jobs = o.sizes.len() * o.seeds.len();
+        for (i, &n) in o.sizes.iter().enumerate() {
+            let mut g = Vec::new();
+            let mut sets = Vec::new();
+            for (k, &seed) in o.seeds.iter().enumerate() {
+                let s = self.score(&data::sample(pool, n, seed), &[], scores, &mut |_, _| {}).await?;
+                let mut heads = analysis::prune_order(&s.hies, &[])[..half].to_vec();
+                heads.sort();
+                sets.push(heads);
+                if n == o.n {
+                    let mut his = analysis::prune_order(&s.his, &[])[..half].to_vec();
+                    his.sort();
+                    his_sets.push(his);
+                }
+                g.push(s.hies);
+                progress(CurveProgress { stage: "sizes", done: i * o.seeds.len() + k + 1, total: jobs });
+            }
+            grids.push(g);
+            hies_sets.push(sets);
+        }
+        let flat: Vec<&[Head]> = hies_sets.iter().flatten().map(|h| h.as_slice()).collect();
+        let done = self.evaluate_sets(set, &flat, &mut |d, n| progress(CurveProgress { stage: "evaluating", done: d, total: n })).await?;
+        let sizes: Vec<SizePoint> = o
+            .sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let g = &grids[i];
+                let rho: Vec<f64> = (0..g.len()).flat_map(|a| ((a + 1)..g.len()).map(move |b| (a, b))).map(|(a, b)| spearman(&g[a], &g[b])).collect();
+                let acc: Vec<f64> = (0..o.seeds.len()).map(|k| done.scores[i * o.seeds.len() + k].0).collect();
+                let (spearman_mean, spearman_std) = analysis::mean_std(&rho);
+                let (accuracy_50_mean, accuracy_50_std) = analysis::mean_std(&acc);
+                SizePoint { n, spearman_mean, spearman_std, accuracy_50_mean, accuracy_50_std }
+            })
+            .collect();
+
+        // Where each criterion prunes at 50 % with n samples (the paper's 32).
+        let at_n = o.sizes.iter().position(|&n| n == o.n).expect("n was added to the sizes");
+        let hies_at_n: Vec<Vec<Head>> = hies_sets[at_n].clone();
+        let layer_spread = |criterion: Criterion, sets: &[Vec<Head>]| {
+            let stats: Vec<(Vec<usize>, f64, f64)> = sets.iter().map(|s| spread_of(s, l)).collect();
+            let per_layer = (0..l).map(|k| stats.iter().map(|s| s.0[k] as f64).sum::<f64>() / stats.len().max(1) as f64).collect();
+            let (evenness_mean, evenness_std) = analysis::mean_std(&stats.iter().map(|s| s.1).collect::<Vec<_>>());
+            let mean_layer = stats.iter().map(|s| s.2).sum::<f64>() / stats.len().max(1) as f64;
+            LayerSpread { criterion, per_layer, evenness_mean, evenness_std, mean_layer }
+        };
+        let layers = vec![layer_spread(Criterion::Hies, &hies_at_n), layer_spread(Criterion::His, &his_sets)];
+
+        let mean_len = set.examples().iter().map(|e| self.tokenize(&e.text).map(|x| x.ids.len())).sum::<Result<usize>>()? as f64 / set.len() as f64;
+        let t = mean_len.round().max(1.0) as usize;
+        let full = flops::encoder_flops(&c, &vec![h; l], 1, t);
+        let first = hies_at_n[0].clone(); // the first seed's HIES set
+        let flops_saved_50 = 1.0 - flops::encoder_flops(&c, &flops::kept_per_layer(&c, &first), 1, t) / full;
+
+        let ratio_rows: Vec<Ratios> = ratios
+            .iter()
+            .map(|&r| {
+                let (a, b) = (point(Criterion::Hies, r), point(Criterion::His, r));
+                Ratios {
+                    ratio: r,
+                    quality: a.accuracy_mean / b.accuracy_mean,
+                    stability: a.agreement_mean / b.agreement_mean,
+                    spread: (a.accuracy_std > 0.0).then(|| b.accuracy_std / a.accuracy_std),
+                }
+            })
+            .collect();
+
+        let mut claims = Vec::new();
+        let seeds = o.seeds.len();
+        for r in [0.3, 0.5] {
+            let (a, b) = (point(Criterion::Hies, r), point(Criterion::His, r));
+            let (v, d, s) = better((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std));
+            claims.push(Claim {
+                id: format!("quality_{}", (r * 100.0).round()),
+                claim: format!("HIES keeps more accuracy than HIS at {:.0} % of heads pruned", r * 100.0),
+                paper: "HIES above HIS at moderate and high sparsity (up to +15.2 % quality)".into(),
+                ours: format!(
+                    "HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})",
+                    pm((a.accuracy_mean, a.accuracy_std)),
+                    pm((b.accuracy_mean, b.accuracy_std)),
+                    d * 100.0,
+                    s * 100.0
+                ),
+                verdict: v,
+                how: format!("accuracy on the {} evaluation sentences over {seeds} calibration seeds; holds if Δ > spread", set.len()),
+            });
+            let (v, d, s) = better((a.agreement_mean, a.agreement_std), (b.agreement_mean, b.agreement_std));
+            claims.push(Claim {
+                id: format!("stability_{}", (r * 100.0).round()),
+                claim: format!("HIES is more stable than HIS at {:.0} %", r * 100.0),
+                paper: "HIES more stable than HIS (up to 2.04× stability)".into(),
+                ours: format!(
+                    "agreement with the unpruned model HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1}); accuracy std HIES {:.4}, HIS {:.4}",
+                    pm((a.agreement_mean, a.agreement_std)),
+                    pm((b.agreement_mean, b.agreement_std)),
+                    d * 100.0,
+                    s * 100.0,
+                    a.accuracy_std,
+                    b.accuracy_std
+                ),
+                verdict: v,
+                how: "stability = agreement with the unpruned model's predictions (the paper gives no definition); holds if Δ > spread".into(),
+            });
+        }
+        let (a, b) = (point(Criterion::Hies, 0.1), point(Criterion::His, 0.1));
+        let (_, d, s) = better((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std));
+        claims.push(Claim {
+            id: "on_par_10".into(),
+            claim: "HIS is on par with HIES at ≤ 10 %".into(),
+            paper: "at low sparsity the two are on par".into(),
+            ours: format!(
+                "HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})",
+                pm((a.accuracy_mean, a.accuracy_std)),
+                pm((b.accuracy_mean, b.accuracy_std)),
+                d * 100.0,
+                s * 100.0
+            ),
+            verdict: if d.abs() <= s { Verdict::Holds } else { Verdict::DoesNotHold },
+            how: "holds if |Δ| ≤ spread at 10 %".into(),
+        });
+        {
+            // n against the largest size (above n: checked on entry).
+            let (p, q) = (&sizes[at_n], &sizes[sizes.len() - 1]);
+            let close = (p.accuracy_50_mean - q.accuracy_50_mean).abs() <= (p.accuracy_50_std.powi(2) + q.accuracy_50_std.powi(2)).sqrt();
+            claims.push(Claim {
+                id: "stable_from_n".into(),
+                claim: format!("results are stable from N = {}", o.n),
+                paper: "a modest calibration set suffices (the paper uses 32)".into(),
+                ours: format!(
+                    "Spearman of HIES grids between seeds {} at N = {} ({} at N = {}); accuracy at 50 % {} vs {}",
+                    pm((p.spearman_mean, p.spearman_std)),
+                    p.n,
+                    pm((q.spearman_mean, q.spearman_std)),
+                    q.n,
+                    pm((p.accuracy_50_mean, p.accuracy_50_std)),
+                    pm((q.accuracy_50_mean, q.accuracy_50_std))
+                ),
+                verdict: if p.spearman_mean >= 0.9 && close {
+                    Verdict::Holds
+                } else if close {
+                    Verdict::WithinSeedSpread
+                } else {
+                    Verdict::DoesNotHold
+                },
+                how: format!("holds if the seeds' rankings agree (mean Spearman ≥ 0.9, our threshold) and accuracy at 50 % matches N = {} within the spread; within the spread if only the accuracy matches", q.n),
+            });
+        }
+        {
+            let (hs, is) = (&layers[0], &layers[1]);
+            let (v, d, s) = better((hs.evenness_mean, hs.evenness_std), (is.evenness_mean, is.evenness_std));
+            let bottom_up = is.mean_layer < (l as f64 - 1.0) / 2.0;
+            claims.push(Claim {
+                id: "layer_spread".into(),
+                claim: "HIES spreads pruning over the layers while HIS prunes bottom-up".into(),
+                paper: "HIES distributes pruning across layers; HIS concentrates it in the lower layers".into(),
+                ours: format!(
+                    "evenness over layers (entropy / ln L) HIES {} vs HIS {}; mean pruned layer HIES {:.2}, HIS {:.2}; per layer HIES {:?}, HIS {:?}",
+                    pm((hs.evenness_mean, hs.evenness_std)),
+                    pm((is.evenness_mean, is.evenness_std)),
+                    hs.mean_layer,
+                    is.mean_layer,
+                    hs.per_layer.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>(),
+                    is.per_layer.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>()
+                ),
+                verdict: if v == Verdict::Holds && bottom_up {
+                    Verdict::Holds
+                } else if v == Verdict::DoesNotHold || !bottom_up {
+                    Verdict::DoesNotHold
+                } else {
+                    Verdict::WithinSeedSpread
+                },
+                how: format!(
+                    "at 50 %, N = {}: holds if HIES's evenness exceeds HIS's by more than the spread ({:.3}, Δ {:+.3}) and HIS's mean pruned layer is in the lower half; does not hold if either fails outright (HIS not bottom-up, or HIES less even beyond the spread)",
+                    o.n, s, d
+                ),
+            });
+        }
+        claims.push(Claim {
+            id: "flops_50".into(),
+            claim: "pruning 50 % of the heads removes about 20 % of the FLOPs".into(),
+            paper: "50 % of heads ≈ 20 % of the FLOPs".into(),
+            ours: format!(
+                "{:.1} % of the encoder's FLOPs at the mean length of {:.1} tokens (the feed-forward blocks stay)",
+                flops_saved_50 * 100.0,
+                mean_len
+            ),
+            verdict: if (flops_saved_50 - 0.2).abs() <= 0.05 { Verdict::Holds } else { Verdict::DoesNotHold },
+            how: "multiply-adds counted from the shapes (src/flops.rs); holds within ±5 points of 20 %".into(),
+        });
+        Ok(PaperCheck { claims, ratios: ratio_rows, sizes, layers, flops_saved_50, evaluation_size: set.len(), curves, options: o.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_grids() {
+        let a = vec![vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]];
+        let rev: Grid = a.iter().map(|r| r.iter().map(|x| -x).collect()).collect();
+        assert!((spearman(&a, &a) - 1.0).abs() < 1e-12);
+        assert!((spearman(&a, &rev) + 1.0).abs() < 1e-12);
+        // Ties get their average rank: [1, 1, 2] vs [1, 2, 3] → ρ = √3/2.
+        assert!((spearman(&vec![vec![1.0, 1.0, 2.0]], &vec![vec![1.0, 2.0, 3.0]]) - 3f64.sqrt() / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn verdicts_follow_the_spread() {
+        assert_eq!(better((0.80, 0.01), (0.75, 0.01)).0, Verdict::Holds);
+        assert_eq!(better((0.70, 0.01), (0.75, 0.01)).0, Verdict::DoesNotHold);
+        assert_eq!(better((0.755, 0.02), (0.75, 0.02)).0, Verdict::WithinSeedSpread);
+        let (counts, even, mean) = spread_of(&[(0, 1), (1, 2), (2, 0)], 3);
+        assert_eq!(counts, vec![1, 1, 1]);
+        assert!((even - 1.0).abs() < 1e-12 && (mean - 1.0).abs() < 1e-12);
+        let (_, even, mean) = spread_of(&[(0, 1), (0, 2)], 3);
+        assert_eq!((even, mean), (0.0, 0.0));
+    }
+}
