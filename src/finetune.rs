@@ -90,6 +90,24 @@ pub struct TrainingRecord {
     pub curve: Vec<EpochRecord>,
     #[serde(default)]
     pub trainable_parameters: Option<usize>,
+    /// The SIMD level the CPU matmuls ran at ([`simd_level`]): the bytes reproduce exactly on a
+    /// CPU with the same level (another level sums in another order).
+    #[serde(default)]
+    pub simd: Option<String>,
+}
+
+/// The widest x86 SIMD level the CPU backend's matmul kernels dispatch on here.
+pub fn simd_level() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "x86_64 avx512f".into();
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return "x86_64 avx2+fma".into();
+        }
+    }
+    std::env::consts::ARCH.to_string()
 }
 
 pub struct FineTuned {
@@ -327,6 +345,7 @@ pub async fn fine_tune(
         dev_accuracy: None,
         curve,
         trainable_parameters: Some(trainable),
+        simd: Some(simd_level()),
     };
     Ok(FineTuned { config, tensors, record })
 }

@@ -103,6 +103,18 @@ pub struct Adapter {
 }
 
 impl Adapter {
+    /// Every tensor of an adapter file, by name order (for comparisons).
+    pub fn tensors(weights: &[u8]) -> Result<Vec<NamedTensor>> {
+        let file = safetensors::SafeTensors::deserialize(weights).map_err(|e| Error::weights(format!("not a valid safetensors file: {e}")))?;
+        let mut out: Vec<NamedTensor> = file
+            .tensors()
+            .into_iter()
+            .map(|(name, v)| NamedTensor { shape: v.shape().to_vec(), values: crate::weights::to_f32(v.dtype(), v.data()).unwrap_or_default(), name })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     /// Reads PEFT's two files. Errors name the file or the tensor and the problem.
     pub fn parse(config: &[u8], weights: &[u8]) -> Result<Self> {
         let config: LoraConfig =

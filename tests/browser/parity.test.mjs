@@ -1,5 +1,7 @@
 // The page in headless Chromium: the wasm engine on the CPU and on WebGPU (SwiftShader here)
 // against the float64 reference fixture, the no-WebGPU fallback, and bad files through the API.
+// The reference is the sentence-transformers encoder itself, so these pages load the frozen
+// encoder (model=probe); the fine-tuned model's weights carry its merged adapter.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -19,7 +21,7 @@ after(() => server?.stop());
 test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the reference', { timeout: 600_000 }, async () => {
   const browser = await launch();
   try {
-    const page = await openPage(browser, server.app('backend=cpu&auto=0'));
+    const page = await openPage(browser, server.app('backend=cpu&auto=0&model=probe'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');
@@ -54,7 +56,7 @@ test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the r
 test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3)', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const page = await openPage(browser, server.app('backend=gpu&auto=0'));
+    const page = await openPage(browser, server.app('backend=gpu&auto=0&model=probe'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'gpu', `WebGPU should be used: ${JSON.stringify(info)}`);
@@ -80,7 +82,7 @@ test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3
 test('without WebGPU, auto falls back to the CPU and says why', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const page = await openPage(browser, server.app());
+    const page = await openPage(browser, server.app('model=probe'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');
