@@ -102,7 +102,11 @@ fn the_committed_adapter_reproduces_from_its_command() {
         let (a, b) = (hies::lora::Adapter::tensors(&again).unwrap(), hies::lora::Adapter::tensors(&adapter_file(&f.weights)).unwrap());
         let worst = a.iter().zip(&b).flat_map(|(x, y)| x.values.iter().zip(&y.values).map(|(p, q)| (p - q).abs())).fold(0f32, f32::max);
         let (was, now) = (record.dev_accuracy.unwrap(), rerun.dev_accuracy.unwrap());
-        eprintln!("trained at {:?}, reproduced at {}: max |Δ weight| {worst:e}, dev accuracy {was} → {now}", record.simd, hies::finetune::simd_level());
+        eprintln!(
+            "trained at {:?}, reproduced at {}: max |Δ weight| {worst:e}, dev accuracy {was} → {now}",
+            record.simd,
+            hies::finetune::simd_level()
+        );
         assert!((was - now).abs() <= 0.01, "dev accuracy {was} → {now}");
     }
 }
