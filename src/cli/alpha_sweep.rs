@@ -31,11 +31,15 @@ pub struct Args {
     /// CLI and the page take their default α from.
     #[arg(long)]
     record: bool,
+    /// Print the whole sweep as JSON (alpha_star, alphas, curve, …).
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
+    if a.score.alpha.is_some() {
+        return Err("alpha-sweep chooses α itself: --alpha does not apply (the calibration seeds are --seeds)".into());
+    }
     let session = open_session(assets, &a.model, &a.classifier, Some(&a.score), None, Default::default())?;
     let validation = read_examples(&session, assets.pick(&a.validation, &manifest().data.validation))?;
     session.set_validation(&validation)?;

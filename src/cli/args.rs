@@ -197,7 +197,7 @@ pub struct ScoreArgs {
     /// Calibration examples.
     #[arg(long, default_value_t = 32)]
     pub n: usize,
-    /// Seed of the calibration sample.
+    /// Seed of the calibration sample (commands over several seeds take --seeds instead).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// HIES weight on importance: α·mm(HIS) + (1−α)·(1 − mm(entropy)). Default: α* that
@@ -335,9 +335,14 @@ pub fn block<T>(f: impl std::future::Future<Output = hies::Result<T>>) -> Res<T>
     Ok(pollster::block_on(f)?)
 }
 
+/// Pretty JSON on stdout; a closed pipe (`hies … | head`) ends quietly instead of panicking.
 pub fn print_json(v: &impl Serialize) -> Res<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v)? + "\n";
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// Writes `text` to `path`, naming the path in any error.

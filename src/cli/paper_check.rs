@@ -18,6 +18,7 @@ pub struct Args {
     /// Calibration sizes for the "stable from N = 32" claim.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32,64,128")]
     sizes: Vec<usize>,
+    /// Print the whole check as JSON (claims, ratios, sizes, layers, curves).
     #[arg(long)]
     json: bool,
 }
