@@ -99,6 +99,12 @@ impl Classifier {
         self.linear.forward2(x)
     }
 
+    /// Whether the logits read only the first position's last hidden state ([CLS]), so the
+    /// last layer need run only that query ([`crate::model::Layer::forward_first`]).
+    pub fn reads_first_token(&self, pooling: Pooling) -> bool {
+        self.input == Input::Pooler || pooling.mode == PoolingMode::Cls
+    }
+
     pub fn num_params(&self) -> usize {
         let [i, o] = self.linear.weight.dims();
         i * o + o

@@ -21,6 +21,10 @@ pub struct BertConfig {
     /// `pruned_heads` as transformers writes it after `prune_heads`: layer → original indices of
     /// the heads sliced out of that layer's weights.
     pub pruned_heads: std::collections::BTreeMap<usize, Vec<usize>>,
+    /// `hies_zeroed_heads` (ours; `hies export` writes it): layer → the one head kept in a layer
+    /// that lost every head, with its attention.output.dense columns zeroed, because transformers
+    /// cannot run a layer without heads. It adds exactly 0; the loader checks that and drops it.
+    pub zeroed_heads: std::collections::BTreeMap<usize, Vec<usize>>,
 }
 
 impl BertConfig {
@@ -48,6 +52,8 @@ impl BertConfig {
             id2label: Option<std::collections::BTreeMap<String, String>>,
             #[serde(default)]
             pruned_heads: std::collections::BTreeMap<String, Vec<usize>>,
+            #[serde(default)]
+            hies_zeroed_heads: std::collections::BTreeMap<String, Vec<usize>>,
         }
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
 
@@ -97,19 +103,28 @@ impl BertConfig {
                 v.iter().enumerate().all(|(i, (k, _))| i == *k).then(|| v.into_iter().map(|(_, l)| l).collect())
             }),
             pruned_heads: Default::default(),
+            zeroed_heads: Default::default(),
         };
-        for (layer, heads) in raw.pruned_heads {
-            let l: usize = layer.parse().map_err(|_| Error::config(format!("pruned_heads: \"{layer}\" is not a layer index")))?;
-            if l >= config.num_hidden_layers || heads.iter().any(|&h| h >= config.num_attention_heads) {
-                return Err(Error::config(format!(
-                    "pruned_heads: layer {l} heads {heads:?} do not exist in {} layers × {} heads",
-                    config.num_hidden_layers, config.num_attention_heads
-                )));
+        for (key, raw_map) in [("pruned_heads", raw.pruned_heads), ("hies_zeroed_heads", raw.hies_zeroed_heads)] {
+            for (layer, heads) in raw_map {
+                let l: usize = layer.parse().map_err(|_| Error::config(format!("{key}: \"{layer}\" is not a layer index")))?;
+                if l >= config.num_hidden_layers || heads.iter().any(|&h| h >= config.num_attention_heads) {
+                    return Err(Error::config(format!(
+                        "{key}: layer {l} heads {heads:?} do not exist in {} layers × {} heads",
+                        config.num_hidden_layers, config.num_attention_heads
+                    )));
+                }
+                let mut heads = heads;
+                heads.sort();
+                heads.dedup();
+                if key == "pruned_heads" {
+                    config.pruned_heads.insert(l, heads);
+                } else if heads.iter().any(|h| config.pruned_heads.get(&l).is_some_and(|p| p.contains(h))) {
+                    return Err(Error::config(format!("hies_zeroed_heads: layer {l} heads {heads:?} are also in pruned_heads")));
+                } else {
+                    config.zeroed_heads.insert(l, heads);
+                }
             }
-            let mut heads = heads;
-            heads.sort();
-            heads.dedup();
-            config.pruned_heads.insert(l, heads);
         }
         if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             return Err(Error::config(format!(

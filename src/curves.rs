@@ -161,13 +161,8 @@ impl Engine {
         distinct.sort();
         distinct.dedup();
         let variants: Vec<Pruned> = distinct.iter().map(|h| Pruned::Mask(h)).collect();
-        let (mut done, n) = (0, set.len());
-        let pass = self
-            .stream(set, &variants, &mut |b| {
-                done += b.rows.len();
-                progress(done, n);
-            })
-            .await?;
+        let n = set.len();
+        let pass = self.pass_sorted(set, &variants, &mut |done| progress(done, n)).await?;
         let scored: BTreeMap<&[Head], (f64, f64)> = distinct
             .iter()
             .zip(&pass.pruned)

@@ -3,6 +3,7 @@
 //! pruned heads sliced out of query/key/value and attention.output.dense and listed in
 //! config.json's `pruned_heads`, which is what transformers 4.x's `prune_heads` +
 //! `save_pretrained` leave (`from_pretrained` prunes the fresh model by that list before loading).
+//! A layer that loses every head keeps a zero stand-in head (see `hies_zeroed_heads` below).
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,9 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
     let c = engine.config();
     let model = engine.model.without_heads(remove);
     let mut pruned: BTreeMap<usize, Vec<usize>> = c.pruned_heads.clone();
+    for (&l, heads) in &c.zeroed_heads {
+        pruned.entry(l).or_default().extend(heads);
+    }
     for &(l, h) in remove {
         pruned.entry(l).or_default().push(h);
     }
@@ -44,6 +48,17 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
         v.sort();
         v.dedup();
     });
+    let heads_pruned = pruned.values().map(Vec::len).sum();
+    // transformers 4.57 cannot run a layer without heads (its self-attention's
+    // `.view(batch, -1, 0, head_dim)` of the empty projection fails), so such a layer keeps one
+    // stand-in head, its lowest, with zero weights: it adds exactly 0. `hies_zeroed_heads` names
+    // it, and our loader checks and drops it.
+    let mut zeroed: BTreeMap<usize, usize> = BTreeMap::new();
+    for (&l, heads) in pruned.iter_mut() {
+        if heads.len() == c.num_attention_heads {
+            zeroed.insert(l, heads.remove(0));
+        }
+    }
 
     let mut tensors: Vec<NamedTensor> = Vec::new();
     async fn push2(out: &mut Vec<NamedTensor>, name: String, t: &burn::tensor::Tensor<2>) -> Result<()> {
@@ -73,13 +88,24 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
     push2(&mut tensors, "bert.embeddings.position_embeddings.weight".into(), &e.position_embeddings).await?;
     push2(&mut tensors, "bert.embeddings.token_type_embeddings.weight".into(), &e.token_type_embeddings).await?;
     norm(&mut tensors, "bert.embeddings.LayerNorm", &e.layer_norm).await?;
+    let (d, dh) = (c.hidden_size, c.head_dim());
     for (i, layer) in model.layers.iter().enumerate() {
         let p = format!("bert.encoder.layer.{i}");
         let a = &layer.attention;
-        linear(&mut tensors, &format!("{p}.attention.self.query"), &a.query).await?;
-        linear(&mut tensors, &format!("{p}.attention.self.key"), &a.key).await?;
-        linear(&mut tensors, &format!("{p}.attention.self.value"), &a.value).await?;
-        linear(&mut tensors, &format!("{p}.attention.output.dense"), &a.output_dense).await?;
+        if zeroed.contains_key(&i) {
+            for name in ["query", "key", "value"] {
+                tensors.push(NamedTensor { name: format!("{p}.attention.self.{name}.weight"), shape: vec![dh, d], values: vec![0.0; dh * d] });
+                tensors.push(NamedTensor { name: format!("{p}.attention.self.{name}.bias"), shape: vec![dh], values: vec![0.0; dh] });
+            }
+            let bias = read(a.output_dense.bias.clone()).await?;
+            tensors.push(NamedTensor { name: format!("{p}.attention.output.dense.weight"), shape: vec![d, dh], values: vec![0.0; d * dh] });
+            tensors.push(NamedTensor { name: format!("{p}.attention.output.dense.bias"), shape: vec![d], values: bias });
+        } else {
+            linear(&mut tensors, &format!("{p}.attention.self.query"), &a.query).await?;
+            linear(&mut tensors, &format!("{p}.attention.self.key"), &a.key).await?;
+            linear(&mut tensors, &format!("{p}.attention.self.value"), &a.value).await?;
+            linear(&mut tensors, &format!("{p}.attention.output.dense"), &a.output_dense).await?;
+        }
         norm(&mut tensors, &format!("{p}.attention.output.LayerNorm"), &a.output_layer_norm).await?;
         linear(&mut tensors, &format!("{p}.intermediate.dense"), &layer.intermediate_dense).await?;
         linear(&mut tensors, &format!("{p}.output.dense"), &layer.output_dense).await?;
@@ -96,12 +122,14 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
     obj.insert("architectures".into(), json!(["BertForSequenceClassification"]));
     obj.insert("id2label".into(), Value::Object(labels.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect()));
     obj.insert("label2id".into(), Value::Object(labels.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect()));
-    obj.insert("pruned_heads".into(), Value::Object(pruned.iter().map(|(l, h)| (l.to_string(), json!(h))).collect()));
+    obj.insert("pruned_heads".into(), Value::Object(pruned.iter().filter(|(_, h)| !h.is_empty()).map(|(l, h)| (l.to_string(), json!(h))).collect()));
+    obj.remove("hies_zeroed_heads");
+    if !zeroed.is_empty() {
+        obj.insert("hies_zeroed_heads".into(), Value::Object(zeroed.iter().map(|(l, h)| (l.to_string(), json!([h]))).collect()));
+    }
     obj.insert("torch_dtype".into(), json!("float32"));
-    Ok(Exported {
-        config: serde_json::to_string_pretty(&config).expect("JSON") + "\n",
-        weights,
-        heads_pruned: pruned.values().map(Vec::len).sum(),
-        parameters: model.num_params(),
-    })
+    // The parameters in the file: the model's and the stand-ins' (three projections, and their
+    // columns of attention.output.dense).
+    let parameters = model.num_params() + zeroed.len() * (3 * (dh * d + dh) + d * dh);
+    Ok(Exported { config: serde_json::to_string_pretty(&config).expect("JSON") + "\n", weights, heads_pruned, parameters })
 }

@@ -96,18 +96,29 @@ pub struct TrainingRecord {
     pub simd: Option<String>,
 }
 
-/// The widest x86 SIMD level the CPU backend's matmul kernels dispatch on here.
+/// What decides the CPU matmuls' summation order here: gemm's kernel (AVX-512 when `avx512f` is
+/// detected, else AVX2 with FMA) and, through its k-blocking, the cache geometry it reads from
+/// /sys (L1d size, line and ways; L2 and L3 sizes). The same string means the same bits.
 pub fn simd_level() -> String {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return "x86_64 avx512f".into();
+    let level = if std::arch::is_x86_feature_detected!("avx512f") {
+        "x86_64 avx512f".to_string()
+    } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        "x86_64 avx2+fma".to_string()
+    } else {
+        "x86_64".to_string()
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let level = std::env::consts::ARCH.to_string();
+    let cache = |index: usize, what: &str| std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{index}/{what}")).ok();
+    // index0: L1d, index1: L1i, index2: L2, index3: L3 (Linux's numbering).
+    match (cache(0, "size"), cache(0, "coherency_line_size"), cache(0, "ways_of_associativity")) {
+        (Some(size), Some(line), Some(ways)) => {
+            let more: Vec<String> = [2, 3].iter().filter_map(|&i| cache(i, "size").map(|s| format!("L{i} {}", s.trim()))).collect();
+            format!("{level}; L1d {} ({} B lines, {}-way), {}", size.trim(), line.trim(), ways.trim(), more.join(", "))
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return "x86_64 avx2+fma".into();
-        }
+        _ => level,
     }
-    std::env::consts::ARCH.to_string()
 }
 
 pub struct FineTuned {

@@ -345,8 +345,8 @@ impl HiesSession {
     }
 
     /// The model as a Hugging Face checkpoint (BertForSequenceClassification): `config.json`
-    /// text (the given one, with labels and `pruned_heads`) and `model.safetensors` bytes, the
-    /// heads in `heads` sliced out.
+    /// text (the given one, with labels, `pruned_heads` and `hies_zeroed_heads`) and
+    /// `model.safetensors` bytes, the heads in `heads` sliced out ([`crate::export::export`]).
     pub async fn export_checkpoint(&self, request: Ts<ExportRequest>) -> Result<Ts<ExportedCheckpoint>, JsValue> {
         let r = request.to_rust().map_err(bad_value)?;
         let heads = self.inner.heads(&r.heads).map_err(js_error)?;

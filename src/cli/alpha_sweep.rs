@@ -1,6 +1,6 @@
 //! `hies alpha-sweep`: HIES's α chosen on the validation split, the paper's way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hies::curves::CurveProgress;
@@ -62,14 +62,8 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
             return Err("--record keeps α* for global min-max only".into());
         }
         let path = assets.path(&manifest().alpha_star);
-        let mut table = AlphaTable::read(&path).unwrap_or_else(|_| AlphaTable {
-            note:
-                "α* per built-in model and HIS preset, chosen on the validation split by `hies alpha-sweep --record` (weighted AUC, weights ∝ ratio)."
-                    .into(),
-            ..Default::default()
-        });
-        table.set(id, a.score.preset(), &sweep, format!("hies {}", std::env::args().skip(1).collect::<Vec<_>>().join(" ")));
-        write(&path, serde_json::to_string_pretty(&table)? + "\n")?;
+        let command = format!("hies {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
+        record(&path, |table| table.set(id, a.score.preset(), &sweep, command))?;
         eprintln!("hies: α* = {} recorded for {id} / {} in {}", sweep.alpha_star, a.score.preset().id(), path.display());
     }
     if a.json {
@@ -83,4 +77,31 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     }
     println!("α* = {}", sweep.alpha_star);
     Ok(())
+}
+
+/// Updates alpha-star.json: read, change and replace under an exclusive lock on a file of its own
+/// in the temp folder (sweeps of other models or presets may record at the same time: npm run
+/// precompute runs two), written to a temporary file and renamed over it, so that a reader never
+/// sees half of it. A missing file starts a new table; an unreadable one is an error.
+fn record(path: &Path, update: impl FnOnce(&mut AlphaTable)) -> Res<()> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::canonicalize(path.parent().unwrap_or(Path::new("."))).unwrap_or_default().hash(&mut h);
+    let lock_path = std::env::temp_dir().join(format!("hies-alpha-star-{:016x}.lock", h.finish()));
+    let lock = std::fs::File::create(&lock_path).map_err(|e| format!("cannot create {} ({e})", lock_path.display()))?;
+    lock.lock().map_err(|e| format!("cannot lock {} ({e})", lock_path.display()))?;
+    let mut table = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => AlphaTable {
+            note:
+                "α* per built-in model and HIS preset, chosen on the validation split by `hies alpha-sweep --record` (weighted AUC, weights ∝ ratio)."
+                    .into(),
+            ..Default::default()
+        },
+        Err(e) => return Err(format!("cannot read {} ({e})", path.display()).into()),
+    };
+    update(&mut table);
+    let tmp = path.with_extension("json.tmp");
+    write(&tmp, serde_json::to_string_pretty(&table)? + "\n")?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {} ({e})", path.display()).into())
 }

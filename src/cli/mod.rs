@@ -52,7 +52,9 @@ enum Command {
     /// stability, calibration size, where each prunes, FLOPs. Mean ± std over seeds.
     PaperCheck(paper_check::Args),
     /// Write the model as a Hugging Face checkpoint folder (BertForSequenceClassification),
-    /// with --prune'd heads sliced out and listed in config.json's pruned_heads.
+    /// with --prune'd heads sliced out and listed in config.json's pruned_heads (a layer left
+    /// without heads keeps a zero stand-in head, named in hies_zeroed_heads: transformers cannot
+    /// run an empty layer).
     Export(export::Args),
     /// Train the linear sentiment probe on frozen embeddings and write it with its sidecar.
     TrainClassifier(train_classifier::Args),

@@ -2,7 +2,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData, activation::softmax};
 
 use super::{LayerNorm, Linear};
 use crate::config::BertConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::weights::Weights;
 
 /// `attention.self.{query,key,value}` + `attention.output.{dense,LayerNorm}`.
@@ -33,13 +33,39 @@ pub struct AttentionOutput {
 
 impl SelfAttention {
     /// Layer `layer`'s attention; heads that config.json's `pruned_heads` lists are already
-    /// sliced out of the checkpoint, as transformers saves a pruned model.
+    /// sliced out of the checkpoint, as transformers saves a pruned model; `hies_zeroed_heads`
+    /// are checked to add nothing and dropped.
     pub fn load(w: &mut Weights, prefix: &str, layer: usize, c: &BertConfig, device: &Device) -> Result<Self> {
         let d = c.hidden_size;
         let pruned = c.pruned_heads.get(&layer).cloned().unwrap_or_default();
         let heads: Vec<usize> = (0..c.num_attention_heads).filter(|h| !pruned.contains(h)).collect();
         let inner = heads.len() * c.head_dim();
-        Ok(Self {
+        let zeroed = c.zeroed_heads.get(&layer).cloned().unwrap_or_default();
+        if !zeroed.is_empty() {
+            // `hies export`'s stand-in for a layer without heads must add exactly 0 here and in
+            // transformers: all its weights are zero (query/key/value rows and biases, and its
+            // columns of attention.output.dense, as stored: [out, in]).
+            let dh = c.head_dim();
+            let not_zero = |name: &str| {
+                Error::weights(format!("config.json's hies_zeroed_heads lists a head of layer {layer}, but its part of {prefix}.{name} is not zero"))
+            };
+            let out = w.take(&format!("{prefix}.output.dense.weight"), &[d, inner])?;
+            let stand_in = |h: usize| heads.iter().position(|&k| k == h).expect("zeroed heads are not in pruned_heads (config.rs)");
+            for &h in &zeroed {
+                let p = stand_in(h);
+                if (0..d).any(|o| out[o * inner + p * dh..o * inner + (p + 1) * dh].iter().any(|&x| x != 0.0)) {
+                    return Err(not_zero("output.dense.weight"));
+                }
+                for name in ["self.query", "self.key", "self.value"] {
+                    let weight = w.take(&format!("{prefix}.{name}.weight"), &[inner, d])?;
+                    let bias = w.take(&format!("{prefix}.{name}.bias"), &[inner])?;
+                    if weight[p * dh * d..(p + 1) * dh * d].iter().chain(&bias[p * dh..(p + 1) * dh]).any(|&x| x != 0.0) {
+                        return Err(not_zero(name));
+                    }
+                }
+            }
+        }
+        let loaded = Self {
             query: Linear::load(w, &format!("{prefix}.self.query"), d, inner, device)?,
             key: Linear::load(w, &format!("{prefix}.self.key"), d, inner, device)?,
             value: Linear::load(w, &format!("{prefix}.self.value"), d, inner, device)?,
@@ -48,36 +74,52 @@ impl SelfAttention {
             heads,
             num_heads: c.num_attention_heads,
             head_dim: c.head_dim(),
-        })
+        };
+        Ok(if zeroed.is_empty() { loaded } else { loaded.without_heads(&zeroed) })
     }
 
     /// `x`: [B, T, D]; `mask`: additive [B, 1, 1, T] (0 for real keys, a large negative for
     /// padding); `head_mask`: [G, H_all] with G = 1 (shared) or B (one per example), or none (ones).
     pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>, head_mask: Option<Tensor<2>>, output_attentions: bool) -> AttentionOutput {
+        self.attend(x.clone(), x, mask, head_mask, output_attentions)
+    }
+
+    /// The output at the first position only ([B, 1, D]): all keys and values, one query. What
+    /// a classifier that reads [CLS] needs of the last layer (a sixth of the layer's work).
+    pub fn forward_first(&self, x: Tensor<3>, mask: Tensor<4>, head_mask: Option<Tensor<2>>) -> Tensor<3> {
+        let [b, _, d] = x.dims();
+        self.attend(x.clone().slice([0..b, 0..1, 0..d]), x, mask, head_mask, false).hidden
+    }
+
+    /// Attention of the rows of `queries` ([B, Tq, D]: `x` itself or its first rows) over all of
+    /// `x` ([B, T, D]).
+    fn attend(&self, queries: Tensor<3>, x: Tensor<3>, mask: Tensor<4>, head_mask: Option<Tensor<2>>, output_attentions: bool) -> AttentionOutput {
         let [b, t, _] = x.dims();
+        let tq = queries.dims()[1];
+        debug_assert!(!output_attentions || tq == t, "attentions are [B, H, T, T]: every query row");
         let (h, dh) = (self.heads.len(), self.head_dim);
         if h == 0 {
             // Every head removed: the context is zero, so only the output bias and the residual remain.
             let [d] = self.output_dense.bias.dims();
-            let attentions = output_attentions.then(|| Tensor::zeros([b, self.num_heads, t, t], &x.device()));
-            let hidden = self.output_layer_norm.forward(x + self.output_dense.bias.clone().reshape([1, 1, d]));
+            let attentions = output_attentions.then(|| Tensor::zeros([b, self.num_heads, tq, t], &x.device()));
+            let hidden = self.output_layer_norm.forward(queries + self.output_dense.bias.clone().reshape([1, 1, d]));
             return AttentionOutput { hidden, attentions };
         }
-        let heads = |y: Tensor<3>| y.reshape([b, t, h, dh]).swap_dims(1, 2); // [B, H, T, dh]
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x.clone()));
+        let heads = |y: Tensor<3>, n: usize| y.reshape([b, n, h, dh]).swap_dims(1, 2); // [B, H, n, dh]
+        let q = heads(self.query.forward(queries.clone()), tq);
+        let k = heads(self.key.forward(x.clone()), t);
+        let v = heads(self.value.forward(x), t);
 
-        let scores = q.matmul(k.swap_dims(2, 3)) / (dh as f64).sqrt() + mask; // [B, H, T, T]
-        let probs = softmax(scores, 3); // [B, H, T, T]
-        let mut context = probs.clone().matmul(v); // [B, H, T, dh]
+        let scores = q.matmul(k.swap_dims(2, 3)) / (dh as f64).sqrt() + mask; // [B, H, Tq, T]
+        let probs = softmax(scores, 3); // [B, H, Tq, T]
+        let mut context = probs.clone().matmul(v); // [B, H, Tq, dh]
         if let Some(gate) = head_mask {
             let [g, all] = gate.dims();
-            let gate = if h == all { gate } else { gate.select(1, self.kept_index(&x.device())) }; // [G, H]
-            context = context * gate.reshape([g, h, 1, 1]); // [B, H, T, dh]
+            let gate = if h == all { gate } else { gate.select(1, self.kept_index(&queries.device())) }; // [G, H]
+            context = context * gate.reshape([g, h, 1, 1]); // [B, H, Tq, dh]
         }
-        let context = context.swap_dims(1, 2).reshape([b, t, h * dh]); // [B, T, H*dh]
-        let hidden = self.output_layer_norm.forward(self.output_dense.forward(context) + x);
+        let context = context.swap_dims(1, 2).reshape([b, tq, h * dh]); // [B, Tq, H*dh]
+        let hidden = self.output_layer_norm.forward(self.output_dense.forward(context) + queries);
         AttentionOutput { hidden, attentions: output_attentions.then(|| self.all_heads(probs)) }
     }
 

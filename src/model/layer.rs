@@ -33,4 +33,16 @@ impl Layer {
         let ff = self.output_dense.forward(gelu(self.intermediate_dense.forward(hidden.clone()))); // [B, T, D]
         AttentionOutput { hidden: self.output_layer_norm.forward(ff + hidden), attentions }
     }
+
+    /// The same layer without the heads in `remove` (original indices): structural pruning.
+    pub fn without_heads(&self, remove: &[usize]) -> Self {
+        Self { attention: self.attention.without_heads(remove), ..self.clone() }
+    }
+
+    /// The output at the first position only, [B, 1, D] ([`SelfAttention::forward_first`]).
+    pub fn forward_first(&self, x: Tensor<3>, mask: Tensor<4>, head_mask: Option<Tensor<2>>) -> Tensor<3> {
+        let hidden = self.attention.forward_first(x, mask, head_mask); // [B, 1, D]
+        let ff = self.output_dense.forward(gelu(self.intermediate_dense.forward(hidden.clone()))); // [B, 1, D]
+        self.output_layer_norm.forward(ff + hidden)
+    }
 }

@@ -1,6 +1,7 @@
 //! `hies export`: a Hugging Face checkpoint folder whose logits, computed by the float64
 //! reference that honours config.json's `pruned_heads` as transformers does, equal the masked
-//! model's; it loads back into the engine, pruned; the probe is refused.
+//! model's; transformers itself loads the same bytes and computes our logits; it loads back into
+//! the engine, pruned; the probe is refused.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -52,6 +53,22 @@ fn exported_pruned_checkpoint_matches_the_reference_and_loads_back() {
         assert_eq!(v["importance"][5][11], 0.0);
     }
     eprintln!("exported checkpoint vs float64 reference: max |Δ logits| {worst:e}");
+    // The stand-in head of a layer without heads is checked, not trusted.
+    assert_eq!(config["hies_zeroed_heads"], serde_json::json!({"2": [0]}));
+    for (zeroed, want) in [(serde_json::json!({"1": [0]}), "is not zero"), (serde_json::json!({"0": [1]}), "also in pruned_heads")] {
+        let mut bad = config.clone();
+        bad["hies_zeroed_heads"] = zeroed;
+        let dir = std::env::temp_dir().join(format!("hies-export-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["model.safetensors", "tokenizer.json", "vocab.txt"] {
+            std::fs::copy(out.join(name), dir.join(name)).unwrap();
+        }
+        std::fs::write(dir.join("config.json"), serde_json::to_vec(&bad).unwrap()).unwrap();
+        let run = hies(&["inspect", "--model", dir.to_str().unwrap(), "--text", "fine"]);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && err.contains(want) && err.contains("hies_zeroed_heads"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     assert!(worst <= 1e-4, "{worst:e}");
     // And it equals masking the same heads in the model as loaded.
     let masked = hies(&["inspect", "--text", &fx.sentences[0].text, "--prune", &prune.join(",")]);
@@ -60,6 +77,79 @@ fn exported_pruned_checkpoint_matches_the_reference_and_loads_back() {
         assert!((m.as_f64().unwrap() - w).abs() <= 1e-4);
     }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[derive(Deserialize)]
+struct TransformersFixture {
+    transformers: String,
+    cases: Vec<TransformersCase>,
+}
+
+#[derive(Deserialize)]
+struct TransformersCase {
+    prune: Vec<(usize, usize)>,
+    files: std::collections::BTreeMap<String, String>,
+    heads_per_layer: Vec<usize>,
+    pruned_heads: Value,
+    sentences: Vec<TransformersSentence>,
+}
+
+#[derive(Deserialize)]
+struct TransformersSentence {
+    text: String,
+    ids: Vec<u64>,
+    logits: Vec<f64>,
+}
+
+/// tests/fixtures/export-transformers.json is what transformers 4.57.6 (PyTorch, float64) made of
+/// these exports (scripts/transformers_check.py): the same bytes give the same logits here.
+#[test]
+fn transformers_loads_the_exported_folders_and_computes_our_logits() {
+    use sha2::{Digest, Sha256};
+    let fx: TransformersFixture = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/export-transformers.json")).unwrap()).unwrap();
+    for case in &fx.cases {
+        let out = std::env::temp_dir().join(format!("hies-export-tf-{}-{}", case.prune.len(), std::process::id()));
+        let prune: Vec<String> = case.prune.iter().map(|(l, h)| format!("{l}.{h}")).collect();
+        let mut args = vec!["export", "--out", out.to_str().unwrap()];
+        let joined = prune.join(",");
+        if !prune.is_empty() {
+            args.extend(["--prune", &joined]);
+        }
+        let run = hies(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        for (name, want) in &case.files {
+            let got = format!("{:x}", Sha256::digest(std::fs::read(out.join(name)).unwrap()));
+            assert_eq!(&got, want, "{name} differs from the bytes transformers loaded: rerun scripts/transformers_check.py after retraining");
+        }
+        let config: Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config.get("pruned_heads").cloned().unwrap_or_else(|| serde_json::json!({})), case.pruned_heads);
+        // transformers built the pruned layers smaller; a layer without heads keeps a zero stand-in.
+        let stand_ins = config.get("hies_zeroed_heads").and_then(Value::as_object).map_or(0, |m| m.len());
+        assert_eq!(case.heads_per_layer.iter().sum::<usize>(), 72 - case.prune.len() + stand_ins);
+        let mut worst = 0f64;
+        for s in &case.sentences {
+            let run = hies(&["inspect", "--model", out.to_str().unwrap(), "--text", &s.text]);
+            assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+            let v: Value = serde_json::from_slice(&run.stdout).unwrap();
+            let ids: Vec<u64> = v["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+            assert_eq!(ids, s.ids, "ids of {:?}", s.text);
+            for (g, w) in v["full"]["logits"].as_array().unwrap().iter().zip(&s.logits) {
+                worst = worst.max((g.as_f64().unwrap() - w).abs());
+            }
+        }
+        eprintln!("{} heads pruned: transformers {} vs ours, max |Δ logits| {worst:e}", case.prune.len(), fx.transformers);
+        assert!(worst <= 1e-5, "{worst:e}");
+        // Exporting the exported folder again gives the same bytes (the stand-in is dropped at
+        // load and made again).
+        let again = std::env::temp_dir().join(format!("hies-export-tf-again-{}-{}", case.prune.len(), std::process::id()));
+        let run = hies(&["export", "--model", out.to_str().unwrap(), "--out", again.to_str().unwrap()]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        for name in ["model.safetensors", "config.json"] {
+            assert!(std::fs::read(out.join(name)).unwrap() == std::fs::read(again.join(name)).unwrap(), "{name} changed on re-export");
+        }
+        let _ = std::fs::remove_dir_all(&again);
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The fine-tuned default model (the committed PEFT LoRA adapter merged at load) against the
 //! float64 reference that merges it independently; bad adapters refused; the adapter reproduced
-//! by its command; the α sweep and the paper check on small inputs, against brute force.
+//! by its command; the α sweep and the paper check on small inputs, against brute force; the
+//! passes behind them (length-sorted, heads sliced out, [CLS] alone in the last layer) against
+//! the streamed, masked passes.
 
 use std::sync::{Arc, OnceLock};
 
@@ -117,6 +119,58 @@ fn finetuned_session(calibration: &[hies::data::Example], validation: &[hies::da
     s.set_validation(validation).unwrap();
     s.set_evaluation(validation).unwrap();
     s
+}
+
+/// Passes for totals (the sweep's, the curves', the check's) sort by length, slice the masked
+/// heads out and run only [CLS] through the last layer when the classifier reads only it: the
+/// same numbers as masking, and the same predictions as the streamed passes.
+#[test]
+fn the_sorted_pass_predicts_what_the_streamed_masked_pass_does() {
+    use burn::tensor::{Tensor, TensorData};
+    use hies::evaluate::{CacheBudget, Pruned};
+
+    // The last layer's [CLS] row, three ways: full forward, [CLS] alone, heads sliced out.
+    let e = finetuned();
+    let (b, t, d) = (2, 7, 384);
+    let x = Tensor::<3>::from_data(
+        TensorData::new((0..b * t * d).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect::<Vec<_>>(), [b, t, d]),
+        &e.device,
+    );
+    let mask = Tensor::<2>::from_data(TensorData::new(vec![1f32, 1., 1., 1., 1., 1., 1., 1., 1., 1., 1., 0., 0., 0.], [b, t]), &e.device);
+    let bias = e.model.attention_bias(mask);
+    let off = [1usize, 4, 5, 11];
+    let mut g = vec![1f32; 12];
+    off.iter().for_each(|&h| g[h] = 0.0);
+    let gate = || Some(Tensor::<2>::from_data(TensorData::new(g.clone(), [1, 12]), &e.device));
+    let layer = &e.model.layers[5];
+    let rows = |y: Tensor<3>| y.slice([0..b, 0..1, 0..d]).into_data().try_to_vec::<f32>().unwrap();
+    let full = rows(layer.forward(x.clone(), bias.clone(), gate(), false).hidden);
+    let first = rows(layer.forward_first(x.clone(), bias.clone(), gate()));
+    let sliced = rows(layer.without_heads(&off).forward_first(x.clone(), bias.clone(), None));
+    assert!(max_abs_diff(&full, &first) < 1e-5, "[CLS] alone: {}", max_abs_diff(&full, &first));
+    assert!(max_abs_diff(&full, &sliced) < 1e-5, "sliced: {}", max_abs_diff(&full, &sliced));
+
+    // Whole passes, on the fine-tuned model ([CLS] pooler) and the probe (mean pooling).
+    let examples = calibration_examples();
+    let sets: Vec<Vec<(usize, usize)>> = vec![
+        vec![],
+        vec![(5, 3)],
+        vec![(0, 1), (0, 2), (3, 3)],
+        vec![(0, 1), (0, 2), (4, 0), (5, 11)],
+        (0..12).map(|h| (2, h)).collect(),
+        (36..72).map(|i| (i / 12, i % 12)).collect(),
+        (0..72).filter(|i| i % 3 != 0).map(|i| (i / 12, i % 12)).collect(),
+    ];
+    let variants: Vec<Pruned> = sets.iter().map(|h| Pruned::Mask(h)).collect();
+    for engine in [finetuned(), classifier_engine()] {
+        let set = engine.prepare(&examples, CacheBudget::new(0)).unwrap();
+        let streamed = pollster::block_on(engine.stream(&set, &variants, &mut |_| {})).unwrap();
+        let sorted = pollster::block_on(engine.pass_sorted(&set, &variants, &mut |_| {})).unwrap();
+        assert_eq!(sorted.full, streamed.full);
+        assert_eq!(sorted.pruned, streamed.pruned);
+        // Not all alike: the sets change predictions.
+        assert!(sorted.pruned.iter().any(|p| *p != sorted.full));
+    }
 }
 
 #[test]
