@@ -48,6 +48,10 @@ pub struct ModelInfo {
     pub classifier: Option<String>,
     pub labels: Vec<String>,
     pub parameters: usize,
+    /// Heads the checkpoint no longer has (config.json's `pruned_heads` and `hies_zeroed_heads`),
+    /// as [layer, head]. Their cells in every [L × H] grid are zeros, and the min-max
+    /// normalisation and the pruning orders still count them: say so wherever scores are shown.
+    pub absent_heads: Vec<(usize, usize)>,
     /// Sentences in the calibration pool, the evaluation set and the validation split now set.
     pub calibration_size: usize,
     pub evaluation_size: usize,

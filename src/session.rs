@@ -193,6 +193,13 @@ impl Session {
             classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),
             labels: e.classifier.as_ref().map(|c| c.labels.clone()).unwrap_or_default(),
             parameters: e.num_params(&e.model),
+            absent_heads: e
+                .model
+                .layers
+                .iter()
+                .enumerate()
+                .flat_map(|(l, layer)| (0..c.num_attention_heads).filter(|h| !layer.attention.heads.contains(h)).map(move |h| (l, h)))
+                .collect(),
             calibration_size: self.calibration.borrow().len(),
             evaluation_size: self.evaluation.borrow().as_ref().map_or(0, |s| s.len()),
             validation_size: self.validation.borrow().as_ref().map_or(0, |s| s.len()),

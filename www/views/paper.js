@@ -23,7 +23,7 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     box.replaceChildren();
     const s = state.sweep;
     if (!s) return;
-    const W = 560, H = 240, m = { l: 52, r: 16, t: 12, b: 38 };
+    const W = 560, H = 240, m = { l: 66, r: 16, t: 22, b: 38 };
     const svg = d3.select(box).append('svg').attr('xmlns', 'http://www.w3.org/2000/svg').attr('viewBox', `0 0 ${W} ${H}`).attr('width', W)
       .attr('role', 'img').attr('aria-label', 'weighted AUC of validation accuracy against α');
     const x = d3.scaleLinear().domain([0, 1]).range([m.l, W - m.r]);
@@ -32,7 +32,7 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     svg.append('g').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).ticks(5));
     svg.append('g').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(5).tickFormat(d3.format('.1%')));
     svg.append('text').attr('x', (m.l + W - m.r) / 2).attr('y', H - 4).attr('text-anchor', 'middle').text('α (0 = entropy only, 1 = HIS only)');
-    svg.append('text').attr('transform', `translate(12,${(H - m.b) / 2}) rotate(-90)`).attr('text-anchor', 'middle').text('wAUC (validation)');
+    svg.append('text').attr('transform', `translate(14,${(H - m.b) / 2}) rotate(-90)`).attr('text-anchor', 'middle').text('wAUC (validation)');
     svg.append('path').attr('fill', '#d62728').attr('opacity', 0.13)
       .attr('d', d3.area().x((d) => x(d.alpha)).y0((d) => y(d.wauc_mean - d.wauc_std)).y1((d) => y(d.wauc_mean + d.wauc_std))(s.curve));
     svg.append('path').attr('fill', 'none').attr('stroke', '#d62728').attr('stroke-width', 2).attr('d', d3.line().x((d) => x(d.alpha)).y((d) => y(d.wauc_mean))(s.curve));
@@ -42,10 +42,15 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     const best = s.curve.find((d) => d.alpha === s.alpha_star);
     if (best) {
       svg.append('circle').attr('class', 'alpha-star').attr('cx', x(best.alpha)).attr('cy', y(best.wauc_mean)).attr('r', 6).attr('fill', 'none').attr('stroke', '#000').attr('stroke-width', 2);
-      svg.append('text').attr('x', x(best.alpha)).attr('y', y(best.wauc_mean) - 10).attr('text-anchor', 'middle').attr('font-weight', 700).text(`α* = ${best.alpha}`);
+      // Labels near an edge grow inwards, so that none is cut off.
+      const anchor = best.alpha > 0.85 ? 'end' : best.alpha < 0.15 ? 'start' : 'middle';
+      const dx = anchor === 'end' ? 8 : anchor === 'start' ? -8 : 0;
+      svg.append('text').attr('x', x(best.alpha) + dx).attr('y', y(best.wauc_mean) - 10).attr('text-anchor', anchor).attr('font-weight', 700).text(`α* = ${best.alpha}`);
     }
     svg.append('line').attr('x1', x(state.alpha)).attr('x2', x(state.alpha)).attr('y1', m.t).attr('y2', H - m.b).attr('stroke', '#f0a800').attr('stroke-dasharray', '4 3');
-    svg.append('text').attr('x', x(state.alpha) + 4).attr('y', m.t + 10).text(`your α = ${state.alpha.toFixed(2)}`);
+    // At the foot of its line, clear of α*'s label at the top of the curve.
+    const right = state.alpha > 0.7;
+    svg.append('text').attr('x', x(state.alpha) + (right ? -4 : 4)).attr('y', H - m.b - 6).attr('text-anchor', right ? 'end' : 'start').text(`your α = ${state.alpha.toFixed(2)}`);
   }
 
   function drawClaims() {

@@ -35,7 +35,10 @@ export function mountUpload(root, { onFiles, onDefault }) {
     say(`Loading ${esc(picked.name)}${picked.data ? ` with ${esc(picked.data.evaluation.name)}` : ' with the default Rotten Tomatoes sentences'}…`);
     try {
       const info = await onFiles(picked);
-      say(`Loaded: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} sentences for evaluation. Everything below now uses it.`);
+      const absent = info.absent_heads.length
+        ? ` Note: ${info.absent_heads.length} heads were already sliced out of this checkpoint (its config.json's pruned_heads); their cells show zeros, and the normalisation and the pruning order still count them.`
+        : '';
+      say(`Loaded: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} sentences for evaluation. Everything below now uses it.${absent}`, !!absent);
     } catch (e) {
       say(`Your model was not loaded: ${esc(e.message)}. The previous model is still in use.`, true);
     }
