@@ -161,6 +161,22 @@ pub struct Pass {
     pub pruned: Vec<Vec<usize>>,
 }
 
+impl Pass {
+    fn new(sentences: usize, variants: usize) -> Self {
+        Self { full: vec![0; sentences], pruned: vec![vec![0; sentences]; variants] }
+    }
+
+    /// Files one batch's predictions under its rows' example indices.
+    fn put(&mut self, rows: &[usize], full: &[usize], pruned: &[Vec<usize>]) {
+        for (r, &i) in rows.iter().enumerate() {
+            self.full[i] = full[r];
+            for (v, p) in pruned.iter().enumerate() {
+                self.pruned[v][i] = p[r];
+            }
+        }
+    }
+}
+
 /// Share of gold labels predicted.
 pub fn accuracy(pred: &[usize], gold: &[usize]) -> f64 {
     agreement(pred, gold)
@@ -188,27 +204,23 @@ impl Engine {
         let encoded = examples.iter().map(|e| self.tokenize(&e.text)).collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..examples.len()).collect();
         Rng::new(STREAM_SEED).shuffle(&mut order);
+        let batch_of = |rows: Vec<usize>| {
+            let seqs: Vec<&[u32]> = rows.iter().map(|&i| encoded[i].ids.as_slice()).collect();
+            EvalBatch { batch: Batch::new(&seqs, self.config().pad_token_id), rows }
+        };
         let mut batches = Vec::new();
         let (mut at, mut k) = (0, 0);
         while at < order.len() {
             let block = &order[at..(at + BLOCK_SIZES[k.min(BLOCK_SIZES.len() - 1)]).min(order.len())];
             let lens: Vec<usize> = block.iter().map(|&i| encoded[i].ids.len()).collect();
             for group in batch::plan(&lens, EVAL_BATCH_TOKENS, EVAL_BATCH_SENTENCES) {
-                let rows: Vec<usize> = group.into_iter().map(|j| block[j]).collect();
-                let seqs: Vec<&[u32]> = rows.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-                batches.push(EvalBatch { batch: Batch::new(&seqs, self.config().pad_token_id), rows });
+                batches.push(batch_of(group.into_iter().map(|j| block[j]).collect()));
             }
             at += block.len();
             k += 1;
         }
         let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let sorted = batch::plan(&lens, SORTED_BATCH_TOKENS, SORTED_BATCH_SENTENCES)
-            .into_iter()
-            .map(|rows| {
-                let seqs: Vec<&[u32]> = rows.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-                EvalBatch { batch: Batch::new(&seqs, self.config().pad_token_id), rows }
-            })
-            .collect();
+        let sorted = batch::plan(&lens, SORTED_BATCH_TOKENS, SORTED_BATCH_SENTENCES).into_iter().map(batch_of).collect();
         let n = batches.len();
         Ok(EvalSet {
             examples: examples.to_vec(),
@@ -226,16 +238,11 @@ impl Engine {
     /// in the set's random block order. `on_batch` sees each batch as it is done; the job can be
     /// cancelled between batches.
     pub async fn stream(&self, set: &EvalSet, variants: &[Pruned<'_>], on_batch: &mut dyn FnMut(Streamed)) -> Result<Pass> {
-        let mut pass = Pass { full: vec![0; set.len()], pruned: vec![vec![0; set.len()]; variants.len()] };
+        let mut pass = Pass::new(set.len(), variants.len());
         for k in 0..set.batches.len() {
             let (full, pruned) = self.pass_batch(&set.batches[k], Some((set, k)), variants).await?;
             let rows = &set.batches[k].rows;
-            for (r, &i) in rows.iter().enumerate() {
-                pass.full[i] = full[r];
-                for (v, p) in pruned.iter().enumerate() {
-                    pass.pruned[v][i] = p[r];
-                }
-            }
+            pass.put(rows, &full, &pruned);
             on_batch(Streamed { rows, full: &full, pruned: &pruned });
             self.checkpoint().await?;
         }
@@ -246,16 +253,11 @@ impl Engine {
     /// [`Engine::stream`]'s predictions (up to float rounding) with less padding and work. `progress` gets the
     /// sentences done; the job can be cancelled between batches.
     pub async fn pass_sorted(&self, set: &EvalSet, variants: &[Pruned<'_>], progress: &mut dyn FnMut(usize)) -> Result<Pass> {
-        let mut pass = Pass { full: vec![0; set.len()], pruned: vec![vec![0; set.len()]; variants.len()] };
+        let mut pass = Pass::new(set.len(), variants.len());
         let mut done = 0;
         for eb in &set.sorted {
             let (full, pruned) = self.pass_batch(eb, None, variants).await?;
-            for (r, &i) in eb.rows.iter().enumerate() {
-                pass.full[i] = full[r];
-                for (v, p) in pruned.iter().enumerate() {
-                    pass.pruned[v][i] = p[r];
-                }
-            }
+            pass.put(&eb.rows, &full, &pruned);
             done += eb.rows.len();
             progress(done);
             self.checkpoint().await?;

@@ -160,6 +160,11 @@ fn pm(p: (f64, f64)) -> String {
     format!("{:.4} ± {:.4}", p.0, p.1)
 }
 
+/// "HIES m ± s vs HIS m ± s (Δ, spread)", with [`better`]'s difference and spread in points.
+fn versus(hies: (f64, f64), his: (f64, f64), diff: f64, spread: f64) -> String {
+    format!("HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})", pm(hies), pm(his), diff * 100.0, spread * 100.0)
+}
+
 /// Evenness (normalised entropy) of per-layer counts and their mean layer.
 fn spread_of(heads: &[Head], layers: usize) -> (Vec<usize>, f64, f64) {
     let mut counts = vec![0usize; layers];
@@ -295,13 +300,7 @@ impl Engine {
                 id: format!("quality_{}", (r * 100.0).round()),
                 claim: format!("HIES keeps more accuracy than HIS at {:.0} % of heads pruned", r * 100.0),
                 paper: "HIES above HIS at moderate and high sparsity (up to +15.2 % quality)".into(),
-                ours: format!(
-                    "HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})",
-                    pm((a.accuracy_mean, a.accuracy_std)),
-                    pm((b.accuracy_mean, b.accuracy_std)),
-                    d * 100.0,
-                    s * 100.0
-                ),
+                ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s),
                 verdict: v,
                 how: format!("accuracy on the {} evaluation sentences over {seeds} calibration seeds; holds if Δ > spread", set.len()),
             });
@@ -311,11 +310,8 @@ impl Engine {
                 claim: format!("HIES is more stable than HIS at {:.0} %", r * 100.0),
                 paper: "HIES more stable than HIS (up to 2.04× stability)".into(),
                 ours: format!(
-                    "agreement with the unpruned model HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1}); accuracy std HIES {:.4}, HIS {:.4}",
-                    pm((a.agreement_mean, a.agreement_std)),
-                    pm((b.agreement_mean, b.agreement_std)),
-                    d * 100.0,
-                    s * 100.0,
+                    "agreement with the unpruned model {}; accuracy std HIES {:.4}, HIS {:.4}",
+                    versus((a.agreement_mean, a.agreement_std), (b.agreement_mean, b.agreement_std), d, s),
                     a.accuracy_std,
                     b.accuracy_std
                 ),
@@ -329,13 +325,7 @@ impl Engine {
             id: "on_par_10".into(),
             claim: "HIS is on par with HIES at ≤ 10 %".into(),
             paper: "at low sparsity the two are on par".into(),
-            ours: format!(
-                "HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})",
-                pm((a.accuracy_mean, a.accuracy_std)),
-                pm((b.accuracy_mean, b.accuracy_std)),
-                d * 100.0,
-                s * 100.0
-            ),
+            ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s),
             verdict: if d.abs() <= s { Verdict::Holds } else { Verdict::DoesNotHold },
             how: "holds if |Δ| ≤ spread at 10 %".into(),
         });

@@ -50,15 +50,16 @@ impl SelfAttention {
                 Error::weights(format!("config.json's hies_zeroed_heads lists a head of layer {layer}, but its part of {prefix}.{name} is not zero"))
             };
             let out = w.take(&format!("{prefix}.output.dense.weight"), &[d, inner])?;
-            let stand_in = |h: usize| heads.iter().position(|&k| k == h).expect("zeroed heads are not in pruned_heads (config.rs)");
+            let projections = ["self.query", "self.key", "self.value"].map(|name| {
+                Ok((name, w.take(&format!("{prefix}.{name}.weight"), &[inner, d])?, w.take(&format!("{prefix}.{name}.bias"), &[inner])?))
+            });
+            let projections = projections.into_iter().collect::<Result<Vec<_>>>()?;
             for &h in &zeroed {
-                let p = stand_in(h);
+                let p = heads.iter().position(|&k| k == h).expect("zeroed heads are not in pruned_heads (config.rs)");
                 if (0..d).any(|o| out[o * inner + p * dh..o * inner + (p + 1) * dh].iter().any(|&x| x != 0.0)) {
                     return Err(not_zero("output.dense.weight"));
                 }
-                for name in ["self.query", "self.key", "self.value"] {
-                    let weight = w.take(&format!("{prefix}.{name}.weight"), &[inner, d])?;
-                    let bias = w.take(&format!("{prefix}.{name}.bias"), &[inner])?;
+                for (name, weight, bias) in &projections {
                     if weight[p * dh * d..(p + 1) * dh * d].iter().chain(&bias[p * dh..(p + 1) * dh]).any(|&x| x != 0.0) {
                         return Err(not_zero(name));
                     }
