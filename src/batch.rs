@@ -1,10 +1,15 @@
-//! Padding sentences of different lengths into one [B, T] batch, with its mask.
+//! Padding sentences of different lengths into one [B, T] batch, with its mask and, for
+//! sentence pairs, its token types.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::tokenize::Encoded;
 
 pub struct Batch {
     pub ids: Vec<i32>,  // [B*T], padded with `pad_id`
     pub mask: Vec<f32>, // [B*T], 1 for real tokens
+    /// [B*T] `token_type_ids`, padded with 0; none when every token is segment 0 (one sentence).
+    pub type_ids: Option<Vec<i32>>,
     pub lens: Vec<usize>,
     pub b: usize,
     pub t: usize,
@@ -22,13 +27,35 @@ impl Batch {
                 mask[r * t + c] = 1.0;
             }
         }
-        Self { ids, mask, lens: seqs.iter().map(|s| s.len()).collect(), b, t }
+        Self { ids, mask, type_ids: None, lens: seqs.iter().map(|s| s.len()).collect(), b, t }
     }
 
+    /// Tokenizer output, with each sequence's `token_type_ids` (a sentence pair's segments).
+    pub fn from_encoded(seqs: &[&Encoded], pad_id: u32) -> Self {
+        let ids: Vec<&[u32]> = seqs.iter().map(|e| e.ids.as_slice()).collect();
+        let mut batch = Self::new(&ids, pad_id);
+        if seqs.iter().any(|e| e.type_ids.iter().any(|&s| s != 0)) {
+            let mut types = vec![0i32; batch.b * batch.t];
+            for (r, e) in seqs.iter().enumerate() {
+                for (c, &s) in e.type_ids.iter().enumerate() {
+                    types[r * batch.t + c] = s as i32;
+                }
+            }
+            batch.type_ids = Some(types);
+        }
+        batch
+    }
+
+    /// `input_ids` [B*T] and `attention_mask` [B, T].
     pub fn tensors(&self, device: &Device) -> (Tensor<1, Int>, Tensor<2>) {
         let ids = Tensor::from_data(TensorData::new(self.ids.clone(), [self.b * self.t]), device);
         let mask = Tensor::from_data(TensorData::new(self.mask.clone(), [self.b, self.t]), device);
         (ids, mask)
+    }
+
+    /// `token_type_ids` [B*T], when some token is not segment 0.
+    pub fn token_type_ids(&self, device: &Device) -> Option<Tensor<1, Int>> {
+        self.type_ids.as_ref().map(|t| Tensor::from_data(TensorData::new(t.clone(), [self.b * self.t]), device))
     }
 }
 

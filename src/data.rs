@@ -1,18 +1,32 @@
-//! Labelled sentences from a `label<TAB>text` file. A label is an index (0, 1, …) or one of the
-//! classifier's label names.
+//! Labelled examples from a tab-separated file: `label<TAB>text` (one sentence) or
+//! `label<TAB>text_a<TAB>text_b` (a sentence pair, as GLUE's MNLI, QNLI, MRPC, QQP and RTE). A
+//! label is an index (0, 1, …) or one of the classifier's label names (`id2label`).
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
-/// One labelled sentence: the label's index in the classifier's labels.
+/// One labelled example: the label's index in the classifier's labels, the sentence and, for a
+/// pair task, the second sentence (transformers' `text` / `text_pair`; the tokenizer's pair
+/// template joins them and sets `token_type_ids`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     pub label: usize,
     pub text: String,
+    pub text_pair: Option<String>,
 }
 
-/// Parses `label<TAB>text` lines (a UTF-8 BOM, blank lines and CRLF are fine). Errors name the
-/// line; the caller adds the file.
+impl Example {
+    /// A single-sentence example.
+    pub fn single(label: usize, text: impl Into<String>) -> Self {
+        Self { label, text: text.into(), text_pair: None }
+    }
+}
+
+/// Parses `label<TAB>text` or `label<TAB>text_a<TAB>text_b` lines (a UTF-8 BOM, blank lines
+/// and CRLF are fine). Every line of a file has the same form: a file that mixes single
+/// sentences and pairs is refused, as is a line with more than three fields (a tab inside a
+/// sentence would otherwise silently become a pair). Errors name the line; the caller adds the
+/// file.
 pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     let mut out = Vec::new();
@@ -21,7 +35,25 @@ pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
         if line.trim().is_empty() {
             continue;
         }
-        let (label, text) = line.split_once('\t').ok_or_else(|| Error::data(format!("line {}: expected \"label<TAB>text\"", i + 1)))?;
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (label, text, text_pair) = match fields[..] {
+            [label, text] => (label, text, None),
+            [label, a, b] => (label, a, Some(b.to_string())),
+            [_] => return Err(Error::data(format!("line {}: expected \"label<TAB>text\" or \"label<TAB>text_a<TAB>text_b\"", i + 1))),
+            _ => {
+                return Err(Error::data(format!(
+                    "line {}: {} tab-separated fields; expected \"label<TAB>text\" or \"label<TAB>text_a<TAB>text_b\"",
+                    i + 1,
+                    fields.len()
+                )));
+            }
+        };
+        if let Some(first) = out.first().map(|e: &Example| e.text_pair.is_some())
+            && first != text_pair.is_some()
+        {
+            let form = |pair: bool| if pair { "a sentence pair" } else { "a single sentence" };
+            return Err(Error::data(format!("line {}: {}, but the lines before hold {}", i + 1, form(text_pair.is_some()), form(first))));
+        }
         let label = label.trim();
         let index = match label.parse::<usize>() {
             Ok(k) if k < labels.len() => Some(k),
@@ -31,7 +63,7 @@ pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
         let label = index.ok_or_else(|| {
             Error::data(format!("line {}: label \"{label}\" is neither 0..{} nor one of {labels:?}", i + 1, labels.len().saturating_sub(1)))
         })?;
-        out.push(Example { label, text: text.to_string() });
+        out.push(Example { label, text: text.to_string(), text_pair });
     }
     if out.is_empty() {
         return Err(Error::data("the file holds no labelled sentences"));
@@ -55,7 +87,7 @@ mod tests {
     fn labels_by_index_or_name_and_clear_errors() {
         let labels = vec!["negative".to_string(), "positive".to_string()];
         let ex = parse_tsv("\u{feff}1\tgreat film\n\nnegative\tdull\r\n", &labels).unwrap();
-        assert_eq!(ex, vec![Example { label: 1, text: "great film".into() }, Example { label: 0, text: "dull".into() }]);
+        assert_eq!(ex, vec![Example::single(1, "great film"), Example::single(0, "dull")]);
         let e = parse_tsv("1\tok\n2\tbad label\n", &labels).unwrap_err();
         assert!(e.to_string().contains("line 2") && e.to_string().contains("\"2\""), "{e}");
         let e = parse_tsv("no tab here\n", &labels).unwrap_err();
@@ -64,8 +96,20 @@ mod tests {
     }
 
     #[test]
+    fn pairs_are_three_fields_and_never_mixed_with_single_sentences() {
+        let labels = vec!["entailment".to_string(), "neutral".to_string(), "contradiction".to_string()];
+        let ex = parse_tsv("neutral\tA man sleeps.\tSomeone rests.\n2\tx\ty\n", &labels).unwrap();
+        assert_eq!(ex[0], Example { label: 1, text: "A man sleeps.".into(), text_pair: Some("Someone rests.".into()) });
+        assert_eq!(ex[1].label, 2);
+        let e = parse_tsv("0\ta\tb\n1\tc\n", &labels).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("single sentence") && e.contains("pair"), "{e}");
+        let e = parse_tsv("0\ta\tb\tc\n", &labels).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("4 tab-separated fields"), "{e}");
+    }
+
+    #[test]
     fn sample_is_seeded_and_without_replacement() {
-        let ex: Vec<Example> = (0..100).map(|i| Example { label: 0, text: i.to_string() }).collect();
+        let ex: Vec<Example> = (0..100).map(|i| Example::single(0, i.to_string())).collect();
         let a = sample(&ex, 32, 3);
         assert_eq!(a, sample(&ex, 32, 3));
         assert_ne!(a, sample(&ex, 32, 4));

@@ -14,6 +14,7 @@ use crate::analysis::Grid;
 use crate::batch::{self, Batch};
 use crate::classifier::{Classifier, ClassifierMeta};
 use crate::config::{BertConfig, Pooling};
+use crate::data::Example;
 use crate::device::Backend;
 use crate::error::{Error, Result};
 use crate::finetune::TrainingRecord;
@@ -78,6 +79,8 @@ pub struct Embedded {
 pub struct AttentionMaps {
     pub tokens: Vec<String>,
     pub ids: Vec<u32>,
+    /// Each token's segment (`token_type_ids`): all 0 for one sentence, 0 then 1 for a pair.
+    pub token_type_ids: Vec<u32>,
     pub truncated: bool,
     pub layers: usize,
     pub heads: usize,
@@ -174,14 +177,33 @@ impl Engine {
 
     /// Token ids with [CLS] and [SEP], truncated at the model's position limit.
     pub fn tokenize(&self, text: &str) -> Result<Encoded> {
-        self.tokenizer.encode(text)
+        self.tokenize_pair(text, None)
+    }
+
+    /// One sentence or a pair (`text_pair`: the tokenizer's pair template and token types),
+    /// truncated longest-first at the model's position limit. A token type the model has no
+    /// embedding for (a pair given to a model with `type_vocab_size` 1) is an input error.
+    pub fn tokenize_pair(&self, text: &str, text_pair: Option<&str>) -> Result<Encoded> {
+        let e = self.tokenizer.encode(text, text_pair)?;
+        let types = self.config().type_vocab_size;
+        if let Some(&bad) = e.type_ids.iter().find(|&&s| s as usize >= types) {
+            return Err(Error::input(format!(
+                "the tokenizer gives token type {bad}, but config.json's type_vocab_size is {types}: this model does not take sentence pairs"
+            )));
+        }
+        Ok(e)
+    }
+
+    /// An example's sentence, or its pair.
+    pub fn encode(&self, example: &Example) -> Result<Encoded> {
+        self.tokenize_pair(&example.text, example.text_pair.as_deref())
     }
 
     /// Runs the model on one padded batch. `head_mask`: [G, L, H] (G = 1 or B); none = ones.
     /// Returns the output and the batch's attention mask [B, T].
     pub fn forward(&self, batch: &Batch, head_mask: Option<Tensor<3>>, output_attentions: bool) -> (BertOutput, Tensor<2>) {
         let (ids, mask) = batch.tensors(&self.device);
-        (self.model.forward(ids, mask.clone(), head_mask, output_attentions), mask)
+        (self.model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, output_attentions), mask)
     }
 
     /// The pooled sentence vectors, as the checkpoint defines them, in the order given.
@@ -205,24 +227,25 @@ impl Engine {
     /// Every head's attention distribution for one sentence, from a plain forward pass.
     pub async fn attentions(&self, text: &str) -> Result<AttentionMaps> {
         let e = self.tokenize(text)?;
-        let batch = Batch::new(&[e.ids.as_slice()], self.config().pad_token_id);
+        let batch = Batch::from_encoded(&[&e], self.config().pad_token_id);
         let (out, _) = self.forward(&batch, None, true);
         let (l, h, t) = (out.attentions.len(), self.config().num_attention_heads, batch.t);
         let all = Tensor::cat(out.attentions, 0); // [L, H, T, T]
         let attentions = F32s(read(all).await?);
-        Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, truncated: e.truncated, layers: l, heads: h, len: t, attentions })
+        Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, token_type_ids: e.type_ids, truncated: e.truncated, layers: l, heads: h, len: t, attentions })
     }
 
-    /// Logits [N × labels] for `texts` in one batch through `model` (this engine's or a
-    /// structurally pruned copy), with the heads in `off` masked.
-    pub async fn logits(&self, model: &Bert, texts: &[String], off: &[(usize, usize)]) -> Result<Vec<f32>> {
+    /// Logits [N × labels] for `inputs` (a sentence and, for a pair task, its `text_pair`) in
+    /// one batch through `model` (this engine's or a structurally pruned copy), with the heads
+    /// in `off` masked.
+    pub async fn logits(&self, model: &Bert, inputs: &[(&str, Option<&str>)], off: &[(usize, usize)]) -> Result<Vec<f32>> {
         let classifier = self.classifier()?;
-        let encoded = texts.iter().map(|t| self.tokenize(t)).collect::<Result<Vec<_>>>()?;
-        let seqs: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
-        let batch = Batch::new(&seqs, self.config().pad_token_id);
+        let encoded = inputs.iter().map(|&(t, p)| self.tokenize_pair(t, p)).collect::<Result<Vec<_>>>()?;
+        let seqs: Vec<&Encoded> = encoded.iter().collect();
+        let batch = Batch::from_encoded(&seqs, self.config().pad_token_id);
         let (ids, mask) = batch.tensors(&self.device);
         let head_mask = (!off.is_empty()).then(|| self.head_mask(off));
-        let out = model.forward(ids, mask.clone(), head_mask, false);
+        let out = model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, false);
         read(classifier.logits(model, out.last_hidden_state, mask, self.pooling)).await
     }
 }

@@ -32,6 +32,7 @@ use crate::engine::{Engine, read};
 use crate::error::Result;
 use crate::model::Bert;
 use crate::rng::Rng;
+use crate::tokenize::Encoded;
 
 /// Small batches: a streamed batch is also how long a short request (a prediction as the reader
 /// types) may wait in the browser.
@@ -201,12 +202,12 @@ pub fn argmax_rows(logits: &[f32], labels: usize) -> Vec<usize> {
 impl Engine {
     /// Tokenizes and batches `examples`; layer inputs it keeps count against `budget`.
     pub fn prepare(&self, examples: &[Example], budget: Rc<CacheBudget>) -> Result<EvalSet> {
-        let encoded = examples.iter().map(|e| self.tokenize(&e.text)).collect::<Result<Vec<_>>>()?;
+        let encoded = examples.iter().map(|e| self.encode(e)).collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..examples.len()).collect();
         Rng::new(STREAM_SEED).shuffle(&mut order);
         let batch_of = |rows: Vec<usize>| {
-            let seqs: Vec<&[u32]> = rows.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-            EvalBatch { batch: Batch::new(&seqs, self.config().pad_token_id), rows }
+            let seqs: Vec<&Encoded> = rows.iter().map(|&i| &encoded[i]).collect();
+            EvalBatch { batch: Batch::from_encoded(&seqs, self.config().pad_token_id), rows }
         };
         let mut batches = Vec::new();
         let (mut at, mut k) = (0, 0);
@@ -278,13 +279,14 @@ impl Engine {
         // The deepest unpruned layer input a variant starts from (0: none is needed).
         let deepest = firsts.iter().copied().filter(|&f| f < layers).max().unwrap_or(0);
         let (ids, mask) = eb.batch.tensors(&self.device);
+        let types = eb.batch.token_type_ids(&self.device);
 
         let kept_full = kept.and_then(|(set, k)| set.full.borrow()[k].clone());
         let mut inputs = kept.and_then(|(set, k)| set.inputs.borrow()[k].clone()); // layers 1..L; clones share the tensors
         let full = match kept_full {
             Some(full) => full,
             None => {
-                let embedded = self.model.embeddings.forward(ids.clone(), b, t); // [B, T, D]
+                let embedded = self.model.embeddings.forward(ids.clone(), types.clone(), b, t); // [B, T, D]
                 let keep = kept.is_some_and(|(set, _)| inputs.is_none() && set.budget.used() < set.budget.limit());
                 let out = self.model.encode(embedded, mask.clone(), 0, None, false, deepest > 0 || keep);
                 let logits = read(classifier.logits(&self.model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
@@ -306,7 +308,7 @@ impl Engine {
             }
         };
         if inputs.is_none() && deepest > 0 {
-            let embedded = self.model.embeddings.forward(ids.clone(), b, t);
+            let embedded = self.model.embeddings.forward(ids.clone(), types.clone(), b, t);
             inputs = Some(self.model.layer_inputs(embedded, mask.clone(), deepest));
         }
 
@@ -332,7 +334,7 @@ impl Engine {
             while stack.len() <= layers {
                 let l = stack.len();
                 if l == 0 {
-                    stack.push(self.model.embeddings.forward(ids.clone(), b, t)); // [B, T, D]
+                    stack.push(self.model.embeddings.forward(ids.clone(), types.clone(), b, t)); // [B, T, D]
                 } else if l <= firsts[v] && l < layers {
                     // Still unpruned: the kept (or just computed) unpruned input of layer l.
                     stack.push(inputs.as_ref().expect("computed above for every start below `deepest`")[l - 1].clone());
@@ -375,7 +377,7 @@ impl Engine {
             }
             let Pruned::Structural(model, _) = v else { unreachable!("masked variants ran above") };
             let hidden = match first {
-                0 => model.embeddings.forward(ids.clone(), b, t),
+                0 => model.embeddings.forward(ids.clone(), types.clone(), b, t),
                 f => inputs.as_ref().expect("computed above for every start below `deepest`")[f - 1].clone(),
             };
             let out = model.encode(hidden, mask.clone(), first, None, false, false);

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::lora::{self, LoraConfig, NamedTensor, PEFT_PREFIX};
 use crate::model::{Bert, Linear};
 use crate::rng::Rng;
+use crate::tokenize::Encoded;
 
 /// How to fine-tune; the defaults are what the committed adapter was made with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,7 +238,7 @@ pub async fn fine_tune(
     let trainable: usize = params.iter().map(|p| p.values.len()).sum();
     let scale = o.lora_alpha / o.r as f64;
 
-    let encode = |set: &[Example]| set.iter().map(|e| engine.tokenize(&e.text).map(|x| x.ids)).collect::<Result<Vec<_>>>();
+    let encode = |set: &[Example]| set.iter().map(|e| engine.encode(e)).collect::<Result<Vec<_>>>();
     let (train_ids, validation_ids) = (encode(train)?, encode(validation)?);
     let per_epoch = train.len().div_ceil(o.batch);
     let total = per_epoch * o.epochs;
@@ -271,10 +272,10 @@ pub async fn fine_tune(
                 input: Input::Pooler,
             };
 
-            let seqs: Vec<&[u32]> = chunk.iter().map(|&j| train_ids[j].as_slice()).collect();
-            let batch = Batch::new(&seqs, c.pad_token_id);
+            let seqs: Vec<&Encoded> = chunk.iter().map(|&j| &train_ids[j]).collect();
+            let batch = Batch::from_encoded(&seqs, c.pad_token_id);
             let (ids, mask) = batch.tensors(&device);
-            let out = model.forward(ids, mask.clone(), None, false);
+            let out = model.forward(ids, mask.clone(), batch.token_type_ids(&device), None, false);
             let logits = head.logits(&model, out.last_hidden_state, mask, engine.pooling); // [B, C]
             let mut onehot = vec![0f32; chunk.len() * k];
             for (r, &j) in chunk.iter().enumerate() {
@@ -380,15 +381,15 @@ fn merged_model(base: &Bert, params: &[Param], targets: &[String], scale: f64, d
 }
 
 /// Accuracy of `model`'s own classifier on `examples` (token ids given).
-async fn accuracy(engine: &Engine, model: &Bert, labels: &[String], ids: &[Vec<u32>], examples: &[Example]) -> Result<f64> {
+async fn accuracy(engine: &Engine, model: &Bert, labels: &[String], ids: &[Encoded], examples: &[Example]) -> Result<f64> {
     let head = Classifier::from_checkpoint(model, Some(labels.to_vec())).expect("merged_model sets the pooler and the classifier");
-    let lens: Vec<usize> = ids.iter().map(|x| x.len()).collect();
+    let lens: Vec<usize> = ids.iter().map(|x| x.ids.len()).collect();
     let mut correct = 0;
     for group in batch::plan(&lens, 4096, 64) {
-        let seqs: Vec<&[u32]> = group.iter().map(|&i| ids[i].as_slice()).collect();
-        let batch = Batch::new(&seqs, model.config.pad_token_id);
+        let seqs: Vec<&Encoded> = group.iter().map(|&i| &ids[i]).collect();
+        let batch = Batch::from_encoded(&seqs, model.config.pad_token_id);
         let (t_ids, mask) = batch.tensors(&engine.device);
-        let out = model.forward(t_ids, mask.clone(), None, false);
+        let out = model.forward(t_ids, mask.clone(), batch.token_type_ids(&engine.device), None, false);
         let logits = read(head.logits(model, out.last_hidden_state, mask, engine.pooling)).await?;
         let k = labels.len();
         for (r, &i) in group.iter().enumerate() {

@@ -87,6 +87,10 @@ impl Prediction {
 #[tsify(hashmap_as_object)]
 pub struct Inspection {
     pub text: String,
+    /// The second sentence, for a pair task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub text_pair: Option<String>,
     /// Tokens, ids and every head's attention.
     #[serde(flatten)]
     pub maps: AttentionMaps,

@@ -100,15 +100,15 @@ impl Engine {
         let c = self.config();
         let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
         let labels = classifier.labels.len();
-        let encoded = examples.iter().map(|e| self.tokenize(&e.text)).collect::<Result<Vec<_>>>()?;
+        let encoded = examples.iter().map(|e| self.encode(e)).collect::<Result<Vec<_>>>()?;
         let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
 
         let (mut ent, mut ent_nats, mut conf) = (analysis::grid(l, h), analysis::grid(l, h), analysis::grid(l, h));
         let (mut grad_sum, mut grad_per_token) = (analysis::grid(l, h), analysis::grid(l, h));
         let mut done = 0;
         for group in batch::plan(&lens, SCORE_BATCH_TOKENS, SCORE_BATCH_SENTENCES) {
-            let seqs: Vec<&[u32]> = group.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-            let batch = Batch::new(&seqs, c.pad_token_id);
+            let seqs: Vec<_> = group.iter().map(|&i| &encoded[i]).collect();
+            let batch = Batch::from_encoded(&seqs, c.pad_token_id);
             let (b, t) = (batch.b, batch.t);
 
             // One head-mask row per example, so ∂(Σ_b L_b)/∂ξ_b is example b's own gradient.

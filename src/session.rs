@@ -87,6 +87,10 @@ pub struct LatencyRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct InspectRequest {
     pub text: String,
+    /// The second sentence of a pair task (transformers' `text_pair`).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub text_pair: Option<String>,
     #[serde(default)]
     #[tsify(optional)]
     pub heads: Vec<Head>,
@@ -96,6 +100,10 @@ pub struct InspectRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
 pub struct PredictRequest {
     pub texts: Vec<String>,
+    /// For a pair task, the second sentence of each (transformers' `text_pair`): as many as `texts`.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub text_pairs: Option<Vec<String>>,
     #[serde(default)]
     #[tsify(optional)]
     pub removal: Removal,
@@ -402,14 +410,14 @@ impl Session {
     /// own prediction as the label, and the full and pruned predictions. The pruned prediction
     /// comes from a second row of the same batch whose head mask removes `heads`.
     /// Errors: no classifier, a head the model does not have, an untokenizable text.
-    pub async fn inspect(&self, text: &str, heads: &[Head]) -> Result<Inspection> {
+    pub async fn inspect(&self, text: &str, text_pair: Option<&str>, heads: &[Head]) -> Result<Inspection> {
         let e = &self.engine;
         let classifier = e.classifier()?;
         let heads = &self.heads(heads)?;
         let (layers, h, labels) = (e.config().num_hidden_layers, e.config().num_attention_heads, classifier.labels.len());
-        let enc = e.tokenize(text)?;
+        let enc = e.tokenize_pair(text, text_pair)?;
         let rows: usize = if heads.is_empty() { 1 } else { 2 };
-        let batch = crate::batch::Batch::new(&vec![enc.ids.as_slice(); rows], e.config().pad_token_id);
+        let batch = crate::batch::Batch::from_encoded(&vec![&enc; rows], e.config().pad_token_id);
         let t = batch.t;
 
         let masks: Vec<Tensor<3>> = [&[][..], heads].iter().take(rows).map(|off| e.head_mask(off)).collect();
@@ -435,9 +443,11 @@ impl Session {
         let grid = |f: &dyn Fn(usize) -> f64| -> Grid { (0..layers).map(|l| (0..h).map(|k| f(l * h + k)).collect()).collect() };
         Ok(Inspection {
             text: text.to_string(),
+            text_pair: text_pair.map(str::to_string),
             maps: AttentionMaps {
                 tokens: enc.tokens,
                 ids: enc.ids,
+                token_type_ids: enc.type_ids,
                 truncated: enc.truncated,
                 layers,
                 heads: h,
@@ -454,17 +464,25 @@ impl Session {
         })
     }
 
-    /// Predictions for `texts` in one batch with `removal` applied.
-    pub async fn predict(&self, texts: &[String], removal: &Removal) -> Result<Vec<Prediction>> {
+    /// Predictions for `texts` (with `text_pairs`, sentence pairs) in one batch with `removal`
+    /// applied. Errors: as many pairs as texts are needed.
+    pub async fn predict(&self, texts: &[String], text_pairs: Option<&[String]>, removal: &Removal) -> Result<Vec<Prediction>> {
         let labels = self.engine.classifier()?.labels.len();
         let removal = &self.removal(removal)?;
+        if let Some(pairs) = text_pairs
+            && pairs.len() != texts.len()
+        {
+            return Err(Error::input(format!("{} texts but {} text_pairs", texts.len(), pairs.len())));
+        }
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let inputs: Vec<(&str, Option<&str>)> =
+            texts.iter().enumerate().map(|(i, t)| (t.as_str(), text_pairs.map(|p| p[i].as_str()))).collect();
         let logits = if removal.structural && !removal.heads.is_empty() {
-            self.engine.logits(&self.sliced(&removal.heads), texts, &[]).await?
+            self.engine.logits(&self.sliced(&removal.heads), &inputs, &[]).await?
         } else {
-            self.engine.logits(&self.engine.model, texts, &removal.heads).await?
+            self.engine.logits(&self.engine.model, &inputs, &removal.heads).await?
         };
         Ok(logits.chunks(labels).map(Prediction::from_logits).collect())
     }
@@ -478,7 +496,8 @@ impl Session {
         if r.rounds == 0 || set.is_empty() {
             return Err(Error::input("latency needs at least 1 timed round and 1 sentence"));
         }
-        let texts: Vec<String> = set.examples().iter().take(r.sentences.max(1)).map(|e| e.text.clone()).collect();
+        let texts: Vec<(&str, Option<&str>)> =
+            set.examples().iter().take(r.sentences.max(1)).map(|e| (e.text.as_str(), e.text_pair.as_deref())).collect();
         let heads = &removal.heads;
         let sliced = (removal.structural && !heads.is_empty()).then(|| self.sliced(heads));
         let mut variants: Vec<(&Bert, &[Head])> = vec![(&self.engine.model, &[]), (&self.engine.model, heads)];

@@ -12,6 +12,9 @@ pub struct TextTokenizer {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
     pub ids: Vec<u32>,
+    /// Segment of each token (transformers' `token_type_ids`): 0 for a single sentence and the
+    /// first of a pair, 1 for the second of a pair, as the tokenizer's pair template sets them.
+    pub type_ids: Vec<u32>,
     pub tokens: Vec<String>,
     /// The sentence was longer than the model's `max_position_embeddings` and was cut.
     pub truncated: bool,
@@ -37,9 +40,21 @@ impl TextTokenizer {
         Ok(Self { inner })
     }
 
-    pub fn encode(&self, text: &str) -> Result<Encoded> {
-        let enc = self.inner.encode(text, true).map_err(|e| Error::input(format!("cannot tokenize the sentence ({e})")))?;
-        Ok(Encoded { ids: enc.get_ids().to_vec(), tokens: enc.get_tokens().to_vec(), truncated: !enc.get_overflowing().is_empty() })
+    /// One sentence, or a pair (`text_pair`) joined by the tokenizer's pair template (BERT:
+    /// `[CLS] a [SEP] b [SEP]`, segments 0 then 1), as transformers' `tokenizer(text, text_pair)`.
+    /// A pair too long is cut longest-first, as transformers' default truncation.
+    pub fn encode(&self, text: &str, text_pair: Option<&str>) -> Result<Encoded> {
+        let enc = match text_pair {
+            None => self.inner.encode(text, true),
+            Some(b) => self.inner.encode((text, b), true),
+        }
+        .map_err(|e| Error::input(format!("cannot tokenize the {} ({e})", if text_pair.is_some() { "sentence pair" } else { "sentence" })))?;
+        Ok(Encoded {
+            ids: enc.get_ids().to_vec(),
+            type_ids: enc.get_type_ids().to_vec(),
+            tokens: enc.get_tokens().to_vec(),
+            truncated: !enc.get_overflowing().is_empty(),
+        })
     }
 
     pub fn token_id(&self, token: &str) -> Option<u32> {

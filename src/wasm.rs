@@ -290,13 +290,13 @@ impl HiesSession {
     /// full and pruned predictions, from one forward and one backward pass.
     pub async fn inspect(&self, request: Ts<InspectRequest>) -> Result<Ts<Inspection>, JsValue> {
         let r = request.to_rust().map_err(bad_value)?;
-        out(&self.inner.inspect(&r.text, &r.heads).await.map_err(js_error)?)
+        out(&self.inner.inspect(&r.text, r.text_pair.as_deref(), &r.heads).await.map_err(js_error)?)
     }
 
     /// Predictions for sentences in one batch, with heads removed.
     pub async fn predict(&self, request: Ts<PredictRequest>) -> Result<Vec<Ts<Prediction>>, JsValue> {
         let r = request.to_rust().map_err(bad_value)?;
-        let predictions = self.inner.predict(&r.texts, &r.removal).await.map_err(js_error)?;
+        let predictions = self.inner.predict(&r.texts, r.text_pairs.as_deref(), &r.removal).await.map_err(js_error)?;
         predictions.iter().map(out).collect()
     }
 

@@ -93,7 +93,7 @@ fn time_pruning(engine: &Engine, batches: &[Batch], keep: &Grid, ratio: f64, run
     let encode_all = |m: &Bert| -> Res<()> {
         for b in batches {
             let (ids, mask) = b.tensors(&engine.device);
-            block(hies::engine::read(m.forward(ids, mask, None, false).last_hidden_state.sum()))?;
+            block(hies::engine::read(m.forward(ids, mask, b.token_type_ids(&engine.device), None, false).last_hidden_state.sum()))?;
         }
         Ok(())
     };
@@ -138,7 +138,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         write(path, calibration.iter().map(|e| format!("{}\t{}\n", e.label, e.text)).collect::<String>())?;
     }
     let texts: Vec<String> = session.evaluation()?.examples().iter().map(|e| e.text.clone()).collect();
-    let encoded = texts.iter().map(|t| engine.tokenize(t)).collect::<hies::Result<Vec<_>>>()?;
+    let encoded = session.evaluation()?.examples().iter().map(|e| engine.encode(e)).collect::<hies::Result<Vec<_>>>()?;
     let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
 
     // 1. Forward: tokenize, encode and pool the dev set, batched as `embed` batches.
@@ -162,7 +162,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     // 3. Structural pruning in HIES order: encoder time over the dev set vs the FLOP count.
     let batches: Vec<Batch> = batch::plan(&lens, 4096, 64)
         .into_iter()
-        .map(|g| Batch::new(&g.iter().map(|&i| encoded[i].ids.as_slice()).collect::<Vec<_>>(), c.pad_token_id))
+        .map(|g| Batch::from_encoded(&g.iter().map(|&i| &encoded[i]).collect::<Vec<_>>(), c.pad_token_id))
         .collect();
     let full_flops = batches.iter().map(|b| encoder_flops(&c, &kept_per_layer(&c, &[]), b.b, b.t)).sum::<f64>();
     let keep = keep_score(Criterion::Hies, &scores, a.session.score.seed);

@@ -12,6 +12,9 @@ pub struct Args {
     classifier: ClassifierArgs,
     #[arg(long)]
     text: String,
+    /// The second sentence, for a sentence-pair model (transformers' `text_pair`).
+    #[arg(long)]
+    text_pair: Option<String>,
     /// Heads for the pruned prediction, as layer.head (e.g. 0.3,5.11).
     #[arg(long, value_delimiter = ',', value_parser = parse_head)]
     prune: Vec<(usize, usize)>,
@@ -25,5 +28,5 @@ pub fn parse_head(s: &str) -> Result<(usize, usize), String> {
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let session = open_session(assets, &a.model, &a.classifier, None, None, SessionOptions::default())?;
-    print_json(&block(session.inspect(&a.text, &a.prune))?)
+    print_json(&block(session.inspect(&a.text, a.text_pair.as_deref(), &a.prune))?)
 }

@@ -52,12 +52,20 @@ impl Bert {
         Ok(Self { config: config.clone(), embeddings, layers, pooler, classifier })
     }
 
-    /// `input_ids`: [B*T] row-major; `attention_mask`: [B, T] (1 real, 0 padding); `head_mask`:
-    /// [G, L, H] with G = 1 (one for the batch) or B (one per example, for per-example
-    /// gradients), or none (all ones), as Hugging Face's `head_mask`.
-    pub fn forward(&self, input_ids: Tensor<1, Int>, attention_mask: Tensor<2>, head_mask: Option<Tensor<3>>, output_attentions: bool) -> BertOutput {
+    /// `input_ids`: [B*T] row-major; `attention_mask`: [B, T] (1 real, 0 padding);
+    /// `token_type_ids`: [B*T] or none (all 0); `head_mask`: [G, L, H] with G = 1 (one for the
+    /// batch) or B (one per example, for per-example gradients), or none (all ones), as Hugging
+    /// Face's `head_mask`.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<1, Int>,
+        attention_mask: Tensor<2>,
+        token_type_ids: Option<Tensor<1, Int>>,
+        head_mask: Option<Tensor<3>>,
+        output_attentions: bool,
+    ) -> BertOutput {
         let [b, t] = attention_mask.dims();
-        let hidden = self.embeddings.forward(input_ids, b, t); // [B, T, D]
+        let hidden = self.embeddings.forward(input_ids, token_type_ids, b, t); // [B, T, D]
         self.encode(hidden, attention_mask, 0, head_mask, output_attentions, false)
     }
 

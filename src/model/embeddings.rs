@@ -5,7 +5,7 @@ use crate::config::BertConfig;
 use crate::error::Result;
 use crate::weights::Weights;
 
-/// `embeddings.*`: word + absolute position + token type (always segment 0: one sentence), then LayerNorm.
+/// `embeddings.*`: word + absolute position + token type, then LayerNorm (BertEmbeddings).
 #[derive(Clone, Debug)]
 pub struct Embeddings {
     pub word_embeddings: Tensor<2>,       // [V, D]
@@ -25,12 +25,17 @@ impl Embeddings {
         })
     }
 
-    /// `ids`: [B*T] token ids, row-major over a [B, T] batch.
-    pub fn forward(&self, ids: Tensor<1, Int>, b: usize, t: usize) -> Tensor<3> {
+    /// `ids`: [B*T] token ids, row-major over a [B, T] batch; `token_type_ids`: [B*T] the same
+    /// way, or none for all segment 0 (as transformers' default).
+    pub fn forward(&self, ids: Tensor<1, Int>, token_type_ids: Option<Tensor<1, Int>>, b: usize, t: usize) -> Tensor<3> {
         let [_, d] = self.word_embeddings.dims();
         let words = self.word_embeddings.clone().select(0, ids).reshape([b, t, d]); // [B, T, D]
         let positions = self.position_embeddings.clone().slice(0..t).reshape([1, t, d]); // [1, T, D]
-        let segment = self.token_type_embeddings.clone().slice(0..1).reshape([1, 1, d]); // [1, 1, D]
-        self.layer_norm.forward(words + positions + segment)
+        let x = words + positions;
+        let x = match token_type_ids {
+            None => x + self.token_type_embeddings.clone().slice(0..1).reshape([1, 1, d]), // [1, 1, D]
+            Some(types) => x + self.token_type_embeddings.clone().select(0, types).reshape([b, t, d]), // [B, T, D]
+        };
+        self.layer_norm.forward(x)
     }
 }

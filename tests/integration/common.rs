@@ -164,3 +164,8 @@ pub fn check_gated_against_fixture(engine: &Engine, tol: f32) {
         assert!(d <= tol, "gated {:?} on {:?}: max |diff| {d:e}", g.off, s.text);
     }
 }
+
+/// Single sentences as `Engine::logits` takes them (no `text_pair`).
+pub fn singles(texts: &[String]) -> Vec<(&str, Option<&str>)> {
+    texts.iter().map(|t| (t.as_str(), None)).collect()
+}

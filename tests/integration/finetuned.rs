@@ -57,7 +57,7 @@ fn merged_adapter_logits_match_the_independent_float64_merge() {
     assert_eq!(e.classifier().unwrap().labels, vec!["negative", "positive"]);
     let mut worst = 0f64;
     for s in &fx.sentences {
-        let got = pollster::block_on(e.logits(&e.model, std::slice::from_ref(&s.text), &[])).unwrap();
+        let got = pollster::block_on(e.logits(&e.model, &[(s.text.as_str(), None)], &[])).unwrap();
         for (g, w) in got.iter().zip(&s.logits) {
             worst = worst.max((*g as f64 - w).abs());
         }

@@ -12,4 +12,5 @@ mod parity;
 mod ranking;
 mod scores;
 mod session;
+mod tiny;
 mod wgpu;

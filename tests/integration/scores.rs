@@ -29,7 +29,7 @@ struct FixtureExample {
 
 fn score_fixture() -> (ScoreFixture, Vec<Example>) {
     let f: ScoreFixture = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/scores.json")).unwrap()).unwrap();
-    let ex = f.examples.iter().map(|e| Example { label: e.label, text: e.text.clone() }).collect();
+    let ex = f.examples.iter().map(|e| Example::single(e.label, e.text.clone())).collect();
     (f, ex)
 }
 
@@ -100,12 +100,12 @@ fn masked_and_structural_models_give_the_same_logits() {
     for off in [vec![(2, 4)], whole_layer, mixed, spread] {
         let small = engine.model.without_heads(&off);
         assert!(small.num_params() < engine.model.num_params());
-        let masked = pollster::block_on(engine.logits(&engine.model, &texts, &off)).unwrap();
-        let structural = pollster::block_on(engine.logits(&small, &texts, &[])).unwrap();
+        let masked = pollster::block_on(engine.logits(&engine.model, &singles(&texts), &off)).unwrap();
+        let structural = pollster::block_on(engine.logits(&small, &singles(&texts), &[])).unwrap();
         let d = max_abs_diff(&masked, &structural);
         assert!(d <= 1e-4, "{} heads off: masked vs structural logits differ by {d:e}", off.len());
         // And pruning changed something.
-        let full = pollster::block_on(engine.logits(&engine.model, &texts, &[])).unwrap();
+        let full = pollster::block_on(engine.logits(&engine.model, &singles(&texts), &[])).unwrap();
         assert!(max_abs_diff(&full, &masked) > 1e-4);
     }
     // Parameters: each head holds 3·(D·dh + dh) + dh·D.

@@ -20,7 +20,7 @@ fn inspect_equals_attention_scoring_and_prediction_run_separately() {
     let e = s.engine().clone();
     let text = "A gripping film, though the ending drags.";
     let off = vec![(0, 3), (2, 7), (5, 11)];
-    let got = block(s.inspect(text, &off));
+    let got = block(s.inspect(text, None, &off));
 
     // Attention: a plain forward of the bare encoder.
     let plain = block(engine(Backend::Cpu).attentions(text));
@@ -41,9 +41,9 @@ fn inspect_equals_attention_scoring_and_prediction_run_separately() {
 
     // Predictions: the classifier's logits, unpruned, masked and sliced.
     let texts = [text.to_string()];
-    let full = block(e.logits(&e.model, &texts, &[]));
-    let masked = block(e.logits(&e.model, &texts, &off));
-    let sliced = block(e.logits(&e.model.without_heads(&off), &texts, &[]));
+    let full = block(e.logits(&e.model, &singles(&texts), &[]));
+    let masked = block(e.logits(&e.model, &singles(&texts), &off));
+    let sliced = block(e.logits(&e.model.without_heads(&off), &singles(&texts), &[]));
     assert!(max_abs_diff(&got.full.logits, &full) <= 1e-5, "{:?} vs {full:?}", got.full.logits);
     assert!(max_abs_diff(&got.pruned.logits, &masked) <= 1e-5, "{:?} vs {masked:?}", got.pruned.logits);
     assert!(max_abs_diff(&got.pruned.logits, &sliced) <= 1e-4);
@@ -51,7 +51,7 @@ fn inspect_equals_attention_scoring_and_prediction_run_separately() {
     assert_eq!(got.heads_pruned, 3);
 
     // Importance: the scoring pass on this one sentence, labelled with the model's prediction.
-    let one = [Example { label: got.full.label, text: text.to_string() }];
+    let one = [Example::single(got.full.label, text)];
     let scored = block(e.score(&one, &[], ScoreOptions::default(), &mut |_, _| {}));
     let mut worst = 0f64;
     for l in 0..6 {
@@ -62,7 +62,7 @@ fn inspect_equals_attention_scoring_and_prediction_run_separately() {
     }
     assert!(worst <= 1e-4, "importance vs scoring: relative difference {worst:e}");
     // Nothing pruned: one row, and the pruned prediction is the full one.
-    let alone = block(s.inspect(text, &[]));
+    let alone = block(s.inspect(text, None, &[]));
     assert_eq!(alone.pruned, alone.full);
     for l in 0..6 {
         for h in 0..12 {
@@ -109,7 +109,7 @@ fn the_layer_cache_changes_memory_not_numbers() {
         let model = if r.structural { e.model.without_heads(&r.heads) } else { e.model.clone() };
         let mask: &[(usize, usize)] = if r.structural { &[] } else { &r.heads };
         for (i, ex) in examples.iter().enumerate() {
-            let logits = block(e.logits(&model, std::slice::from_ref(&ex.text), mask));
+            let logits = block(e.logits(&model, &[(ex.text.as_str(), None)], mask));
             assert_eq!(pred[i], hies::evaluate::argmax_rows(&logits, 2)[0], "{:?}, sentence {i}", r.heads);
         }
     }
@@ -161,7 +161,7 @@ fn latency_and_scores_through_the_session() {
 #[test]
 fn bad_requests_are_errors_that_say_what_is_wrong() {
     let s = session(&calibration_examples(), 0);
-    let e = pollster::block_on(s.inspect("fine", &[(6, 0)])).unwrap_err();
+    let e = pollster::block_on(s.inspect("fine", None, &[(6, 0)])).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Input);
     assert!(e.to_string().contains("head 6.0 does not exist") && e.to_string().contains("6 layers × 12 heads"), "{e}");
     let e = pollster::block_on(s.evaluate(&Removal { heads: vec![(0, 12)], structural: true }, &mut |_| {})).unwrap_err();

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/tiny/: small random-initialised checkpoints made with transformers 4.57.6,
+and what PyTorch (float64) computes on them, for the tests of each architecture and task.
+
+    python3 scripts/tiny_models.py    # installs bench/requirements.txt into .venv/bench once
+
+Each folder holds what a researcher's checkpoint folder holds (config.json, model.safetensors,
+tokenizer.json, tokenizer_config.json, special_tokens_map.json, vocab.txt where the tokenizer
+has one), a labelled data file `data.tsv`, and `expected.json`:
+- per example: transformers' fast tokenizer's input_ids and token_type_ids, the logits, the
+  logits with MASK_OFF's heads masked (head_mask) and with them sliced out (prune_heads);
+- for ATTENTION_EXAMPLES: every layer's attention probabilities [L, H, T, T];
+- over the whole data file: his_raw = mean over examples of |dL/dxi| and his_token_mean = mean of
+  |dL/dxi| / (real tokens) (arXiv 2510.13832 Eq. 2), L the cross-entropy against the gold label,
+  xi the head_mask at 1.
+The weights are seeded; the tokenizer is trained here with the tokenizers library on CORPUS.
+Weights are stored in the dtype named per model (fp16 and bf16 too) and the reference runs on
+exactly those stored values, cast to float64.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv", "bench")
+REQUIREMENTS = os.path.join(ROOT, "bench", "requirements.txt")
+OUT = os.path.join(ROOT, "tests", "fixtures", "tiny")
+
+
+def ensure_venv():
+    """Re-run this script inside the bench venv (PyTorch, transformers), installing it once."""
+    python = os.path.join(VENV, "bin", "python")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    if subprocess.run([python, "-c", "import torch, transformers"], capture_output=True).returncode != 0:
+        print("tiny_models: installing PyTorch and transformers into .venv/bench (large, once)", file=sys.stderr)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--progress-bar", "off", "-r", REQUIREMENTS], check=True)
+    os.execv(python, [python, *sys.argv])
+
+
+ensure_venv()
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, PreTrainedTokenizerFast  # noqa: E402
+
+# Premise / hypothesis pairs with NLI labels (made up here), and single sentences for the
+# pre-training checkpoint. Long enough to exercise truncation is not needed: the engine's
+# truncation is tested on MiniLM.
+PAIRS = [
+    ("entailment", "A man is playing a guitar on the stage.", "A man plays music."),
+    ("contradiction", "A man is playing a guitar on the stage.", "Nobody is playing anything."),
+    ("neutral", "A man is playing a guitar on the stage.", "The man is a famous singer."),
+    ("entailment", "Two children are running in the park.", "Kids are outside."),
+    ("contradiction", "Two children are running in the park.", "The children are asleep in bed."),
+    ("neutral", "Two children are running in the park.", "The children are racing to the swings."),
+    ("entailment", "The woman is reading a long book by the window.", "Someone is reading."),
+    ("contradiction", "The woman is reading a long book by the window.", "The woman is swimming."),
+    ("neutral", "The woman is reading a long book by the window.", "The book is about the sea."),
+    ("entailment", "A dog catches a red ball in the air.", "An animal is playing."),
+    ("contradiction", "A dog catches a red ball in the air.", "The dog is sleeping on the sofa."),
+    ("neutral", "A dog catches a red ball in the air.", "The dog belongs to a child."),
+    ("entailment", "The chef cuts fresh vegetables for the soup.", "Food is being prepared."),
+    ("contradiction", "The chef cuts fresh vegetables for the soup.", "The kitchen is empty."),
+    ("neutral", "The chef cuts fresh vegetables for the soup.", "The soup will be served at noon."),
+    ("entailment", "It rained all day in the small town.", "The weather was wet."),
+]
+SINGLES = [
+    "the film is a quiet, moving story",
+    "nothing in this movie works",
+    "a bright and funny ride",
+    "slow, dull and far too long",
+]
+CORPUS = [s for _, a, b in PAIRS for s in (a, b)] + SINGLES
+MASK_OFF = [[0, 1], [1, 0], [1, 2], [1, 3]]  # heads removed in the masked/sliced runs: most of layer 1
+ATTENTION_EXAMPLES = 2
+
+
+def wordpiece_tokenizer(folder):
+    """A lower-casing BERT WordPiece tokenizer trained on CORPUS, saved as transformers saves one."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials, min_frequency=1))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
+        model_max_length=64,
+    )
+    fast.save_pretrained(folder)
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    with open(os.path.join(folder, "vocab.txt"), "w") as f:
+        f.write("".join(t + "\n" for t, _ in vocab))
+    return tok.get_vocab_size()
+
+
+def save_weights(model, folder, dtype):
+    """model.safetensors in `dtype` (as save_pretrained with torch_dtype), then the model reloaded
+    from exactly those values in float64."""
+    state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    path = os.path.join(folder, "model.safetensors")
+    save_file(state, path, metadata={"format": "pt"})
+    stored = load_file(path)
+    model.load_state_dict({k: v.to(torch.float64) for k, v in stored.items()}, strict=True)
+    return model
+
+
+def reference(model, tokenizer, examples, labels_by_name):
+    """float64 outputs for `examples` [(label, text, text_pair or None)]."""
+    config = model.config
+    n_layers, n_heads = config.num_hidden_layers, config.num_attention_heads
+    out = []
+    his_raw = torch.zeros(n_layers, n_heads, dtype=torch.float64)
+    his_tok = torch.zeros(n_layers, n_heads, dtype=torch.float64)
+    mask_off = torch.ones(n_layers, n_heads, dtype=torch.float64)
+    for l, h in MASK_OFF:
+        mask_off[l, h] = 0.0
+    pruned = AutoModelForSequenceClassification.from_config(config).double().eval()
+    pruned.load_state_dict(model.state_dict())
+    by_layer = {}
+    for l, h in MASK_OFF:
+        by_layer.setdefault(l, []).append(h)
+    pruned.prune_heads(by_layer)
+    pruned = pruned.double()  # prune_heads builds its new Linear layers in the default dtype
+    for i, (label, text, pair) in enumerate(examples):
+        enc = tokenizer(text, pair, return_tensors="pt") if pair is not None else tokenizer(text, return_tensors="pt")
+        gate = torch.ones(n_layers, n_heads, dtype=torch.float64, requires_grad=True)
+        o = model(**enc, head_mask=gate, output_attentions=True)
+        y = torch.tensor([labels_by_name[label]])
+        loss = torch.nn.functional.cross_entropy(o.logits, y)
+        loss.backward()
+        g = gate.grad.abs()
+        n = int(enc["input_ids"].shape[1])
+        his_raw += g
+        his_tok += g / n
+        with torch.no_grad():
+            masked = model(**enc, head_mask=mask_off).logits[0]
+            sliced = pruned(**enc).logits[0]
+        row = {
+            "label": label, "text": text, "text_pair": pair,
+            "input_ids": enc["input_ids"][0].tolist(),
+            "token_type_ids": enc["token_type_ids"][0].tolist() if "token_type_ids" in enc else [0] * n,
+            "logits": o.logits[0].tolist(),
+            "masked_logits": masked.tolist(),
+            "sliced_logits": sliced.tolist(),
+        }
+        if i < ATTENTION_EXAMPLES:
+            row["attentions"] = torch.stack([a[0] for a in o.attentions]).flatten().tolist()  # [L, H, T, T]
+        out.append(row)
+    k = len(examples)
+    return {
+        "examples": out,
+        "mask_off": MASK_OFF,
+        "his_raw": (his_raw / k).tolist(),
+        "his_token_mean": (his_tok / k).tolist(),
+    }
+
+
+def bert_pair(folder):
+    """BertForSequenceClassification on sentence pairs (an MNLI-style 3-way task), fp16 weights."""
+    vocab = wordpiece_tokenizer(folder)
+    labels = ["entailment", "neutral", "contradiction"]
+    config = BertConfig(
+        vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+        max_position_embeddings=64, type_vocab_size=2, num_labels=3, initializer_range=0.2,
+        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
+        architectures=["BertForSequenceClassification"],
+    )
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(config).double().eval()
+    # initializer_range 0.2 (not 0.02): weights 10x the usual init give logits of order 1 and
+    # attention far from uniform, so a wrong token type or a wrong head shows in the numbers.
+    model = save_weights(model, folder, torch.float16)
+    config.save_pretrained(folder)
+    with open(os.path.join(folder, "data.tsv"), "w") as f:
+        f.write("".join(f"{l}\t{a}\t{b}\n" for l, a, b in PAIRS))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert tokenizer.is_fast
+    return reference(model, tokenizer, PAIRS, {l: i for i, l in enumerate(labels)})
+
+
+def main():
+    makers = {"bert-pair": bert_pair}
+    os.makedirs(OUT, exist_ok=True)
+    for name, make in makers.items():
+        folder = os.path.join(OUT, name)
+        with tempfile.TemporaryDirectory() as tmp:
+            expected = make(tmp)
+            expected["generator"] = "scripts/tiny_models.py (transformers, float64)"
+            expected["transformers"] = transformers.__version__
+            expected["torch"] = torch.__version__
+            with open(os.path.join(tmp, "expected.json"), "w") as f:
+                json.dump(expected, f, indent=None, separators=(",", ":"))
+                f.write("\n")
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(tmp, folder)
+        size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+        print(f"wrote {os.path.relpath(folder, ROOT)} ({size // 1024} KB)")
+
+
+if __name__ == "__main__":
+    main()

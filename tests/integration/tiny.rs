@@ -1,0 +1,121 @@
+//! Small random-initialised checkpoints of each architecture and task, against what transformers
+//! (PyTorch, float64) computes on them (`scripts/tiny_models.py` writes `tests/fixtures/tiny/`):
+//! token ids and types, logits, attention, HIS from head_mask gradients, masked and sliced heads.
+
+use std::sync::Arc;
+
+use hies::batch::Batch;
+use hies::data::Example;
+use hies::engine::{ModelDir, read};
+use hies::evaluate::{CacheBudget, Pruned};
+use hies::scores::ScoreOptions;
+use hies::{Backend, Engine, Session, SessionOptions};
+use serde::Deserialize;
+
+use crate::common::*;
+
+#[derive(Deserialize)]
+struct Expected {
+    examples: Vec<ExpectedExample>,
+    mask_off: Vec<(usize, usize)>,
+    his_raw: Vec<Vec<f64>>,
+    his_token_mean: Vec<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+struct ExpectedExample {
+    text: String,
+    text_pair: Option<String>,
+    input_ids: Vec<u32>,
+    token_type_ids: Vec<u32>,
+    logits: Vec<f64>,
+    masked_logits: Vec<f64>,
+    sliced_logits: Vec<f64>,
+    /// [L, H, T, T]
+    attentions: Option<Vec<f64>>,
+}
+
+fn folder(name: &str) -> std::path::PathBuf {
+    root().join("tests/fixtures/tiny").join(name)
+}
+
+fn load(name: &str) -> (Engine, Expected, Vec<Example>) {
+    let dir = ModelDir::read(&folder(name)).unwrap();
+    let device = pollster::block_on(hies::device::device(Backend::Cpu)).unwrap();
+    let engine = Engine::load(&dir.files(), device, Backend::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let expected: Expected = serde_json::from_slice(&std::fs::read(folder(name).join("expected.json")).unwrap()).unwrap();
+    let data = std::fs::read_to_string(folder(name).join("data.tsv")).unwrap();
+    let examples = hies::data::parse_tsv(&data, &engine.classifier().unwrap().labels).unwrap();
+    (engine, expected, examples)
+}
+
+fn worst(got: &[f32], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.iter().zip(want).map(|(g, w)| (*g as f64 - w).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn bert_sentence_pairs_match_transformers() {
+    let (engine, fx, examples) = load("bert-pair");
+    assert_eq!(engine.classifier().unwrap().labels, ["entailment", "neutral", "contradiction"]);
+    assert_eq!(examples.len(), fx.examples.len());
+    let (mut logits_d, mut masked_d, mut sliced_d, mut attention_d) = (0f64, 0f64, 0f64, 0f64);
+    let sliced_model = engine.model.without_heads(&fx.mask_off);
+    for (ex, want) in examples.iter().zip(&fx.examples) {
+        assert_eq!((&ex.text, &ex.text_pair), (&want.text, &want.text_pair), "data.tsv is read as pairs");
+        let enc = engine.encode(ex).unwrap();
+        assert_eq!(enc.ids, want.input_ids, "ids of {:?}", want.text_pair);
+        assert_eq!(enc.type_ids, want.token_type_ids);
+        let input = [(ex.text.as_str(), ex.text_pair.as_deref())];
+        logits_d = logits_d.max(worst(&pollster::block_on(engine.logits(&engine.model, &input, &[])).unwrap(), &want.logits));
+        masked_d = masked_d.max(worst(&pollster::block_on(engine.logits(&engine.model, &input, &fx.mask_off)).unwrap(), &want.masked_logits));
+        sliced_d = sliced_d.max(worst(&pollster::block_on(engine.logits(&sliced_model, &input, &[])).unwrap(), &want.sliced_logits));
+        if let Some(att) = &want.attentions {
+            let (out, _) = engine.forward(&Batch::from_encoded(&[&enc], 0), None, true);
+            let got = pollster::block_on(read(burn::tensor::Tensor::cat(out.attentions, 0))).unwrap(); // [L, H, T, T]
+            attention_d = attention_d.max(worst(&got, att));
+        }
+    }
+    eprintln!("bert-pair: max |diff| logits {logits_d:e}, masked {masked_d:e}, sliced {sliced_d:e}, attention {attention_d:e}");
+    assert!(logits_d <= 1e-4 && masked_d <= 1e-4 && sliced_d <= 1e-4, "logits {logits_d:e} masked {masked_d:e} sliced {sliced_d:e}");
+    assert!(attention_d <= 1e-5, "attention {attention_d:e}");
+
+    // The fixture tells pairs from two sentences run together: without token types the logits move.
+    let e0 = &examples[0];
+    let joined = format!("{} {}", e0.text, e0.text_pair.as_deref().unwrap());
+    let as_one = pollster::block_on(engine.logits(&engine.model, &[(joined.as_str(), None)], &[])).unwrap();
+    assert!(worst(&as_one, &fx.examples[0].logits) > 1e-2, "a pair read as one sentence would pass");
+
+    // HIS from per-example head-mask gradients of the cross-entropy against the gold label.
+    let s = pollster::block_on(engine.score(&examples, &[], ScoreOptions::default(), &mut |_, _| {})).unwrap();
+    let mut his_d = 0f64;
+    for (got, want) in [(&s.his_raw, &fx.his_raw), (&s.his_token_mean, &fx.his_token_mean)] {
+        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+            his_d = his_d.max((g - w).abs() / w.abs());
+        }
+    }
+    eprintln!("bert-pair: HIS max relative diff {his_d:e}");
+    assert!(his_d <= 1e-3, "HIS relative {his_d:e}");
+}
+
+#[test]
+fn bert_pair_passes_over_a_data_set_predict_what_transformers_does() {
+    let (engine, fx, examples) = load("bert-pair");
+    let argmax = |v: &[f64]| v.iter().enumerate().fold((0, f64::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
+    let want_full: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.logits)).collect();
+    let want_masked: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.masked_logits)).collect();
+    // The streamed pass (random blocks) and the sorted totals pass (slices masked heads, runs
+    // [CLS] alone through the last layer) both carry the token types.
+    let set = engine.prepare(&examples, CacheBudget::new(1 << 20)).unwrap();
+    let variants = [Pruned::Mask(&fx.mask_off)];
+    let streamed = pollster::block_on(engine.stream(&set, &variants, &mut |_| {})).unwrap();
+    let sorted = pollster::block_on(engine.pass_sorted(&set, &variants, &mut |_| {})).unwrap();
+    for pass in [&streamed, &sorted] {
+        assert_eq!(pass.full, want_full);
+        assert_eq!(pass.pruned[0], want_masked);
+    }
+    // And the session reads the pair file by label name and evaluates it.
+    let session = Session::new(Arc::new(engine), SessionOptions::default());
+    let parsed = session.parse_data(&std::fs::read_to_string(folder("bert-pair").join("data.tsv")).unwrap()).unwrap();
+    assert_eq!(parsed, examples);
+}
