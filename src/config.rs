@@ -18,6 +18,8 @@ pub struct BertConfig {
     pub pad_token_id: u32,
     /// `id2label` in index order, when the checkpoint names its classes.
     pub labels: Option<Vec<String>>,
+    /// `architectures` (e.g. `["BertForSequenceClassification"]`); may be empty.
+    pub architectures: Vec<String>,
     /// `pruned_heads` as transformers writes it after `prune_heads`: layer → original indices of
     /// the heads sliced out of that layer's weights.
     pub pruned_heads: std::collections::BTreeMap<usize, Vec<usize>>,
@@ -102,6 +104,7 @@ impl BertConfig {
                 v.sort();
                 v.iter().enumerate().all(|(i, (k, _))| i == *k).then(|| v.into_iter().map(|(_, l)| l).collect())
             }),
+            architectures: raw.architectures.clone().unwrap_or_default(),
             pruned_heads: Default::default(),
             zeroed_heads: Default::default(),
         };

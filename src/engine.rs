@@ -98,6 +98,22 @@ impl Engine {
         let (model, classifier) = match files.adapter {
             None => {
                 let model = Bert::load(&config, files.weights, &device)?;
+                if let (Some(c), Some(labels)) = (&model.classifier, &config.labels) {
+                    let rows = c.bias.dims()[0];
+                    if labels.len() != rows {
+                        return Err(Error::config(format!(
+                            "id2label names {} labels ({}) but the classifier (classifier.weight) has {rows} rows",
+                            labels.len(),
+                            labels.join(", ")
+                        )));
+                    }
+                }
+                let declared = config.architectures.iter().find(|a| a.ends_with("ForSequenceClassification"));
+                if let (Some(arch), None) = (declared, &model.classifier) {
+                    return Err(Error::weights(format!(
+                        "config.json's architectures says {arch}, but there is no \"classifier.weight\": transformers would classify with a random classifier"
+                    )));
+                }
                 let classifier = Classifier::from_checkpoint(&model, config.labels.clone());
                 (model, classifier)
             }
@@ -119,6 +135,21 @@ impl Engine {
             }
         };
         Ok(Self { model, tokenizer, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
+    }
+
+    /// What loading left out or assumed, for the reader (the CLI prints them, the page shows them).
+    pub fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let ignored = &self.model.ignored;
+        if !ignored.is_empty() {
+            out.push(format!(
+                "{} pre-training head tensors ({}{}) are not used: only the encoder is loaded, as transformers does for a classifier",
+                ignored.len(),
+                ignored[..ignored.len().min(2)].join(", "),
+                if ignored.len() > 2 { ", …" } else { "" }
+            ));
+        }
+        out
     }
 
     /// Asks the running job to stop at its next checkpoint (it fails with `ErrorKind::Cancelled`).
@@ -277,9 +308,22 @@ impl ModelDir {
             std::fs::read(&path).map_err(|e| Error::new(kind, format!("cannot read {} ({e})", path.display())))
         };
         let maybe = |name: &str| std::fs::read(dir.join(name)).ok();
+        let weights = if dir.join(&names.weights).exists() {
+            need(&names.weights, ErrorKind::Weights)?
+        } else if let Some(index) = maybe(crate::weights::SHARD_INDEX) {
+            let shards = crate::weights::shard_names(&index)?
+                .into_iter()
+                .map(|name| need(&name, ErrorKind::Weights).map(|bytes| (name, bytes)))
+                .collect::<Result<Vec<_>>>()?;
+            crate::weights::merge_shards(&index, &shards)?
+        } else if dir.join("pytorch_model.bin").exists() {
+            return Err(crate::weights::pytorch_bin_refusal(&dir.join("pytorch_model.bin").display().to_string()));
+        } else {
+            need(&names.weights, ErrorKind::Weights)?
+        };
         Ok(Self {
             config: need(&names.config, ErrorKind::Config)?,
-            weights: need(&names.weights, ErrorKind::Weights)?,
+            weights,
             tokenizer: need(&names.tokenizer, ErrorKind::Tokenizer)?,
             modules: maybe(&names.modules),
             pooling: maybe(&names.pooling),

@@ -52,6 +52,12 @@ pub struct ModelInfo {
     /// as [layer, head]. Their cells in every [L × H] grid are zeros, and the min-max
     /// normalisation and the pruning orders still count them: say so wherever scores are shown.
     pub absent_heads: Vec<(usize, usize)>,
+    /// config.json's first `architectures` entry ("BertModel" when it names none).
+    pub architecture: String,
+    /// What loading left out or assumed (e.g. pre-training heads not used), in plain words.
+    pub notices: Vec<String>,
+    /// The evaluation set holds sentence pairs (`label<TAB>text_a<TAB>text_b`).
+    pub sentence_pairs: bool,
     /// Sentences in the calibration pool, the evaluation set and the validation split now set.
     pub calibration_size: usize,
     pub evaluation_size: usize,

@@ -208,13 +208,17 @@ impl Session {
                 .enumerate()
                 .flat_map(|(l, layer)| (0..c.num_attention_heads).filter(|h| !layer.attention.heads.contains(h)).map(move |h| (l, h)))
                 .collect(),
+            architecture: c.architectures.first().cloned().unwrap_or_else(|| "BertModel".to_string()),
+            notices: e.notices(),
+            sentence_pairs: self.evaluation.borrow().as_ref().and_then(|s| s.examples().first().map(|x| x.text_pair.is_some())).unwrap_or(false),
             calibration_size: self.calibration.borrow().len(),
             evaluation_size: self.evaluation.borrow().as_ref().map_or(0, |s| s.len()),
             validation_size: self.validation.borrow().as_ref().map_or(0, |s| s.len()),
         }
     }
 
-    /// `label<TAB>text` lines, labels by index or by the classifier's names.
+    /// `label<TAB>text` or `label<TAB>text_a<TAB>text_b` lines, labels by index or by the
+    /// classifier's names.
     pub fn parse_data(&self, text: &str) -> Result<Vec<Example>> {
         data::parse_tsv(text, &self.engine.classifier()?.labels)
     }

@@ -59,6 +59,19 @@ impl<'a> Weights<'a> {
         self
     }
 
+    /// Marks every tensor under `prefix` as read and returns their names in the file: heads a
+    /// checkpoint carries for another task (BertForPreTraining's `cls.*`), which transformers
+    /// also drops when it loads the encoder.
+    pub fn skip_prefix(&mut self, prefix: &str) -> Vec<String> {
+        let hit: Vec<(String, String)> = self.names.iter().filter(|(c, _)| c.starts_with(prefix)).map(|(c, s)| (c.clone(), s.clone())).collect();
+        hit.into_iter()
+            .map(|(c, s)| {
+                self.taken.insert(c);
+                s
+            })
+            .collect()
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.names.contains_key(name) || self.adapter.replacements.contains_key(name)
     }
@@ -146,6 +159,58 @@ impl<'a> Weights<'a> {
             ))),
         }
     }
+}
+
+/// What transformers writes for a checkpoint too large for one file: `model.safetensors.index.json`.
+pub const SHARD_INDEX: &str = "model.safetensors.index.json";
+
+/// The shard files a `model.safetensors.index.json` names (its `weight_map` values), in order.
+pub fn shard_names(index: &[u8]) -> Result<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_slice(index).map_err(|e| Error::weights(format!("{SHARD_INDEX}: not JSON ({e})")))?;
+    let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| Error::weights(format!("{SHARD_INDEX}: no \"weight_map\" object")))?;
+    let mut names: Vec<String> = Vec::new();
+    for (tensor, file) in map {
+        let file = file.as_str().ok_or_else(|| Error::weights(format!("{SHARD_INDEX}: the file of \"{tensor}\" is not a string")))?;
+        if file.contains('/') || file.contains('\\') || !file.ends_with(".safetensors") {
+            return Err(Error::weights(format!("{SHARD_INDEX}: \"{file}\" is not a .safetensors file beside the index")));
+        }
+        if !names.iter().any(|n| n == file) {
+            names.push(file.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// One safetensors file from a sharded checkpoint: every tensor of every shard, each where the
+/// index says it is (a tensor in the wrong shard, in two shards, missing or unlisted is an
+/// error that names it and the shard).
+pub fn merge_shards(index: &[u8], shards: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    let v: serde_json::Value = serde_json::from_slice(index).map_err(|e| Error::weights(format!("{SHARD_INDEX}: not JSON ({e})")))?;
+    let map = v["weight_map"].as_object().ok_or_else(|| Error::weights(format!("{SHARD_INDEX}: no \"weight_map\" object")))?;
+    let mut views = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (file, bytes) in shards {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::weights(format!("{file}: not a valid safetensors file (truncated or corrupt?): {e}")))?;
+        for (name, view) in st.tensors() {
+            if map.get(&name).and_then(|f| f.as_str()) != Some(file.as_str()) {
+                return Err(Error::weights(format!("{file} holds \"{name}\", which {SHARD_INDEX} places elsewhere or not at all")));
+            }
+            seen.insert(name.clone());
+            views.push((name, view));
+        }
+    }
+    if let Some(missing) = map.keys().find(|k| !seen.contains(*k)) {
+        return Err(Error::weights(format!("{SHARD_INDEX} lists \"{missing}\" in {}, but that shard does not hold it", map[missing])));
+    }
+    safetensors::serialize(views, None).map_err(|e| Error::weights(format!("cannot join the shards ({e})")))
+}
+
+/// The message for a PyTorch pickle where safetensors is needed, with the command that converts it.
+pub fn pytorch_bin_refusal(file: &str) -> Error {
+    Error::weights(format!(
+        "{file} is a PyTorch pickle, which HIES Lab does not read (unpickling runs code); convert the folder once with: python3 -c \"import sys; from transformers import AutoModel; AutoModel.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[1], safe_serialization=True)\" FOLDER (AutoModelForSequenceClassification for a classifier)"
+    ))
 }
 
 pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {

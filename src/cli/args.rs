@@ -170,12 +170,27 @@ pub struct ClassifierArgs {
 
 impl ClassifierArgs {
     /// Puts the classifier on `engine` unless the checkpoint has its own.
-    pub fn apply(&self, assets: &Assets, engine: &mut Engine) -> Res<()> {
+    /// The built-in probe belongs to the built-in encoder: another checkpoint without its own
+    /// classifier needs `--classifier`, since the probe on a different encoder (even one of the
+    /// same width) would give numbers that mean nothing.
+    pub fn apply(&self, assets: &Assets, model: &ModelArgs, engine: &mut Engine) -> Res<()> {
         if engine.classifier.is_some() {
             if let Some(path) = &self.classifier {
                 eprintln!("hies: the model has its own classifier; {} is not used", path.display());
             }
             return Ok(());
+        }
+        if let (ModelChoice::Dir(dir), None) = (model.choice(), &self.classifier) {
+            let builtin = assets.path(&manifest().model.dir);
+            let same = |p: &Path| std::fs::canonicalize(p).ok();
+            if same(&dir).is_none() || same(&dir) != same(&builtin) {
+                return Err(format!(
+                    "{}: this checkpoint has no classifier of its own (no \"classifier.weight\"): give one with --classifier FILE, or use a *ForSequenceClassification checkpoint (the built-in Rotten Tomatoes probe fits only {})",
+                    dir.display(),
+                    manifest().model.name
+                )
+                .into());
+            }
         }
         let (path, hint) = assets.pick(&self.classifier, &manifest().classifier.weights);
         let bytes = std::fs::read(&path).map_err(|e| with_hint(format!("classifier: cannot read {} ({e})", path.display()), &hint))?;
@@ -305,8 +320,11 @@ pub fn open_session(
     options: SessionOptions,
 ) -> Res<Session> {
     let mut engine = model.engine(assets)?;
-    classifier.apply(assets, &mut engine)?;
+    classifier.apply(assets, model, &mut engine)?;
     let session = Session::new(Arc::new(engine), options);
+    for notice in session.info().notices {
+        eprintln!("hies: note: {notice}");
+    }
     let absent = session.info().absent_heads;
     if !absent.is_empty() {
         eprintln!(

@@ -17,6 +17,10 @@ pub struct Bert {
     pub pooler: Option<Linear>,
     /// `classifier` [hidden → num_labels].
     pub classifier: Option<Linear>,
+    /// Tensors in the file that no part of this model reads: the pre-training heads
+    /// (`cls.predictions.*`, `cls.seq_relationship.*` of BertForPreTraining / BertForMaskedLM),
+    /// dropped as transformers drops them when it loads the encoder alone.
+    pub ignored: Vec<String>,
 }
 
 pub struct BertOutput {
@@ -44,12 +48,18 @@ impl Bert {
         let pooler = if w.contains("pooler.dense.weight") { Some(Linear::load(&mut w, "pooler.dense", d, d, device)?) } else { None };
         let classifier = if w.contains("classifier.weight") {
             let labels = classifier_labels(&w)?;
+            if pooler.is_none() {
+                return Err(Error::weights(
+                    "there is a \"classifier.weight\" but no \"pooler.dense.weight\": BertForSequenceClassification classifies tanh(pooler.dense(h[CLS])), and transformers would fill a missing pooler with random weights",
+                ));
+            }
             Some(Linear::load(&mut w, "classifier", d, labels, device)?)
         } else {
             None
         };
+        let ignored = w.skip_prefix("cls.");
         w.finish()?;
-        Ok(Self { config: config.clone(), embeddings, layers, pooler, classifier })
+        Ok(Self { config: config.clone(), embeddings, layers, pooler, classifier, ignored })
     }
 
     /// `input_ids`: [B*T] row-major; `attention_mask`: [B, T] (1 real, 0 padding);

@@ -119,3 +119,114 @@ fn bert_pair_passes_over_a_data_set_predict_what_transformers_does() {
     let parsed = session.parse_data(&std::fs::read_to_string(folder("bert-pair").join("data.tsv")).unwrap()).unwrap();
     assert_eq!(parsed, examples);
 }
+
+/// The tiny pair checkpoint's files, to edit: (config, tensors, tokenizer).
+fn pair_files() -> (serde_json::Value, Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>, Vec<u8>) {
+    let dir = folder("bert-pair");
+    let config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut t: Vec<_> = st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
+    t.sort_by(|a, b| a.0.cmp(&b.0));
+    (config, t, std::fs::read(dir.join("tokenizer.json")).unwrap())
+}
+
+fn load_edited(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec<usize>, Vec<u8>)], tokenizer: &[u8]) -> hies::Result<Engine> {
+    let views: Vec<_> = t.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    let weights = safetensors::serialize(views, None).unwrap();
+    let config = serde_json::to_vec(config).unwrap();
+    let files = hies::ModelFiles { config: &config, weights: &weights, tokenizer, modules: None, pooling: None, adapter: None };
+    Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
+}
+
+fn refused(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec<usize>, Vec<u8>)], tokenizer: &[u8], words: &[&str]) {
+    let e = load_edited(config, t, tokenizer).err().expect("refused").to_string();
+    for w in words {
+        assert!(e.contains(w), "{e:?} should mention {w:?}");
+    }
+}
+
+#[test]
+fn classifier_checkpoints_that_would_be_silently_wrong_are_refused() {
+    let (config, t, tok) = pair_files();
+    load_edited(&config, &t, &tok).expect("the unedited files load");
+    // A classifier without the pooler it reads.
+    let no_pooler: Vec<_> = t.iter().filter(|x| !x.0.contains("pooler")).cloned().collect();
+    refused(&config, &no_pooler, &tok, &["classifier.weight", "pooler.dense.weight", "random"]);
+    // id2label for another number of classes.
+    let mut two = config.clone();
+    two["id2label"] = serde_json::json!({"0": "no", "1": "yes"});
+    refused(&two, &t, &tok, &["id2label names 2 labels", "no, yes", "3 rows"]);
+    // A sequence-classification config without its classifier.
+    let no_head: Vec<_> = t.iter().filter(|x| !x.0.starts_with("classifier")).cloned().collect();
+    refused(&config, &no_head, &tok, &["BertForSequenceClassification", "no \"classifier.weight\""]);
+    // One output (regression) is not a 1-class classifier.
+    let mut one = t.clone();
+    for x in one.iter_mut().filter(|x| x.0.starts_with("classifier")) {
+        x.2[0] = 1;
+        x.3.truncate(x.3.len() / 3);
+    }
+    refused(&config, &one, &tok, &["classifier.weight", "1 row", "regression"]);
+}
+
+#[test]
+fn pre_training_heads_are_ignored_with_a_notice() {
+    let (mut config, t, tok) = pair_files();
+    config["architectures"] = serde_json::json!(["BertForPreTraining"]);
+    config.as_object_mut().unwrap().remove("id2label");
+    // BertForPreTraining: the encoder under bert., the heads under cls.
+    let mut pre: Vec<_> = t.iter().filter(|x| !x.0.starts_with("classifier")).map(|(n, d, s, b)| (format!("bert.{}", n.trim_start_matches("bert.")), *d, s.clone(), b.clone())).collect();
+    let f16 = |n: usize| vec![0u8; 2 * n];
+    for (name, shape) in [
+        ("cls.predictions.bias", vec![200]),
+        ("cls.predictions.transform.dense.weight", vec![64, 64]),
+        ("cls.predictions.transform.dense.bias", vec![64]),
+        ("cls.predictions.transform.LayerNorm.weight", vec![64]),
+        ("cls.predictions.transform.LayerNorm.bias", vec![64]),
+        ("cls.seq_relationship.weight", vec![2, 64]),
+        ("cls.seq_relationship.bias", vec![2]),
+    ] {
+        let n = shape.iter().product();
+        pre.push((name.to_string(), safetensors::Dtype::F16, shape, f16(n)));
+    }
+    let e = load_edited(&config, &pre, &tok).expect("BertForPreTraining loads as its encoder");
+    assert!(e.classifier.is_none());
+    let notices = e.notices();
+    assert!(notices.len() == 1 && notices[0].contains("7 pre-training head tensors") && notices[0].contains("cls."), "{notices:?}");
+    // Same encoder as the classification checkpoint: same hidden states.
+    let (plain, _, _) = load("bert-pair");
+    let s = ["two children run".to_string()];
+    let (a, b) = (pollster::block_on(e.embed(&s)).unwrap(), pollster::block_on(plain.embed(&s)).unwrap());
+    assert_eq!(a[0].embedding, b[0].embedding);
+}
+
+#[test]
+fn sharded_checkpoints_load_and_pickles_are_refused_with_the_command_that_converts_them() {
+    // transformers' own sharding (save_pretrained with max_shard_size) of the bert-pair weights.
+    let sharded = ModelDir::read(&folder("bert-pair-sharded")).unwrap();
+    let one = ModelDir::read(&folder("bert-pair")).unwrap();
+    let device = burn::tensor::Device::flex();
+    let a = Engine::load(&sharded.files(), device.clone(), Backend::Cpu).unwrap();
+    let b = Engine::load(&one.files(), device, Backend::Cpu).unwrap();
+    let input = [("A dog catches a red ball in the air.", Some("An animal is playing."))];
+    assert_eq!(pollster::block_on(a.logits(&a.model, &input, &[])).unwrap(), pollster::block_on(b.logits(&b.model, &input, &[])).unwrap());
+
+    let tmp = std::env::temp_dir().join(format!("hies-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors"] {
+        std::fs::copy(folder("bert-pair-sharded").join(f), tmp.join(f)).unwrap();
+    }
+    let e = ModelDir::read(&tmp).err().expect("a missing shard is refused").to_string();
+    assert!(e.contains("model-00002-of-00002.safetensors"), "{e}");
+    // A shard holding a tensor the index puts elsewhere.
+    std::fs::copy(folder("bert-pair-sharded").join("model-00001-of-00002.safetensors"), tmp.join("model-00002-of-00002.safetensors")).unwrap();
+    let e = ModelDir::read(&tmp).err().expect("a wrong shard is refused").to_string();
+    assert!(e.contains("model-00002-of-00002.safetensors holds") && e.contains("elsewhere"), "{e}");
+    for f in ["model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"] {
+        std::fs::remove_file(tmp.join(f)).unwrap();
+    }
+    std::fs::write(tmp.join("pytorch_model.bin"), b"PK\x03\x04 not read").unwrap();
+    let e = ModelDir::read(&tmp).err().expect("a pickle is refused").to_string();
+    assert!(e.contains("pytorch_model.bin is a PyTorch pickle") && e.contains("save_pretrained") && e.contains("safe_serialization=True"), "{e}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
