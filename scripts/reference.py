@@ -138,7 +138,8 @@ def main():
     w = {k: v.astype(np.float64) for k, v in load_file(os.path.join(MODEL, "model.safetensors")).items()
          if k != "embeddings.position_ids"}
     tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
-    max_len = cfg["max_position_embeddings"]
+    # The bare encoder is used as sentence-transformers uses it: truncated at max_seq_length.
+    max_len = min(cfg["max_position_embeddings"], json.load(open(os.path.join(MODEL, "sentence_bert_config.json")))["max_seq_length"])
     L, H = cfg["num_hidden_layers"], cfg["num_attention_heads"]
     rng = np.random.default_rng(20261129)
 

@@ -142,6 +142,21 @@ impl BertConfig {
     }
 }
 
+/// sentence-transformers' `max_seq_length` from `sentence_bert_config.json`, if it declares one:
+/// the length its `encode` truncates to (all-MiniLM-L6-v2: 256, below its 512 positions).
+pub fn max_seq_length(sentence_bert_config: Option<&[u8]>) -> Result<Option<usize>> {
+    let Some(bytes) = sentence_bert_config else { return Ok(None) };
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::config(format!("sentence_bert_config.json is not JSON ({e})")))?;
+    match v.get("max_seq_length") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(n) => match n.as_u64() {
+            Some(n) if n >= 2 => Ok(Some(n as usize)),
+            _ => Err(Error::config(format!("sentence_bert_config.json: max_seq_length {n} is not a length of at least 2"))),
+        },
+    }
+}
+
 /// How token states become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolingMode {

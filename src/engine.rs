@@ -36,6 +36,8 @@ pub struct ModelFiles<'a> {
     pub modules: Option<&'a [u8]>,
     /// sentence-transformers `1_Pooling/config.json`, if the checkpoint has one.
     pub pooling: Option<&'a [u8]>,
+    /// sentence-transformers `sentence_bert_config.json` (its `max_seq_length`), if present.
+    pub sentence_bert_config: Option<&'a [u8]>,
     /// A LoRA adapter to merge at load (the fine-tuned default model).
     pub adapter: Option<AdapterFiles<'a>>,
 }
@@ -54,6 +56,10 @@ pub struct AdapterFiles<'a> {
 pub struct Engine {
     pub model: Bert,
     pub tokenizer: TextTokenizer,
+    /// Tokens per input, [CLS] and [SEP] included: longer inputs are truncated (and say so).
+    /// `max_position_embeddings`, or sentence-transformers' `max_seq_length` for a checkpoint
+    /// without its own classifier that declares one.
+    pub max_len: usize,
     pub pooling: Pooling,
     /// The checkpoint's own classifier, or one set with `set_classifier`.
     pub classifier: Option<Classifier>,
@@ -94,7 +100,9 @@ impl Engine {
     pub fn load(files: &ModelFiles, device: Device, backend: Backend) -> Result<Self> {
         let config = BertConfig::from_json(files.config)?;
         let pooling = Pooling::from_sentence_transformers(files.modules, files.pooling)?;
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer, config.max_position_embeddings, config.vocab_size)?;
+        let max_seq_length = crate::config::max_seq_length(files.sentence_bert_config)?;
+        // Checked before the weights are read: a tokenizer of another model fails fast.
+        TextTokenizer::from_bytes(files.tokenizer, config.max_position_embeddings, config.vocab_size)?;
         let (model, classifier) = match files.adapter {
             None => {
                 let model = Bert::load(&config, files.weights, &device)?;
@@ -134,7 +142,25 @@ impl Engine {
                 (model, classifier)
             }
         };
-        Ok(Self { model, tokenizer, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
+        // A checkpoint with its own classifier is a transformers model: inputs up to its
+        // positions. Otherwise it is used as sentence-transformers uses it (embeddings, a probe
+        // on them): truncated at the max_seq_length its sentence_bert_config.json declares.
+        let max_len = match (&classifier, max_seq_length) {
+            (None, Some(n)) => n.min(config.max_position_embeddings),
+            _ => config.max_position_embeddings,
+        };
+        let tokenizer = TextTokenizer::from_bytes(files.tokenizer, max_len, config.vocab_size)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            max_len,
+            pooling,
+            classifier,
+            device,
+            backend,
+            cancelled: AtomicBool::new(false),
+            weight_norm: OnceLock::new(),
+        })
     }
 
     /// What loading left out or assumed, for the reader (the CLI prints them, the page shows them).
@@ -296,6 +322,7 @@ pub struct ModelDir {
     pub tokenizer: Vec<u8>,
     pub modules: Option<Vec<u8>>,
     pub pooling: Option<Vec<u8>>,
+    pub sentence_bert_config: Option<Vec<u8>>,
 }
 
 #[cfg(not(target_family = "wasm"))]
@@ -308,6 +335,7 @@ impl ModelDir {
             std::fs::read(&path).map_err(|e| Error::new(kind, format!("cannot read {} ({e})", path.display())))
         };
         let maybe = |name: &str| std::fs::read(dir.join(name)).ok();
+        let config = need(&names.config, ErrorKind::Config)?;
         let weights = if dir.join(&names.weights).exists() {
             need(&names.weights, ErrorKind::Weights)?
         } else if let Some(index) = maybe(crate::weights::SHARD_INDEX) {
@@ -322,11 +350,12 @@ impl ModelDir {
             need(&names.weights, ErrorKind::Weights)?
         };
         Ok(Self {
-            config: need(&names.config, ErrorKind::Config)?,
+            config,
             weights,
             tokenizer: need(&names.tokenizer, ErrorKind::Tokenizer)?,
             modules: maybe(&names.modules),
             pooling: maybe(&names.pooling),
+            sentence_bert_config: maybe(&names.sentence_bert_config),
         })
     }
 
@@ -337,6 +366,7 @@ impl ModelDir {
             tokenizer: &self.tokenizer,
             modules: self.modules.as_deref(),
             pooling: self.pooling.as_deref(),
+            sentence_bert_config: self.sentence_bert_config.as_deref(),
             adapter: None,
         }
     }

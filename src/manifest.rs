@@ -16,6 +16,8 @@ pub struct CheckpointFiles {
     pub modules: String,
     /// sentence-transformers `1_Pooling/config.json`; optional.
     pub pooling: String,
+    /// sentence-transformers `sentence_bert_config.json` (declares `max_seq_length`); optional.
+    pub sentence_bert_config: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -41,6 +41,9 @@ pub struct ModelInfo {
     pub num_attention_heads: usize,
     pub hidden_size: usize,
     pub max_position_embeddings: usize,
+    /// Tokens per input before truncation: max_position_embeddings, or sentence-transformers'
+    /// max_seq_length for a checkpoint used as sentence-transformers uses it.
+    pub max_len: usize,
     /// "mean" or "cls", and whether the pooled vector is L2-normalised.
     pub pooling: String,
     pub normalize: bool,

@@ -196,6 +196,7 @@ impl Session {
             num_attention_heads: c.num_attention_heads,
             hidden_size: c.hidden_size,
             max_position_embeddings: c.max_position_embeddings,
+            max_len: e.max_len,
             pooling: format!("{:?}", e.pooling.mode).to_lowercase(),
             normalize: e.pooling.normalize,
             classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),

@@ -62,6 +62,10 @@ pub struct CheckpointBytes {
     #[serde(default)]
     #[tsify(optional, type = "Uint8Array")]
     pub pooling: Option<ByteBuf>,
+    /// sentence-transformers `sentence_bert_config.json` (its `max_seq_length`), when present.
+    #[serde(default)]
+    #[tsify(optional, type = "Uint8Array")]
+    pub sentence_bert_config: Option<ByteBuf>,
     /// Put on the encoder unless the checkpoint has its own classifier.
     #[serde(default)]
     #[tsify(optional)]
@@ -208,6 +212,7 @@ impl HiesSession {
             tokenizer: &files.tokenizer,
             modules: files.modules.as_deref().map(|b| b.as_slice()),
             pooling: files.pooling.as_deref().map(|b| b.as_slice()),
+            sentence_bert_config: files.sentence_bert_config.as_deref().map(|b| b.as_slice()),
             adapter: files.adapter.as_ref().map(|a| AdapterFiles { config: &a.config, weights: &a.weights, training: &a.training }),
         };
         let mut engine = Engine::load(&model, device, backend).map_err(js_error)?;

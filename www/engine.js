@@ -25,7 +25,7 @@
 /** @typedef {import('./pkg/hies.js').DataSizes} DataSizes */
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
 /** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
-/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, classifier?: { weights: Source, meta: Source }, adapter?: { config: Source, weights: Source, training: Source } }} ModelSource */
+/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, sentence_bert_config?: Source, classifier?: { weights: Source, meta: Source }, adapter?: { config: Source, weights: Source, training: Source } }} ModelSource */
 /** @typedef {{ calibration?: Source, evaluation?: Source, validation?: Source }} DataSource */
 /**
  * @template T

@@ -59,16 +59,17 @@ const textOf = async (/** @type {Source} */ source, /** @type {(p: any) => void}
 const nameOf = (/** @type {Source | undefined} */ source) =>
   (source === undefined ? undefined : typeof source === 'string' ? decodeURIComponent(new URL(source).pathname.split('/').pop() ?? source) : /** @type {File} */ (source).name);
 
-/** Every file of a model, fetched in parallel (the sentence-transformers pooling files are optional). */
+/** Every file of a model, fetched in parallel (the sentence-transformers files are optional). */
 async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => void} */ onProgress) {
   const get = (/** @type {Source | undefined} */ s, optional = false) => (s === undefined ? Promise.resolve(undefined) : bytesOf(s, onProgress, optional));
-  const [config, weights, tokenizer, modules, pooling, cw, cm, ac, aw, at] = await Promise.all([
-    get(m.config), get(m.weights), get(m.tokenizer), get(m.modules, true), get(m.pooling, true), get(m.classifier?.weights), get(m.classifier?.meta),
+  const [config, weights, tokenizer, modules, pooling, sentenceBert, cw, cm, ac, aw, at] = await Promise.all([
+    get(m.config), get(m.weights), get(m.tokenizer), get(m.modules, true), get(m.pooling, true), get(m.sentence_bert_config, true),
+    get(m.classifier?.weights), get(m.classifier?.meta),
     get(m.adapter?.config), get(m.adapter?.weights), get(m.adapter?.training),
   ]);
   if (!config || !weights || !tokenizer) throw fail('input', 'config.json, model.safetensors and tokenizer.json are all needed');
   /** @type {CheckpointBytes} */
-  const f = { config, weights, tokenizer, modules, pooling };
+  const f = { config, weights, tokenizer, modules, pooling, sentence_bert_config: sentenceBert };
   if (cw && cm) {
     let meta;
     try {

@@ -21,7 +21,7 @@ fn serialize(t: &Owned) -> Vec<u8> {
 }
 
 fn load(config: &[u8], weights: &[u8], tokenizer: &[u8]) -> hies::Result<Engine> {
-    let files = ModelFiles { config, weights, tokenizer, modules: None, pooling: None, adapter: None };
+    let files = ModelFiles { config, weights, tokenizer, modules: None, pooling: None, sentence_bert_config: None, adapter: None };
     Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
 }
 
@@ -70,9 +70,9 @@ fn wrong_shape_missing_unexpected_and_wrong_dtype_tensors() {
     assert_says(&e, ErrorKind::Weights, &["missing tensor", "encoder.layer.5.output.dense.bias"]);
 
     let mut t = real.clone();
-    t.push(("cls.predictions.bias".into(), Dtype::F32, vec![2], vec![0; 8]));
+    t.push(("encoder.layer.0.attention.self.rotary.weight".into(), Dtype::F32, vec![2], vec![0; 8]));
     let e = error(&m.config, &serialize(&t), &m.tokenizer);
-    assert_says(&e, ErrorKind::Weights, &["unexpected tensor", "cls.predictions.bias"]);
+    assert_says(&e, ErrorKind::Weights, &["unexpected tensor", "encoder.layer.0.attention.self.rotary.weight"]);
 
     let mut t = real.clone();
     let b = t.iter_mut().find(|x| x.0 == "embeddings.LayerNorm.bias").unwrap();
@@ -146,9 +146,18 @@ fn sequence_classification_checkpoint_with_bert_prefix_loads() {
 fn long_and_empty_sentences_are_handled() {
     let engine = engine(Backend::Cpu);
     let long = "word ".repeat(10_000);
-    let out = pollster::block_on(engine.embed(&[long, String::new()])).unwrap();
+    let out = pollster::block_on(engine.embed(&[long.clone(), String::new()])).unwrap();
     assert!(out[0].truncated);
-    assert_eq!(out[0].ids.len(), 512);
+    // sentence_bert_config.json's max_seq_length, as sentence-transformers' encode truncates.
+    assert_eq!((engine.max_len, out[0].ids.len()), (256, 256));
+    assert_eq!(out[0].ids[255], 102, "[SEP] closes the truncated input");
+    // Without that file the encoder takes its 512 positions, as transformers does.
+    let m = model_dir();
+    let files = ModelFiles { sentence_bert_config: None, ..m.files() };
+    let bare = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).unwrap();
+    let out512 = pollster::block_on(bare.embed(&[long])).unwrap();
+    assert_eq!(out512[0].ids.len(), 512);
+    assert_eq!(out512[0].ids[..255], out[0].ids[..255]);
     assert_eq!((out[1].ids.len(), out[1].truncated), (2, false));
     assert!(out.iter().all(|e| e.embedding.iter().all(|x| x.is_finite())));
 }

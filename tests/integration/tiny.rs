@@ -135,7 +135,7 @@ fn load_edited(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec
     let views: Vec<_> = t.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
     let weights = safetensors::serialize(views, None).unwrap();
     let config = serde_json::to_vec(config).unwrap();
-    let files = hies::ModelFiles { config: &config, weights: &weights, tokenizer, modules: None, pooling: None, adapter: None };
+    let files = hies::ModelFiles { config: &config, weights: &weights, tokenizer, modules: None, pooling: None, sentence_bert_config: None, adapter: None };
     Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
 }
 
