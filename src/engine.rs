@@ -292,18 +292,36 @@ impl Engine {
         Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, token_type_ids: e.type_ids, truncated: e.truncated, layers: l, heads: h, len: t, attentions })
     }
 
-    /// Logits [N × labels] for `inputs` (a sentence and, for a pair task, its `text_pair`) in
-    /// one batch through `model` (this engine's or a structurally pruned copy), with the heads
-    /// in `off` masked.
+    /// Logits [N × labels] for `inputs` (a sentence and, for a pair task, its `text_pair`)
+    /// through `model` (this engine's or a structurally pruned copy), with the heads in `off`
+    /// masked.
     pub async fn logits(&self, model: &Bert, inputs: &[(&str, Option<&str>)], off: &[(usize, usize)]) -> Result<Vec<f32>> {
-        let classifier = self.classifier()?;
         let encoded = inputs.iter().map(|&(t, p)| self.tokenize_pair(t, p)).collect::<Result<Vec<_>>>()?;
-        let seqs: Vec<&Encoded> = encoded.iter().collect();
-        let batch = Batch::from_encoded(&seqs, self.config().pad_token_id);
-        let (ids, mask) = batch.tensors(&self.device);
-        let head_mask = (!off.is_empty()).then(|| self.head_mask(off));
-        let out = model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, false);
-        read(classifier.logits(model, out.last_hidden_state, mask, self.pooling)).await
+        self.logits_of(model, &encoded, off).await
+    }
+
+    /// The same for tokenized inputs, in batches of similar length (memory stays bounded
+    /// however many there are), in the order given.
+    pub async fn logits_of(&self, model: &Bert, encoded: &[Encoded], off: &[(usize, usize)]) -> Result<Vec<f32>> {
+        let classifier = self.classifier()?;
+        let k = classifier.labels.len();
+        let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
+        let mut out = vec![0f32; encoded.len() * k];
+        for group in batch::plan(&lens, MAX_BATCH_TOKENS, MAX_BATCH_SENTENCES) {
+            let seqs: Vec<&Encoded> = group.iter().map(|&i| &encoded[i]).collect();
+            let batch = Batch::from_encoded(&seqs, self.config().pad_token_id);
+            let (ids, mask) = batch.tensors(&self.device);
+            let head_mask = (!off.is_empty()).then(|| self.head_mask(off));
+            let hidden = model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, false).last_hidden_state;
+            let logits = read(classifier.logits(model, hidden, mask, self.pooling)).await?; // [B × labels]
+            for (r, &i) in group.iter().enumerate() {
+                out[i * k..(i + 1) * k].copy_from_slice(&logits[r * k..(r + 1) * k]);
+            }
+            if group.len() < encoded.len() {
+                self.checkpoint().await?;
+            }
+        }
+        Ok(out)
     }
 }
 

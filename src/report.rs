@@ -89,6 +89,22 @@ impl Prediction {
     }
 }
 
+/// One input classified, with what the tokenizer made of it (`hies classify`, one JSON line).
+#[derive(Debug, Clone, PartialEq, Serialize, Tsify)]
+pub struct Classified {
+    pub ids: Vec<u32>,
+    /// 0 for a single sentence and the first of a pair, 1 for the second.
+    pub token_type_ids: Vec<u32>,
+    /// The input was longer than the model takes and was cut.
+    pub truncated: bool,
+    pub logits: Vec<f32>,
+    /// softmax(logits).
+    pub probs: Vec<f32>,
+    /// argmax, an index into the labels, and its name (`id2label`).
+    pub label: usize,
+    pub label_name: String,
+}
+
 /// One sentence, everything the page shows about it, from one forward and one backward pass.
 /// (`hashmap_as_object`: with the flattened maps serde writes a map, which must reach JS as a
 /// plain object, not a `Map`.)

@@ -27,6 +27,7 @@ use crate::model::Bert;
 use crate::paper::{PaperCheck, PaperCheckOptions};
 use crate::prune::PruneOptions;
 use crate::report::{EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction, Removal};
+use crate::report::Classified;
 use crate::scores::{ScoreOptions, Scores};
 use crate::sweep::{Sweep, SweepOptions};
 
@@ -469,27 +470,45 @@ impl Session {
         })
     }
 
-    /// Predictions for `texts` (with `text_pairs`, sentence pairs) in one batch with `removal`
-    /// applied. Errors: as many pairs as texts are needed.
-    pub async fn predict(&self, texts: &[String], text_pairs: Option<&[String]>, removal: &Removal) -> Result<Vec<Prediction>> {
-        let labels = self.engine.classifier()?.labels.len();
+    /// Each input classified, with its tokens (`hies classify`; the page's prediction as you
+    /// type).
+    /// `text_pairs`, when given, has one second sentence per text. Batched by length, so any
+    /// number of inputs fits in memory; cancellable between batches.
+    pub async fn classify(&self, texts: &[String], text_pairs: Option<&[String]>, removal: &Removal) -> Result<Vec<Classified>> {
+        let classifier = self.engine.classifier()?;
         let removal = &self.removal(removal)?;
         if let Some(pairs) = text_pairs
             && pairs.len() != texts.len()
         {
             return Err(Error::input(format!("{} texts but {} text_pairs", texts.len(), pairs.len())));
         }
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let inputs: Vec<(&str, Option<&str>)> =
-            texts.iter().enumerate().map(|(i, t)| (t.as_str(), text_pairs.map(|p| p[i].as_str()))).collect();
+        let encoded = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.engine.tokenize_pair(t, text_pairs.map(|p| p[i].as_str())))
+            .collect::<Result<Vec<_>>>()?;
         let logits = if removal.structural && !removal.heads.is_empty() {
-            self.engine.logits(&self.sliced(&removal.heads), &inputs, &[]).await?
+            self.engine.logits_of(&self.sliced(&removal.heads), &encoded, &[]).await?
         } else {
-            self.engine.logits(&self.engine.model, &inputs, &removal.heads).await?
+            self.engine.logits_of(&self.engine.model, &encoded, &removal.heads).await?
         };
-        Ok(logits.chunks(labels).map(Prediction::from_logits).collect())
+        let k = classifier.labels.len();
+        Ok(encoded
+            .into_iter()
+            .zip(logits.chunks(k))
+            .map(|(e, l)| {
+                let p = Prediction::from_logits(l);
+                Classified {
+                    label_name: classifier.labels[p.label].clone(),
+                    ids: e.ids,
+                    token_type_ids: e.type_ids,
+                    truncated: e.truncated,
+                    logits: p.logits,
+                    probs: p.probs,
+                    label: p.label,
+                }
+            })
+            .collect())
     }
 
     /// Median time per sentence at batch 1 of the full, the masked and (with

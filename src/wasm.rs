@@ -20,7 +20,7 @@ use crate::classifier::ClassifierMeta;
 use crate::curves::Curves;
 use crate::engine::AdapterFiles;
 use crate::paper::PaperCheck;
-use crate::report::{self, EmbeddingBatch, EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction};
+use crate::report::{self, EmbeddingBatch, EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Classified};
 use crate::scores::Scores;
 use crate::session::{
     CurvesRequest, InspectRequest, LatencyRequest, PaperCheckRequest, PlanRequest, PredictRequest, ScoreRequest, Session, SessionOptions,
@@ -298,10 +298,10 @@ impl HiesSession {
         out(&self.inner.inspect(&r.text, r.text_pair.as_deref(), &r.heads).await.map_err(js_error)?)
     }
 
-    /// Predictions for sentences in one batch, with heads removed.
-    pub async fn predict(&self, request: Ts<PredictRequest>) -> Result<Vec<Ts<Prediction>>, JsValue> {
+    /// Each sentence (or pair) classified, with its tokens, heads removed; batched by length.
+    pub async fn predict(&self, request: Ts<PredictRequest>) -> Result<Vec<Ts<Classified>>, JsValue> {
         let r = request.to_rust().map_err(bad_value)?;
-        let predictions = self.inner.predict(&r.texts, r.text_pairs.as_deref(), &r.removal).await.map_err(js_error)?;
+        let predictions = self.inner.classify(&r.texts, r.text_pairs.as_deref(), &r.removal).await.map_err(js_error)?;
         predictions.iter().map(out).collect()
     }
 

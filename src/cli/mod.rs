@@ -5,6 +5,7 @@ mod alpha_sweep;
 mod args;
 mod bench;
 mod curve;
+mod classify;
 mod embed;
 mod export;
 mod fine_tune;
@@ -35,6 +36,9 @@ struct Cli {
 enum Command {
     /// Embed sentences (one per line on stdin, or --text): one JSON line each on stdout.
     Embed(embed::Args),
+    /// Classify lines of text or text_a<TAB>text_b on stdin (or a labelled --data file): one
+    /// JSON line each (ids, token_type_ids, logits, probs, label), and with --data the accuracy.
+    Classify(classify::Args),
     /// Score every head on a calibration set: entropy, HIS, HIES, confidence, weight norm.
     Score(score::Args),
     /// Prune heads by a criterion and evaluate on the dev set.
@@ -79,6 +83,7 @@ fn run(cli: Cli) -> Res<()> {
     let assets = Assets::new(cli.assets.as_deref());
     match cli.command {
         Command::Embed(a) => embed::run(&assets, a),
+        Command::Classify(a) => classify::run(&assets, a),
         Command::Score(a) => score::run(&assets, a),
         Command::Prune(a) => prune::run(&assets, a),
         Command::Inspect(a) => inspect::run(&assets, a),

@@ -230,3 +230,68 @@ fn sharded_checkpoints_load_and_pickles_are_refused_with_the_command_that_conver
     assert!(e.contains("pytorch_model.bin is a PyTorch pickle") && e.contains("save_pretrained") && e.contains("safe_serialization=True"), "{e}");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+fn classify(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hies"))
+        .arg("classify")
+        .args(args)
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hies_classify_reads_pairs_and_labelled_files() {
+    let fx: Expected = serde_json::from_slice(&std::fs::read(folder("bert-pair").join("expected.json")).unwrap()).unwrap();
+    let model = folder("bert-pair");
+    let model = model.to_str().unwrap();
+    let input: String = fx.examples.iter().map(|e| format!("{}\t{}\n", e.text, e.text_pair.as_deref().unwrap())).collect();
+    let out = classify(&["--model", model], &input);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), fx.examples.len());
+    let mut largest = 0f64;
+    for (line, want) in lines.iter().zip(&fx.examples) {
+        let ids: Vec<u32> = serde_json::from_value(line["ids"].clone()).unwrap();
+        let types: Vec<u32> = serde_json::from_value(line["token_type_ids"].clone()).unwrap();
+        assert_eq!((ids, types), (want.input_ids.clone(), want.token_type_ids.clone()));
+        let logits: Vec<f32> = serde_json::from_value(line["logits"].clone()).unwrap();
+        largest = largest.max(worst(&logits, &want.logits));
+        assert!(line["label_name"].is_string() && line["probs"].as_array().unwrap().len() == 3);
+    }
+    assert!(largest <= 1e-4, "classify logits {largest:e}");
+
+    // --data: each line with its gold label, then the accuracy transformers' logits give.
+    let data = folder("bert-pair").join("data.tsv");
+    let out = classify(&["--model", model, "--data", data.to_str().unwrap()], "");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let labels = ["entailment", "neutral", "contradiction"];
+    let argmax = |v: &[f64]| v.iter().enumerate().fold((0, f64::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
+    let gold = std::fs::read_to_string(&data).unwrap();
+    let correct = gold.lines().zip(&fx.examples).filter(|(l, e)| l.split('\t').next() == Some(labels[argmax(&e.logits)])).count();
+    assert_eq!(last["n"].as_u64(), Some(16));
+    assert!((last["accuracy"].as_f64().unwrap() - correct as f64 / 16.0).abs() < 1e-12, "{last}");
+
+    // Mixed single sentences and pairs, and a model without a classifier, are refused.
+    let out = classify(&["--model", model], "a\tb\nc\n");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"));
+    let bare = std::env::temp_dir().join(format!("hies-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&bare).unwrap();
+    let (mut config, t, tok) = pair_files();
+    config["architectures"] = serde_json::json!(["BertModel"]);
+    let encoder: Vec<_> = t.iter().filter(|x| !x.0.starts_with("classifier")).map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    std::fs::write(bare.join("model.safetensors"), safetensors::serialize(encoder, None).unwrap()).unwrap();
+    std::fs::write(bare.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    std::fs::write(bare.join("tokenizer.json"), tok).unwrap();
+    let out = classify(&["--model", bare.to_str().unwrap()], "a\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no classifier of its own") && err.contains("--classifier"), "{err}");
+    std::fs::remove_dir_all(&bare).unwrap();
+}

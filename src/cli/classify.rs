@@ -1,0 +1,109 @@
+//! `hies classify`: each input through the model's classifier, one JSON line each; with
+//! `--data`, the labelled file instead, and its accuracy on a last line.
+
+use std::io::{Read, Write};
+
+use hies::report::{Classified, Removal};
+use hies::{Session, SessionOptions};
+use serde::Serialize;
+
+use super::args::{Assets, ClassifierArgs, ModelArgs, Res, block, open_session, read_examples};
+use super::inspect::parse_head;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    classifier: ClassifierArgs,
+    /// A labelled file (label<TAB>text or label<TAB>text_a<TAB>text_b) to classify instead of
+    /// stdin; each line then carries its gold label, and a last line the accuracy.
+    #[arg(long, value_name = "FILE")]
+    data: Option<std::path::PathBuf>,
+    /// Heads to remove first, as layer.head (e.g. 0.3,5.11).
+    #[arg(long, value_delimiter = ',', value_parser = parse_head)]
+    prune: Vec<(usize, usize)>,
+    /// Slice the pruned heads out of the weights instead of masking them (same outputs).
+    #[arg(long)]
+    structural: bool,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_pair: Option<&'a str>,
+    #[serde(flatten)]
+    out: &'a Classified,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gold: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    n: usize,
+    accuracy: f64,
+}
+
+/// Lines of `text` or `text_a<TAB>text_b` (a BOM, blank lines and CRLF are fine); a line with
+/// more tabs is refused rather than guessed at.
+fn parse_inputs(content: &str) -> Res<(Vec<String>, Option<Vec<String>>)> {
+    let content = content.strip_prefix('\u{feff}').unwrap_or(content);
+    let (mut texts, mut pairs) = (Vec::new(), Vec::new());
+    for (i, line) in content.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() > 2 {
+            return Err(format!("stdin line {}: {} tab-separated fields; expected \"text\" or \"text_a<TAB>text_b\"", i + 1, fields.len()).into());
+        }
+        if !texts.is_empty() && (fields.len() == 2) != !pairs.is_empty() {
+            return Err(format!("stdin line {}: every line must be a single sentence, or every line a pair", i + 1).into());
+        }
+        texts.push(fields[0].to_string());
+        if let Some(b) = fields.get(1) {
+            pairs.push(b.to_string());
+        }
+    }
+    Ok((texts, (!pairs.is_empty()).then_some(pairs)))
+}
+
+pub fn run(assets: &Assets, a: Args) -> Res<()> {
+    let session: Session = open_session(assets, &a.model, &a.classifier, None, None, SessionOptions::default())?;
+    let labels = session.engine().classifier()?.labels.clone();
+    let (texts, pairs, gold) = match &a.data {
+        Some(path) => {
+            let examples = read_examples(&session, (path.clone(), None))?;
+            let pairs = examples[0].text_pair.is_some().then(|| examples.iter().map(|e| e.text_pair.clone().unwrap_or_default()).collect());
+            (examples.iter().map(|e| e.text.clone()).collect(), pairs, Some(examples.iter().map(|e| e.label).collect::<Vec<_>>()))
+        }
+        None => {
+            let mut input = String::new();
+            std::io::stdin().lock().read_to_string(&mut input).map_err(|e| format!("cannot read stdin ({e})"))?;
+            let (t, p) = parse_inputs(&input)?;
+            (t, p, None)
+        }
+    };
+    let removal = Removal { heads: a.prune.clone(), structural: a.structural };
+    let out = block(session.classify(&texts, pairs.as_deref(), &removal))?;
+    let mut stdout = std::io::stdout().lock();
+    let mut correct = 0;
+    for (i, c) in out.iter().enumerate() {
+        if c.truncated {
+            eprintln!("hies: input {} truncated to {} tokens", i + 1, c.ids.len());
+        }
+        let g = gold.as_ref().map(|g| g[i]);
+        correct += usize::from(g == Some(c.label));
+        let line = Line { text: &texts[i], text_pair: pairs.as_ref().map(|p| p[i].as_str()), out: c, gold: g.map(|g| labels[g].as_str()) };
+        if writeln!(stdout, "{}", serde_json::to_string(&line)?).is_err() {
+            return Ok(()); // a closed pipe (`| head`)
+        }
+    }
+    if gold.is_some() {
+        let summary = Summary { n: out.len(), accuracy: correct as f64 / out.len().max(1) as f64 };
+        let _ = writeln!(stdout, "{}", serde_json::to_string(&summary)?);
+    }
+    Ok(())
+}
