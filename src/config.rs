@@ -146,8 +146,7 @@ impl BertConfig {
 /// the length its `encode` truncates to (all-MiniLM-L6-v2: 256, below its 512 positions).
 pub fn max_seq_length(sentence_bert_config: Option<&[u8]>) -> Result<Option<usize>> {
     let Some(bytes) = sentence_bert_config else { return Ok(None) };
-    let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::config(format!("sentence_bert_config.json is not JSON ({e})")))?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::config(format!("sentence_bert_config.json is not JSON ({e})")))?;
     match v.get("max_seq_length") {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(n) => match n.as_u64() {

@@ -150,17 +150,7 @@ impl Engine {
             _ => config.max_position_embeddings,
         };
         let tokenizer = TextTokenizer::from_bytes(files.tokenizer, max_len, config.vocab_size)?;
-        Ok(Self {
-            model,
-            tokenizer,
-            max_len,
-            pooling,
-            classifier,
-            device,
-            backend,
-            cancelled: AtomicBool::new(false),
-            weight_norm: OnceLock::new(),
-        })
+        Ok(Self { model, tokenizer, max_len, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
     }
 
     /// What loading left out or assumed, for the reader (the CLI prints them, the page shows them).
@@ -289,7 +279,16 @@ impl Engine {
         let (l, h, t) = (out.attentions.len(), self.config().num_attention_heads, batch.t);
         let all = Tensor::cat(out.attentions, 0); // [L, H, T, T]
         let attentions = F32s(read(all).await?);
-        Ok(AttentionMaps { tokens: e.tokens, ids: e.ids, token_type_ids: e.type_ids, truncated: e.truncated, layers: l, heads: h, len: t, attentions })
+        Ok(AttentionMaps {
+            tokens: e.tokens,
+            ids: e.ids,
+            token_type_ids: e.type_ids,
+            truncated: e.truncated,
+            layers: l,
+            heads: h,
+            len: t,
+            attentions,
+        })
     }
 
     /// Logits [N × labels] for `inputs` (a sentence and, for a pair task, its `text_pair`)

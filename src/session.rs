@@ -26,8 +26,8 @@ use crate::evaluate::{self, CacheBudget, EvalSet, Pass, Pruned, Streamed};
 use crate::model::Bert;
 use crate::paper::{PaperCheck, PaperCheckOptions};
 use crate::prune::PruneOptions;
-use crate::report::{EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction, Removal};
 use crate::report::Classified;
+use crate::report::{EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Prediction, Removal};
 use crate::scores::{ScoreOptions, Scores};
 use crate::sweep::{Sweep, SweepOptions};
 
@@ -482,11 +482,8 @@ impl Session {
         {
             return Err(Error::input(format!("{} texts but {} text_pairs", texts.len(), pairs.len())));
         }
-        let encoded = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| self.engine.tokenize_pair(t, text_pairs.map(|p| p[i].as_str())))
-            .collect::<Result<Vec<_>>>()?;
+        let encoded =
+            texts.iter().enumerate().map(|(i, t)| self.engine.tokenize_pair(t, text_pairs.map(|p| p[i].as_str()))).collect::<Result<Vec<_>>>()?;
         let logits = if removal.structural && !removal.heads.is_empty() {
             self.engine.logits_of(&self.sliced(&removal.heads), &encoded, &[]).await?
         } else {

@@ -20,7 +20,7 @@ use crate::classifier::ClassifierMeta;
 use crate::curves::Curves;
 use crate::engine::AdapterFiles;
 use crate::paper::PaperCheck;
-use crate::report::{self, EmbeddingBatch, EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan, Classified};
+use crate::report::{self, Classified, EmbeddingBatch, EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan};
 use crate::scores::Scores;
 use crate::session::{
     CurvesRequest, InspectRequest, LatencyRequest, PaperCheckRequest, PlanRequest, PredictRequest, ScoreRequest, Session, SessionOptions,
@@ -51,8 +51,17 @@ fn start() {
 pub struct CheckpointBytes {
     #[tsify(type = "Uint8Array")]
     pub config: ByteBuf,
+    /// model.safetensors; or, for a sharded checkpoint, empty with `weights_index` and `shards`.
     #[tsify(type = "Uint8Array")]
     pub weights: ByteBuf,
+    /// `model.safetensors.index.json` of a sharded checkpoint.
+    #[serde(default)]
+    #[tsify(optional, type = "Uint8Array")]
+    pub weights_index: Option<ByteBuf>,
+    /// The shards the index names, by file name.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub shards: Vec<NamedBytes>,
     #[tsify(type = "Uint8Array")]
     pub tokenizer: ByteBuf,
     /// sentence-transformers `modules.json` and `1_Pooling/config.json`, when the model has them.
@@ -85,6 +94,14 @@ pub struct AdapterBytes {
     pub weights: ByteBuf,
     #[tsify(type = "Uint8Array")]
     pub training: ByteBuf,
+}
+
+/// One file of a folder, by name (a shard of a sharded checkpoint).
+#[derive(Deserialize, Tsify)]
+pub struct NamedBytes {
+    pub name: String,
+    #[tsify(type = "Uint8Array")]
+    pub bytes: ByteBuf,
 }
 
 /// A classifier file (`classifier.weight` / `classifier.bias`) and its sidecar.
@@ -206,9 +223,23 @@ impl HiesSession {
     pub async fn create(files: Ts<CheckpointBytes>, backend: Ts<BackendChoice>, cache_mb: Option<u32>) -> Result<HiesSession, JsValue> {
         let files = files.to_rust().map_err(bad_value)?;
         let (device, backend, fallback) = device::choose(backend.to_rust().map_err(bad_value)?).await.map_err(js_error)?;
+        let merged = match &files.weights_index {
+            None => None,
+            Some(index) => {
+                let names = crate::weights::shard_names(index).map_err(js_error)?;
+                let shards = names
+                    .into_iter()
+                    .map(|name| match files.shards.iter().find(|s| s.name == name) {
+                        Some(s) => Ok((name, s.bytes.to_vec())),
+                        None => Err(js_error(Error::weights(format!("{name} is missing: {} names it", crate::weights::SHARD_INDEX)))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(crate::weights::merge_shards(index, &shards).map_err(js_error)?)
+            }
+        };
         let model = ModelFiles {
             config: &files.config,
-            weights: &files.weights,
+            weights: merged.as_deref().unwrap_or(&files.weights),
             tokenizer: &files.tokenizer,
             modules: files.modules.as_deref().map(|b| b.as_slice()),
             pooling: files.pooling.as_deref().map(|b| b.as_slice()),

@@ -191,7 +191,8 @@ pub fn merge_shards(index: &[u8], shards: &[(String, Vec<u8>)]) -> Result<Vec<u8
     let mut views = Vec::new();
     let mut seen = BTreeSet::new();
     for (file, bytes) in shards {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::weights(format!("{file}: not a valid safetensors file (truncated or corrupt?): {e}")))?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::weights(format!("{file}: not a valid safetensors file (truncated or corrupt?): {e}")))?;
         for (name, view) in st.tensors() {
             if map.get(&name).and_then(|f| f.as_str()) != Some(file.as_str()) {
                 return Err(Error::weights(format!("{file} holds \"{name}\", which {SHARD_INDEX} places elsewhere or not at all")));

@@ -25,7 +25,7 @@
 /** @typedef {import('./pkg/hies.js').DataSizes} DataSizes */
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
 /** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
-/** @typedef {{ config: Source, weights: Source, tokenizer: Source, modules?: Source, pooling?: Source, sentence_bert_config?: Source, classifier?: { weights: Source, meta: Source }, adapter?: { config: Source, weights: Source, training: Source } }} ModelSource */
+/** @typedef {{ config: Source, weights?: Source, weights_index?: Source, shards?: Source[], tokenizer: Source, modules?: Source, pooling?: Source, sentence_bert_config?: Source, classifier?: { weights: Source, meta: Source }, adapter?: { config: Source, weights: Source, training: Source } }} ModelSource */
 /** @typedef {{ calibration?: Source, evaluation?: Source, validation?: Source }} DataSource */
 /**
  * @template T
@@ -93,10 +93,14 @@ export class EngineClient {
   alphaSweep(request, onProgress) { return this.request('alpha_sweep', { request }, onProgress); }
   /** @param {PaperCheckRequest} request @param {(p: import('./pkg/hies.js').CurveProgress) => void} [onProgress] @returns {Job<PaperCheck>} */
   paperCheck(request, onProgress) { return this.request('paper_check', { request }, onProgress); }
-  /** @param {string} text @param {[number, number][]} heads @returns {Job<Inspection>} */
-  inspect(text, heads = []) { return this.request('inspect', { request: { text, heads } }); }
-  /** @param {string[]} texts @param {Removal} [removal] @returns {Job<Prediction[]>} */
-  predict(texts, removal = { heads: [], structural: false }) { return this.request('predict', { request: { texts, removal } }); }
+  /** @param {string} text @param {[number, number][]} heads @param {string | null} [textPair] the second sentence of a pair task
+   *  @returns {Job<Inspection>} */
+  inspect(text, heads = [], textPair = null) { return this.request('inspect', { request: { text, heads, ...(textPair === null ? {} : { text_pair: textPair }) } }); }
+  /** @param {string[]} texts @param {Removal} [removal] @param {string[] | null} [textPairs] one second sentence per text, for a pair task
+   *  @returns {Job<import('./pkg/hies.js').Classified[]>} */
+  predict(texts, removal = { heads: [], structural: false }, textPairs = null) {
+    return this.request('predict', { request: { texts, removal, ...(textPairs === null ? {} : { text_pairs: textPairs }) } });
+  }
   /** @param {string[]} texts @returns {Job<EmbeddingBatch>} */
   embed(texts) { return this.request('embed', { texts }); }
   /** @param {[number, number][]} heads @returns {Job<import('./pkg/hies.js').ExportedCheckpoint>} */

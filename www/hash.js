@@ -8,6 +8,7 @@ export function readHash(hash = location.hash) {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
   const patch = {};
   if (p.has('s')) patch.sentence = p.get('s').slice(0, 20000);
+  if (p.has('s2')) patch.sentencePair = p.get('s2').slice(0, 20000);
   if (p.has('head')) {
     const [l, h] = p.get('head').split('.').map(Number);
     if (Number.isInteger(l) && Number.isInteger(h) && l >= 0 && h >= 0) patch.selected = [l, h];
@@ -33,6 +34,7 @@ export function readHash(hash = location.hash) {
 export function writeHash() {
   const p = new URLSearchParams();
   p.set('s', state.sentence);
+  if (state.sentencePair !== null) p.set('s2', state.sentencePair);
   p.set('head', state.selected.join('.'));
   p.set('metric', state.metric);
   p.set('c', state.criterion);
@@ -52,7 +54,7 @@ export function writeHash() {
   return p.toString();
 }
 
-const SHARED = ['model', 'sentence', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'manual', 'backend', 'embed', 'hide'];
+const SHARED = ['model', 'sentence', 'sentencePair', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'manual', 'backend', 'embed', 'hide'];
 
 /** Keeps the hash in step with the state (replaceState: no history entry per slider step). */
 export function syncHash(changed) {

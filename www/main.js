@@ -64,7 +64,7 @@ document.body.classList.toggle('embed', state.embed);
 
 mountStatus(document, { onBackend: (backend) => { update({ backend }); loadModel(currentSource); }, onModel: (id) => loadModel(BUILTIN[id]).catch(() => {}) });
 mountGrid(document, { onClick: clickHead });
-mountAttention(document, { onSentence: (sentence) => update({ sentence }) });
+mountAttention(document, { onSentence: (sentence) => update({ sentence }), onPair: (sentencePair) => update({ sentencePair }) });
 mountPrediction(document);
 mountPrune(document);
 mountCurves(document, { onRun: runCurves, onCancel: () => jobs.curves?.cancel() });
@@ -133,6 +133,9 @@ async function loadModel(source) {
   currentSource = source;
   const meta = { ...source.meta, num_hidden_layers: info.num_hidden_layers, num_attention_heads: info.num_attention_heads, labels: info.labels };
   const patch = { engine: info, model: meta, evaluation: null, latency: null, inspection: null, prediction: null, status: { text: 'Ready.', progress: null } };
+  // A pair model reads two sentences: a second box, filled from the data's first example.
+  if (source.example) Object.assign(patch, { sentence: source.example.text, sentencePair: source.example.pair });
+  if (info.sentence_pairs !== ((patch.sentencePair ?? state.sentencePair) !== null)) patch.sentencePair = info.sentence_pairs ? '' : null;
   if (changedModel && state.model?.id !== source.meta.id) {
     // Another model: nothing measured on the old one applies (the built-in ones have precomputed numbers).
     const p = pre(source.meta.id);
@@ -144,13 +147,13 @@ async function loadModel(source) {
   update(patch);
   readyResolve(info);
   if (!state.scoresLive || changedModel) rescore();
-  refresh(new Set(['pruned', 'sentence']));
+  refresh(new Set(['pruned', 'sentence', 'sentencePair']));
   return info;
 }
 
 async function loadUpload(picked) {
   const meta = { id: `custom-${Date.now()}`, name: picked.name, custom: true };
-  const source = { model: picked.model, data: picked.data ?? DEFAULT_DATA, meta };
+  const source = { model: picked.model, data: picked.data ?? DEFAULT_DATA, meta, example: picked.example };
   return loadModel(source);
 }
 
@@ -237,30 +240,34 @@ function reinspect() {
   clearTimeout(sentenceTimer);
   sentenceTimer = setTimeout(() => {
     if (!live()) return;
-    const text = state.sentence, heads = state.pruned, sliced = state.structural && heads.length > 0;
-    const inspected = client.inspect(text, sliced ? [] : heads);
-    const pruned = sliced ? client.predict([text], { heads, structural: true }) : null;
+    const text = state.sentence, pair = state.sentencePair, heads = state.pruned, sliced = state.structural && heads.length > 0;
+    const same = () => state.sentence === text && state.sentencePair === pair;
+    const inspected = client.inspect(text, sliced ? [] : heads, pair);
+    const pruned = sliced ? client.predict([text], { heads, structural: true }, pair === null ? null : [pair]) : null;
     inspected
-      .then((a) => { if (state.sentence === text) update({ inspection: { ...a, live: true } }); })
-      .catch((e) => update({ inspection: { text, error: e.message } }));
+      .then((a) => { if (same()) update({ inspection: { ...a, text_pair: pair, live: true } }); })
+      .catch((e) => update({ inspection: { text, text_pair: pair, error: e.message } }));
     Promise.all([inspected, pruned])
       .then(([a, p]) => {
-        if (state.sentence === text && state.pruned === heads) update({ prediction: { text, full: a.full, pruned: p?.[0] ?? a.pruned, heads: heads.length, live: true } });
+        if (same() && state.pruned === heads) update({ prediction: { text, pair, full: a.full, pruned: p?.[0] ?? a.pruned, heads: heads.length, live: true } });
       })
-      .catch((e) => update({ prediction: { text, error: e.message } }));
+      .catch((e) => update({ prediction: { text, pair, error: e.message } }));
   }, 250);
 }
 
 // The pruned set changed: only the prediction does.
 function repredict() {
   if (!live()) return;
-  const text = state.sentence, heads = state.pruned, structural = state.structural;
-  const full = state.inspection?.text === text && state.inspection.full ? Promise.resolve([state.inspection.full]) : client.predict([text]);
-  Promise.all([full, heads.length ? client.predict([text], { heads, structural }) : null])
+  const text = state.sentence, pair = state.sentencePair, heads = state.pruned, structural = state.structural;
+  const pairs = pair === null ? null : [pair];
+  const same = () => state.sentence === text && state.sentencePair === pair;
+  const full = state.inspection?.text === text && state.inspection.text_pair === pair && state.inspection.full
+    ? Promise.resolve([state.inspection.full]) : client.predict([text], undefined, pairs);
+  Promise.all([full, heads.length ? client.predict([text], { heads, structural }, pairs) : null])
     .then(([[f], pruned]) => {
-      if (state.sentence === text && state.pruned === heads) update({ prediction: { text, full: f, pruned: pruned?.[0] ?? f, heads: heads.length, live: true } });
+      if (same() && state.pruned === heads) update({ prediction: { text, pair, full: f, pruned: pruned?.[0] ?? f, heads: heads.length, live: true } });
     })
-    .catch((e) => update({ prediction: { text, error: e.message } }));
+    .catch((e) => update({ prediction: { text, pair, error: e.message } }));
 }
 
 function runCurves({ evaluationSize, seeds }) {
@@ -316,9 +323,9 @@ function refresh(changed) {
   if (['pruned', 'structural', 'plan', 'engine'].some((k) => changed.has(k))) {
     clearTimeout(evalTimer);
     evalTimer = setTimeout(reevaluate, 120); // a dragged slider settles first
-    if ((changed.has('pruned') || changed.has('structural')) && !changed.has('sentence')) repredict();
+    if ((changed.has('pruned') || changed.has('structural')) && !changed.has('sentence') && !changed.has('sentencePair')) repredict();
   }
-  if (changed.has('sentence')) reinspect();
+  if (changed.has('sentence') || changed.has('sentencePair')) reinspect();
 }
 subscribe(refresh);
 refresh(new Set(['scores']));
@@ -334,8 +341,8 @@ window.hies = {
   info: () => state.engine,
   load: (backend) => { update({ backend }); return loadModel(currentSource); },
   embed: (texts) => client.embed(texts),
-  inspect: (text, heads = []) => client.inspect(text, heads),
-  predict: (texts, removal) => client.predict(texts, removal),
+  inspect: (text, heads = [], textPair = null) => client.inspect(text, heads, textPair),
+  predict: (texts, removal, textPairs = null) => client.predict(texts, removal, textPairs),
   score: (request, onProgress) => client.score(request, onProgress),
   plan: (request, onProgress) => client.plan(request, onProgress),
   data: ({ calibration, evaluation, validation }) => client.data({ calibration: abs(calibration), evaluation: abs(evaluation), validation: abs(validation) }),

@@ -21,6 +21,7 @@ export const state = {
   clickMode: 'inspect',
   // Sentence and head
   sentence: 'A gripping, beautifully acted film that never lets go.',
+  sentencePair: null,         // the second sentence when the model reads pairs (text_pair), else null
   selected: [0, 0],
   inspection: null,           // the engine's Inspection of the sentence (+ live), or the precomputed one
   prediction: null,           // { text, full: Prediction, pruned: Prediction, heads, live } as the pruned set changes

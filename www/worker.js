@@ -62,14 +62,19 @@ const nameOf = (/** @type {Source | undefined} */ source) =>
 /** Every file of a model, fetched in parallel (the sentence-transformers files are optional). */
 async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => void} */ onProgress) {
   const get = (/** @type {Source | undefined} */ s, optional = false) => (s === undefined ? Promise.resolve(undefined) : bytesOf(s, onProgress, optional));
-  const [config, weights, tokenizer, modules, pooling, sentenceBert, cw, cm, ac, aw, at] = await Promise.all([
-    get(m.config), get(m.weights), get(m.tokenizer), get(m.modules, true), get(m.pooling, true), get(m.sentence_bert_config, true),
+  const [config, weights, index, tokenizer, modules, pooling, sentenceBert, cw, cm, ac, aw, at, ...shards] = await Promise.all([
+    get(m.config), get(m.weights), get(m.weights_index), get(m.tokenizer), get(m.modules, true), get(m.pooling, true), get(m.sentence_bert_config, true),
     get(m.classifier?.weights), get(m.classifier?.meta),
     get(m.adapter?.config), get(m.adapter?.weights), get(m.adapter?.training),
+    ...(m.shards ?? []).map((s) => get(s)),
   ]);
-  if (!config || !weights || !tokenizer) throw fail('input', 'config.json, model.safetensors and tokenizer.json are all needed');
+  if (!config || !(weights || index) || !tokenizer) throw fail('input', 'config.json, model.safetensors and tokenizer.json are all needed');
   /** @type {CheckpointBytes} */
-  const f = { config, weights, tokenizer, modules, pooling, sentence_bert_config: sentenceBert };
+  const f = { config, weights: weights ?? new Uint8Array(), tokenizer, modules, pooling, sentence_bert_config: sentenceBert };
+  if (index) {
+    f.weights_index = index;
+    f.shards = (m.shards ?? []).map((s, i) => ({ name: /** @type {string} */ (nameOf(s)), bytes: /** @type {Uint8Array} */ (shards[i]) }));
+  }
   if (cw && cm) {
     let meta;
     try {

@@ -4,8 +4,8 @@
 mod alpha_sweep;
 mod args;
 mod bench;
-mod curve;
 mod classify;
+mod curve;
 mod embed;
 mod export;
 mod fine_tune;

@@ -5,7 +5,7 @@
 // view to artifacts/view-*.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { artifacts, launch, native, openPage, root, startServer } from './harness.mjs';
 
@@ -278,6 +278,16 @@ test('a second visit reads the model from the Cache API, not the network', { tim
   }
 });
 
+/** The header of a safetensors file with one F32 tensor of `shape`, and none of its data. */
+function headerOnly(shape) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  let json = JSON.stringify({ 'embeddings.word_embeddings.weight': { dtype: 'F32', shape, data_offsets: [0, 4 * n] } });
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, Buffer.from(json)]);
+}
+
 /** A BertForSequenceClassification checkpoint built from MiniLM and our classifier: the encoder's
  * tensors plus classifier.weight / classifier.bias in one safetensors file. */
 function classifierCheckpoint() {
@@ -322,7 +332,7 @@ test('your own model: bad files are explained and the old model keeps working; a
     };
     const upload = async (files) => {
       await page.setInputFiles('#files', files);
-      await page.waitForFunction(() => /not loaded|Loaded:|Missing/.test(document.querySelector('#upload-status').textContent), null, { timeout: 300_000 });
+      await page.waitForFunction(() => /not loaded|Loaded |Missing|pickle|parameters:/.test(document.querySelector('#upload-status').textContent), null, { timeout: 300_000 });
       return page.textContent('#upload-status');
     };
     const reset = () => state(page, () => { document.querySelector('#upload-status').textContent = ''; });
@@ -338,6 +348,13 @@ test('your own model: bad files are explained and the old model keeps working; a
     await reset();
     msg = await upload([file('config.json', JSON.stringify(config))]);
     assert.match(msg, /Missing: model\.safetensors, tokenizer\.json/);
+    await reset();
+    msg = await upload([file('config.json', JSON.stringify(config)), file('pytorch_model.bin', 'PK'), file('tokenizer.json', tokenizer)]);
+    assert.match(msg, /pytorch_model\.bin is a PyTorch pickle.*save_pretrained\(sys\.argv\[1\], safe_serialization=True\)/);
+    await reset();
+    // A checkpoint too large for the tab is refused from its header alone, with the figures.
+    msg = await upload([file('config.json', JSON.stringify(config)), file('model.safetensors', headerOnly([250002, 1280])), file('tokenizer.json', tokenizer)]);
+    assert.match(msg, /has 320 M parameters: 1\.28 GB as float32, more than this tab can hold \(1\.2 GB/);
     // The default model still answers.
     const probs = await state(page, () => window.hies.predict(['still working']).then((p) => p[0].probs));
     assert.equal(probs.length, 2);
@@ -349,7 +366,7 @@ test('your own model: bad files are explained and the old model keeps working; a
     const custom = { ...config, architectures: ['BertForSequenceClassification'], id2label: { 0: 'NEG', 1: 'POS' }, label2id: { NEG: 0, POS: 1 } };
     msg = await upload([file('config.json', JSON.stringify(custom)), file('model.safetensors', classifierCheckpoint()), file('tokenizer.json', tokenizer),
       file('mine.tsv', readFileSync(`${root}/tests/fixtures/calibration.tsv`))]);
-    assert.match(msg, /Loaded: 6 layers × 12 heads, hidden 384, labels NEG \/ POS; 16 sentences/);
+    assert.match(msg, /Loaded BertForSequenceClassification: 6 layers × 12 heads, hidden 384, inputs up to 512 tokens; task: single sentences; labels NEG \/ POS; 16 examples/);
     await waitState(page, () => window.hies.state.scoresLive && window.hies.state.model.custom);
     await page.evaluate(`window.current = ${current}`);
     await waitState(page, () => window.current()?.final);
@@ -360,6 +377,53 @@ test('your own model: bad files are explained and the old model keeps working; a
     assert.equal(s.badge, 'none yet');
     await waitState(page, () => /^(NEG|POS)/.test(document.querySelector('#pred-full .label').textContent), 60_000);
     await page.locator('#model-view').screenshot({ path: `${artifacts}/view-upload-custom.png` });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a whole model folder with a sentence-pair task: files by name, two text boxes, transformers’ logits', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await openPage(browser, server.app('backend=cpu&k=2'));
+    await waitState(page, () => window.hies.state.scoresLive);
+    // The folder as transformers saved it (vocab.txt, tokenizer_config.json, …) plus a README.
+    const folder = `${mkdtempSync(`${tmpdir()}/hies-folder-`)}/bert-pair`;
+    cpSync(`${root}/tests/fixtures/tiny/bert-pair`, folder, { recursive: true });
+    writeFileSync(`${folder}/README.md`, '# a model card\n');
+    await page.setInputFiles('#folder', folder);
+    await page.waitForFunction(() => /not loaded|Loaded |Missing/.test(document.querySelector('#upload-status').textContent), null, { timeout: 300_000 });
+    const msg = await page.textContent('#upload-status');
+    assert.match(msg, /Loaded BertForSequenceClassification: 2 layers × 4 heads, hidden 64, inputs up to 64 tokens; task: sentence pairs; labels entailment \/ neutral \/ contradiction; 16 examples/);
+    assert.match(msg, /Not used: README\.md, expected\.json, special_tokens_map\.json, tokenizer_config\.json, vocab\.txt\./);
+    await waitState(page, () => window.hies.state.scoresLive && window.hies.state.model.custom);
+
+    // The second box shows the first example's pair; the attention view marks its tokens.
+    const fx = JSON.parse(readFileSync(`${root}/tests/fixtures/tiny/bert-pair/expected.json`, 'utf8'));
+    const first = fx.examples[0];
+    assert.equal(await page.inputValue('#sentence'), first.text);
+    assert.equal(await page.inputValue('#sentence-pair'), first.text_pair);
+    assert.equal(await page.isVisible('#sentence-pair'), true);
+    await waitState(page, () => window.hies.state.inspection?.live && window.hies.state.inspection.text_pair !== null);
+    const a = await state(page, () => window.hies.state.inspection);
+    assert.deepEqual([a.ids, a.token_type_ids], [first.input_ids, first.token_type_ids]);
+    assert.ok(await page.locator('#att-matrix text.segment-b').count() > 0, 'the second sentence’s tokens are marked');
+
+    // Every example: ids, token types and logits as transformers computes them (float64).
+    const got = await page.evaluate(([texts, pairs]) => window.hies.predict(texts, undefined, pairs), [fx.examples.map((e) => e.text), fx.examples.map((e) => e.text_pair)]);
+    let worst = 0;
+    got.forEach((g, i) => {
+      assert.deepEqual([g.ids, g.token_type_ids], [fx.examples[i].input_ids, fx.examples[i].token_type_ids]);
+      g.logits.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - fx.examples[i].logits[j])); });
+    });
+    assert.ok(worst <= 1e-4, `pair logits: max |diff| ${worst}`);
+    const masked = await page.evaluate(([texts, pairs, heads]) => window.hies.predict(texts, { heads, structural: true }, pairs),
+      [fx.examples.map((e) => e.text), fx.examples.map((e) => e.text_pair), fx.mask_off]);
+    masked.forEach((g, i) => g.logits.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - fx.examples[i].sliced_logits[j])); }));
+    assert.ok(worst <= 1e-4, `sliced pair logits: max |diff| ${worst}`);
+    console.log(`wasm CPU, BERT pair task: max |diff| of logits (full and sliced) ${worst.toExponential(2)}`);
+    await page.locator('#attention-view').screenshot({ path: `${artifacts}/view-attention-pair.png` });
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

@@ -135,7 +135,8 @@ fn load_edited(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec
     let views: Vec<_> = t.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
     let weights = safetensors::serialize(views, None).unwrap();
     let config = serde_json::to_vec(config).unwrap();
-    let files = hies::ModelFiles { config: &config, weights: &weights, tokenizer, modules: None, pooling: None, sentence_bert_config: None, adapter: None };
+    let files =
+        hies::ModelFiles { config: &config, weights: &weights, tokenizer, modules: None, pooling: None, sentence_bert_config: None, adapter: None };
     Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
 }
 
@@ -175,7 +176,11 @@ fn pre_training_heads_are_ignored_with_a_notice() {
     config["architectures"] = serde_json::json!(["BertForPreTraining"]);
     config.as_object_mut().unwrap().remove("id2label");
     // BertForPreTraining: the encoder under bert., the heads under cls.
-    let mut pre: Vec<_> = t.iter().filter(|x| !x.0.starts_with("classifier")).map(|(n, d, s, b)| (format!("bert.{}", n.trim_start_matches("bert.")), *d, s.clone(), b.clone())).collect();
+    let mut pre: Vec<_> = t
+        .iter()
+        .filter(|x| !x.0.starts_with("classifier"))
+        .map(|(n, d, s, b)| (format!("bert.{}", n.trim_start_matches("bert.")), *d, s.clone(), b.clone()))
+        .collect();
     let f16 = |n: usize| vec![0u8; 2 * n];
     for (name, shape) in [
         ("cls.predictions.bias", vec![200]),
@@ -286,7 +291,11 @@ fn hies_classify_reads_pairs_and_labelled_files() {
     std::fs::create_dir_all(&bare).unwrap();
     let (mut config, t, tok) = pair_files();
     config["architectures"] = serde_json::json!(["BertModel"]);
-    let encoder: Vec<_> = t.iter().filter(|x| !x.0.starts_with("classifier")).map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    let encoder: Vec<_> = t
+        .iter()
+        .filter(|x| !x.0.starts_with("classifier"))
+        .map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
     std::fs::write(bare.join("model.safetensors"), safetensors::serialize(encoder, None).unwrap()).unwrap();
     std::fs::write(bare.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
     std::fs::write(bare.join("tokenizer.json"), tok).unwrap();

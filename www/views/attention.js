@@ -10,13 +10,16 @@ const SHOWN = 64; // tokens drawn; longer sentences are summarised, not frozen
 /** The inspection of the current sentence: live, or precomputed for an example sentence. */
 export function currentInspection() {
   const a = state.inspection;
-  if (a && a.text === state.sentence && !a.error) return a;
+  if (a && a.text === state.sentence && (a.text_pair ?? null) === state.sentencePair && !a.error) return a;
+  if (state.sentencePair !== null) return null;
   const p = precomputed.models[state.model?.id]?.inspections.find((x) => x.text === state.sentence);
   return p ? { ...p, live: false } : null;
 }
 
-export function mountAttention(root, { onSentence }) {
+export function mountAttention(root, { onSentence, onPair }) {
   const input = root.getElementById('sentence');
+  const pairInput = root.getElementById('sentence-pair');
+  pairInput.addEventListener('input', () => onPair(pairInput.value));
   const facts = root.getElementById('head-facts');
   const matrix = root.getElementById('att-matrix');
   const lines = root.getElementById('att-lines');
@@ -36,13 +39,16 @@ export function mountAttention(root, { onSentence }) {
 
   function draw() {
     if (input.value !== state.sentence) input.value = state.sentence;
+    const pairs = state.sentencePair !== null;
+    for (const el of root.querySelectorAll('.pair-only')) el.hidden = !pairs;
+    if (pairs && pairInput.value !== state.sentencePair) pairInput.value = state.sentencePair;
     const a = currentInspection();
     const [l, h] = state.selected;
     matrix.replaceChildren();
     lines.replaceChildren();
     badge.textContent = a?.live ? 'live' : a ? 'precomputed' : 'computing…';
     badge.classList.toggle('live', !!a?.live);
-    if (state.inspection?.error && state.inspection.text === state.sentence) {
+    if (state.inspection?.error && state.inspection.text === state.sentence && (state.inspection.text_pair ?? null) === state.sentencePair) {
       facts.innerHTML = `<span class="error">${esc(state.inspection.error)}</span>`;
       return;
     }
@@ -55,7 +61,8 @@ export function mountAttention(root, { onSentence }) {
     const flatImp = imp.flat();
     const rank = 1 + flatImp.filter((x) => x > imp[l][h]).length;
     const ent = a.entropy[l][h];
-    facts.innerHTML = `<b>Layer ${l}, head ${h}</b> on this sentence (${T} tokens${a.truncated ? ', truncated to the model’s limit' : ''}): entropy <b>${ent.toFixed(3)}</b> (0 = one token, 1 = all equally) · importance |∂L/∂ξ| <b>${imp[l][h].toExponential(2)}</b>, rank ${rank} of ${flatImp.length}${n < T ? ` · showing the first ${n} tokens` : ''}`;
+    const segB = a.token_type_ids?.some((x) => x === 1);
+    facts.innerHTML = `<b>Layer ${l}, head ${h}</b> on this ${segB ? 'pair' : 'sentence'} (${T} tokens${segB ? `, the second sentence’s in <i class="segment-b-text">italics</i>` : ''}${a.truncated ? ', truncated to the model’s limit' : ''}): entropy <b>${ent.toFixed(3)}</b> (0 = one token, 1 = all equally) · importance |∂L/∂ξ| <b>${imp[l][h].toExponential(2)}</b>, rank ${rank} of ${flatImp.length}${n < T ? ` · showing the first ${n} tokens` : ''}`;
     const tokens = a.tokens.slice(0, n);
 
     // Matrix
@@ -65,11 +72,13 @@ export function mountAttention(root, { onSentence }) {
       .attr('viewBox', `0 0 ${pad + n * cell + 4} ${pad + n * cell + 4}`).attr('width', pad + n * cell + 4)
       .attr('role', 'img').attr('aria-label', `attention matrix of layer ${l} head ${h}`);
     const color = d3.scaleSequential(d3.interpolateBlues).domain([0, 1]);
+    // Tokens of a pair's second sentence (token type 1) are marked in both views.
+    const seg = (_, i) => (a.token_type_ids?.[i] === 1 ? 'segment-b' : null);
     svg.append('g').selectAll('text').data(tokens).join('text').attr('x', pad - 4).attr('y', (_, i) => pad + i * cell + cell * 0.7)
-      .attr('text-anchor', 'end').attr('font-size', Math.min(11, cell - 1)).text((t) => t);
+      .attr('text-anchor', 'end').attr('font-size', Math.min(11, cell - 1)).attr('class', seg).text((t) => t);
     svg.append('g').selectAll('text').data(tokens).join('text')
       .attr('transform', (_, j) => `translate(${pad + j * cell + cell * 0.7},${pad - 4}) rotate(-60)`)
-      .attr('font-size', Math.min(11, cell - 1)).text((t) => t);
+      .attr('font-size', Math.min(11, cell - 1)).attr('class', seg).text((t) => t);
     const cells = svg.append('g').selectAll('rect').data(rows.flatMap((r, i) => r.slice(0, n).map((p, j) => ({ i, j, p })))).join('rect')
       .attr('class', 'att-cell').attr('x', (d) => pad + d.j * cell).attr('y', (d) => pad + d.i * cell)
       .attr('width', cell - 1).attr('height', cell - 1).attr('fill', (d) => color(d.p));
@@ -86,9 +95,9 @@ export function mountAttention(root, { onSentence }) {
       .attr('stroke', '#2457c5').attr('stroke-opacity', (d) => d.p).attr('stroke-width', (d) => 0.5 + 2.5 * d.p);
     for (const [x, anchor] of [[94, 'end'], [w - 94, 'start']]) {
       lsvg.append('g').selectAll('text').data(tokens).join('text').attr('x', x).attr('y', (_, i) => 8 + i * lh + lh / 2 + 4)
-        .attr('text-anchor', anchor).attr('font-size', 11).text((t) => t);
+        .attr('text-anchor', anchor).attr('font-size', 11).attr('class', seg).text((t) => t);
     }
   }
-  subscribe((c) => { if (['inspection', 'selected', 'sentence', 'model'].some((k) => c.has(k))) draw(); });
+  subscribe((c) => { if (['inspection', 'selected', 'sentence', 'sentencePair', 'model'].some((k) => c.has(k))) draw(); });
   draw();
 }

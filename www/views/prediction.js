@@ -14,17 +14,18 @@ export function mountPrediction(root) {
   }
   function draw() {
     const p = state.prediction;
-    const fresh = p && p.text === state.sentence && !p.error;
+    const same = p && p.text === state.sentence && (p.pair ?? null) === state.sentencePair;
+    const fresh = same && !p.error;
     card(root.getElementById('pred-full'), fresh ? p.full : null);
     card(root.getElementById('pred-pruned'), fresh ? p.pruned : null);
     root.getElementById('pred-pruned').querySelector('h3').textContent = `Pruned model (${state.pruned.length} heads off)`;
-    if (p?.error && p.text === state.sentence) note.innerHTML = `<span class="error">${esc(p.error)}</span>`;
+    if (same && p.error) note.innerHTML = `<span class="error">${esc(p.error)}</span>`;
     else if (!state.engine) note.textContent = 'Predictions appear when the model is ready.';
     else if (!fresh) note.textContent = state.auto ? 'Classifying…' : 'Live analysis is off here (auto=0).';
     else {
       note.textContent = p.full.label === p.pruned.label ? 'Both models agree on this sentence.' : 'Pruning changed the prediction for this sentence.';
     }
   }
-  subscribe((c) => { if (['prediction', 'sentence', 'pruned', 'engine', 'model'].some((k) => c.has(k))) draw(); });
+  subscribe((c) => { if (['prediction', 'sentence', 'sentencePair', 'pruned', 'engine', 'model'].some((k) => c.has(k))) draw(); });
   draw();
 }
