@@ -59,7 +59,7 @@ fn parse_inputs(content: &str) -> Res<(Vec<String>, Option<Vec<String>>)> {
         if fields.len() > 2 {
             return Err(format!("stdin line {}: {} tab-separated fields; expected \"text\" or \"text_a<TAB>text_b\"", i + 1, fields.len()).into());
         }
-        if !texts.is_empty() && (fields.len() == 2) != !pairs.is_empty() {
+        if !texts.is_empty() && (fields.len() == 2) == pairs.is_empty() {
             return Err(format!("stdin line {}: every line must be a single sentence, or every line a pair", i + 1).into());
         }
         texts.push(fields[0].to_string());

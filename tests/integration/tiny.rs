@@ -120,8 +120,11 @@ fn bert_pair_passes_over_a_data_set_predict_what_transformers_does() {
     assert_eq!(parsed, examples);
 }
 
+/// Tensors as owned (name, dtype, shape, bytes), to edit and re-serialize.
+type Owned = Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>;
+
 /// The tiny pair checkpoint's files, to edit: (config, tensors, tokenizer).
-fn pair_files() -> (serde_json::Value, Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>, Vec<u8>) {
+fn pair_files() -> (serde_json::Value, Owned, Vec<u8>) {
     let dir = folder("bert-pair");
     let config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
@@ -131,7 +134,7 @@ fn pair_files() -> (serde_json::Value, Vec<(String, safetensors::Dtype, Vec<usiz
     (config, t, std::fs::read(dir.join("tokenizer.json")).unwrap())
 }
 
-fn load_edited(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec<usize>, Vec<u8>)], tokenizer: &[u8]) -> hies::Result<Engine> {
+fn load_edited(config: &serde_json::Value, t: &Owned, tokenizer: &[u8]) -> hies::Result<Engine> {
     let views: Vec<_> = t.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
     let weights = safetensors::serialize(views, None).unwrap();
     let config = serde_json::to_vec(config).unwrap();
@@ -140,7 +143,7 @@ fn load_edited(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec
     Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
 }
 
-fn refused(config: &serde_json::Value, t: &[(String, safetensors::Dtype, Vec<usize>, Vec<u8>)], tokenizer: &[u8], words: &[&str]) {
+fn refused(config: &serde_json::Value, t: &Owned, tokenizer: &[u8], words: &[&str]) {
     let e = load_edited(config, t, tokenizer).err().expect("refused").to_string();
     for w in words {
         assert!(e.contains(w), "{e:?} should mention {w:?}");
