@@ -49,7 +49,10 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, PreTrainedTokenizerFast  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForSequenceClassification, AutoTokenizer, BertConfig, DistilBertConfig, ElectraConfig, PreTrainedTokenizerFast,
+    RobertaConfig, XLMRobertaConfig,
+)
 
 # Premise / hypothesis pairs with NLI labels (made up here), and single sentences for the
 # pre-training checkpoint. Long enough to exercise truncation is not needed: the engine's
@@ -80,10 +83,10 @@ SINGLES = [
 ]
 CORPUS = [s for _, a, b in PAIRS for s in (a, b)] + SINGLES
 MASK_OFF = [[0, 1], [1, 0], [1, 2], [1, 3]]  # heads removed in the masked/sliced runs: most of layer 1
-ATTENTION_EXAMPLES = 2
+ATTENTION_EXAMPLES = 1  # [L, H, T, T] floats: the largest part of the fixture
 
 
-def wordpiece_tokenizer(folder):
+def wordpiece_tokenizer(folder, types=True):
     """A lower-casing BERT WordPiece tokenizer over CORPUS, saved as transformers saves one.
 
     The vocabulary is built here, not trained (the tokenizers trainer breaks ties differently
@@ -104,12 +107,32 @@ def wordpiece_tokenizer(folder):
     )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]",
-        model_max_length=64,
+        model_max_length=64, model_input_names=["input_ids", "token_type_ids", "attention_mask"] if types else ["input_ids", "attention_mask"],
     )
     fast.save_pretrained(folder)
     vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
     with open(os.path.join(folder, "vocab.txt"), "w") as f:
         f.write("".join(t + "\n" for t, _ in vocab))
+    return tok.get_vocab_size()
+
+
+def byte_level_tokenizer(folder):
+    """A RoBERTa-style byte-level BPE tokenizer over CORPUS, trained here with the tokenizers
+    library (one thread's order: the trainer is deterministic for a fixed corpus and vocab size;
+    rerunning this script checks that by reproducing the fixture)."""
+    from tokenizers import trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials, min_frequency=2,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.post_processor = processors.RobertaProcessing(sep=("</s>", tok.token_to_id("</s>")), cls=("<s>", tok.token_to_id("<s>")))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>", pad_token="<pad>",
+        cls_token="<s>", mask_token="<mask>", model_max_length=62, model_input_names=["input_ids", "attention_mask"],
+    )
+    fast.save_pretrained(folder)
     return tok.get_vocab_size()
 
 
@@ -175,27 +198,65 @@ def reference(model, tokenizer, examples, labels_by_name):
     }
 
 
-def bert_pair(folder):
-    """BertForSequenceClassification on sentence pairs (an MNLI-style 3-way task), fp16 weights."""
-    vocab = wordpiece_tokenizer(folder)
-    labels = ["entailment", "neutral", "contradiction"]
-    config = BertConfig(
-        vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-        max_position_embeddings=64, type_vocab_size=2, num_labels=3, initializer_range=0.2,
-        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
-        architectures=["BertForSequenceClassification"],
-    )
+LABELS = ["entailment", "neutral", "contradiction"]
+# The same small shape for every architecture: 2 layers of 4 heads, hidden 64. initializer_range
+# 0.2 (not 0.02): weights 10x the usual init give logits of order 1 and attention far from
+# uniform, so a wrong token type, position or head shows in the numbers.
+SHAPE = dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=64, intermediate_size=128, initializer_range=0.2)
+HEAD = dict(num_labels=3, id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)})
+
+
+def classifier(folder, config, dtype):
+    """A seeded random *ForSequenceClassification in `config`, saved in `dtype` with the data
+    file; the reference outputs on PAIRS."""
+    config._attn_implementation = "eager"  # head_mask and output_attentions need it
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_config(config).double().eval()
-    # initializer_range 0.2 (not 0.02): weights 10x the usual init give logits of order 1 and
-    # attention far from uniform, so a wrong token type or a wrong head shows in the numbers.
-    model = save_weights(model, folder, torch.float16)
+    model = save_weights(model, folder, dtype)
     config.save_pretrained(folder)
     with open(os.path.join(folder, "data.tsv"), "w") as f:
         f.write("".join(f"{l}\t{a}\t{b}\n" for l, a, b in PAIRS))
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert tokenizer.is_fast
-    return reference(model, tokenizer, PAIRS, {l: i for i, l in enumerate(labels)})
+    return reference(model, tokenizer, PAIRS, {l: i for i, l in enumerate(LABELS)})
+
+
+def bert_pair(folder):
+    """BertForSequenceClassification on sentence pairs (an MNLI-style 3-way task), fp16 weights."""
+    vocab = wordpiece_tokenizer(folder)
+    config = BertConfig(vocab_size=vocab, max_position_embeddings=64, type_vocab_size=2, architectures=["BertForSequenceClassification"],
+                        **SHAPE, **HEAD)
+    return classifier(folder, config, torch.float16)
+
+
+def distilbert(folder):
+    """DistilBertForSequenceClassification (q_lin/…/out_lin, sa_layer_norm, ffn, pre_classifier +
+    ReLU; no token types), f32 weights."""
+    vocab = wordpiece_tokenizer(folder, types=False)
+    config = DistilBertConfig(vocab_size=vocab, max_position_embeddings=64, dim=SHAPE["hidden_size"], n_layers=SHAPE["num_hidden_layers"],
+                              n_heads=SHAPE["num_attention_heads"], hidden_dim=SHAPE["intermediate_size"], initializer_range=0.2,
+                              architectures=["DistilBertForSequenceClassification"], **HEAD)
+    return classifier(folder, config, torch.float32)
+
+
+def roberta(folder, xlm=False):
+    """RobertaForSequenceClassification (positions from padding_idx + 1, one token type,
+    classifier.dense + tanh + out_proj), byte-level BPE, bf16 weights; with `xlm`, the same as
+    XLMRobertaForSequenceClassification."""
+    vocab = byte_level_tokenizer(folder)
+    kind, arch = (XLMRobertaConfig, "XLMRobertaForSequenceClassification") if xlm else (RobertaConfig, "RobertaForSequenceClassification")
+    config = kind(vocab_size=vocab, max_position_embeddings=64, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                  architectures=[arch], **SHAPE, **HEAD)
+    return classifier(folder, config, torch.bfloat16)
+
+
+def electra(folder):
+    """ElectraForSequenceClassification with embedding_size 32 < hidden 64 (embeddings_project),
+    classifier.dense + GELU + out_proj, fp16 weights."""
+    vocab = wordpiece_tokenizer(folder)
+    config = ElectraConfig(vocab_size=vocab, embedding_size=32, max_position_embeddings=64, type_vocab_size=2,
+                           architectures=["ElectraForSequenceClassification"], **SHAPE, **HEAD)
+    return classifier(folder, config, torch.float16)
 
 
 def bert_pair_sharded(folder):
@@ -224,7 +285,8 @@ def rounded(v):
 
 
 def main():
-    makers = {"bert-pair": bert_pair, "bert-pair-sharded": bert_pair_sharded}
+    makers = {"bert-pair": bert_pair, "bert-pair-sharded": bert_pair_sharded, "distilbert": distilbert, "roberta": roberta,
+              "xlm-roberta": lambda folder: roberta(folder, xlm=True), "electra": electra}
     os.makedirs(OUT, exist_ok=True)
     for name, make in makers.items():
         folder = os.path.join(OUT, name)

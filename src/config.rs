@@ -1,18 +1,68 @@
-//! The model's shape, read from Hugging Face `config.json`, and the pooling that the
-//! sentence-transformers files (`modules.json`, `1_Pooling/config.json`) declare.
+//! The model's shape, read from Hugging Face `config.json` for each encoder of the BERT family,
+//! and the pooling that the sentence-transformers files (`modules.json`, `1_Pooling/config.json`)
+//! declare.
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// The encoders HIES Lab runs: one post-LayerNorm BERT layer stack, with each family's names
+/// (`crate::weights` maps them), embeddings and classification head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelType {
+    /// BERT (`bert`): word + position + token type embeddings; BertForSequenceClassification
+    /// classifies tanh(pooler.dense(h[CLS])).
+    Bert,
+    /// DistilBERT (`distilbert`): no token types; `dim`, `n_layers`, `n_heads`, `hidden_dim`;
+    /// pre_classifier + ReLU + classifier on [CLS].
+    DistilBert,
+    /// RoBERTa (`roberta`) and XLM-RoBERTa (`xlm-roberta`): positions count from padding_idx + 1,
+    /// one token type; classifier.dense + tanh + classifier.out_proj on <s>.
+    Roberta,
+    /// ELECTRA discriminator (`electra`): embeddings of `embedding_size`, projected to the hidden
+    /// size by embeddings_project when they differ; classifier.dense + GELU + out_proj.
+    Electra,
+}
+
+/// The `model_type`s accepted, for messages.
+pub const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta and electra";
+
+impl ModelType {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "bert" => Self::Bert,
+            "distilbert" => Self::DistilBert,
+            "roberta" | "xlm-roberta" => Self::Roberta,
+            "electra" => Self::Electra,
+            _ => return None,
+        })
+    }
+
+    /// The prefix transformers puts before the encoder's tensors in a model with a head.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Bert => "bert.",
+            Self::DistilBert => "distilbert.",
+            Self::Roberta => "roberta.",
+            Self::Electra => "electra.",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BertConfig {
+    pub model_type: ModelType,
     pub vocab_size: usize,
     pub hidden_size: usize,
+    /// The embeddings' width: `hidden_size` except ELECTRA's `embedding_size`.
+    pub embedding_size: usize,
+    /// The first position id of a sequence: 0, or RoBERTa's padding_idx + 1.
+    pub position_offset: usize,
     pub num_hidden_layers: usize,
     pub num_attention_heads: usize,
     pub intermediate_size: usize,
     pub max_position_embeddings: usize,
+    /// 0 for a model without token type embeddings (DistilBERT).
     pub type_vocab_size: usize,
     pub layer_norm_eps: f64,
     pub pad_token_id: u32,
@@ -34,6 +84,11 @@ impl BertConfig {
         self.hidden_size / self.num_attention_heads
     }
 
+    /// Tokens an input may have: the position table less RoBERTa's offset.
+    pub fn max_input_len(&self) -> usize {
+        self.max_position_embeddings - self.position_offset
+    }
+
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         #[derive(Deserialize)]
         struct Raw {
@@ -51,6 +106,14 @@ impl BertConfig {
             hidden_act: Option<String>,
             position_embedding_type: Option<String>,
             is_decoder: Option<bool>,
+            // DistilBERT's names for the same things.
+            dim: Option<usize>,
+            n_layers: Option<usize>,
+            n_heads: Option<usize>,
+            hidden_dim: Option<usize>,
+            activation: Option<String>,
+            // ELECTRA
+            embedding_size: Option<usize>,
             id2label: Option<std::collections::BTreeMap<String, String>>,
             #[serde(default)]
             pruned_heads: std::collections::BTreeMap<String, Vec<usize>>,
@@ -60,18 +123,28 @@ impl BertConfig {
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
 
         let bert_arch = raw.architectures.iter().flatten().any(|a| a.starts_with("Bert"));
-        match raw.model_type.as_deref() {
-            Some("bert") => {}
-            Some(other) => {
-                return Err(Error::config(format!("model_type is \"{other}\"; HIES Lab runs BERT models (model_type \"bert\")")));
+        let model_type = match raw.model_type.as_deref() {
+            Some(t) => ModelType::parse(t).ok_or_else(|| Error::config(format!("model_type is \"{t}\"; HIES Lab runs {SUPPORTED} models")))?,
+            None if bert_arch => ModelType::Bert,
+            None => return Err(Error::config(format!("no model_type: expected one of {SUPPORTED}"))),
+        };
+        // The heads HIES Lab reads (a sequence classifier) or drops (pre-training heads);
+        // a token-level or span head would be read as something it is not.
+        for arch in raw.architectures.iter().flatten() {
+            let ok = ["Model", "ForSequenceClassification", "ForPreTraining", "ForMaskedLM"].iter().any(|s| arch.ends_with(s));
+            if !ok {
+                return Err(Error::config(format!(
+                    "architectures says {arch}: HIES Lab measures sentence and sentence-pair classifiers (…Model, …ForSequenceClassification, and …ForPreTraining or …ForMaskedLM, whose pre-training heads it leaves out)"
+                )));
             }
-            None if bert_arch => {}
-            None => return Err(Error::config("no model_type: expected a BERT config (model_type \"bert\")")),
         }
-        if let Some(act) = raw.hidden_act.as_deref()
+        let distil = model_type == ModelType::DistilBert;
+        let act = if distil { raw.activation.as_deref() } else { raw.hidden_act.as_deref() };
+        if let Some(act) = act
             && act != "gelu"
         {
-            return Err(Error::config(format!("hidden_act \"{act}\" is not supported; only exact (erf) \"gelu\" is")));
+            let key = if distil { "activation" } else { "hidden_act" };
+            return Err(Error::config(format!("{key} \"{act}\" is not supported; only exact (erf) \"gelu\" is")));
         }
         if let Some(p) = raw.position_embedding_type.as_deref()
             && p != "absolute"
@@ -89,16 +162,34 @@ impl BertConfig {
                 None => Err(Error::config(format!("{name} is missing"))),
             }
         }
+        let (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size) = if distil {
+            (need(raw.dim, "dim")?, need(raw.n_layers, "n_layers")?, need(raw.n_heads, "n_heads")?, need(raw.hidden_dim, "hidden_dim")?)
+        } else {
+            (
+                need(raw.hidden_size, "hidden_size")?,
+                need(raw.num_hidden_layers, "num_hidden_layers")?,
+                need(raw.num_attention_heads, "num_attention_heads")?,
+                need(raw.intermediate_size, "intermediate_size")?,
+            )
+        };
+        let pad_token_id = raw.pad_token_id.unwrap_or(if model_type == ModelType::Roberta { 1 } else { 0 });
         let mut config = Self {
+            model_type,
             vocab_size: need(raw.vocab_size, "vocab_size")?,
-            hidden_size: need(raw.hidden_size, "hidden_size")?,
-            num_hidden_layers: need(raw.num_hidden_layers, "num_hidden_layers")?,
-            num_attention_heads: need(raw.num_attention_heads, "num_attention_heads")?,
-            intermediate_size: need(raw.intermediate_size, "intermediate_size")?,
+            hidden_size,
+            embedding_size: match model_type {
+                ModelType::Electra => raw.embedding_size.unwrap_or(hidden_size),
+                _ => hidden_size,
+            },
+            position_offset: if model_type == ModelType::Roberta { pad_token_id as usize + 1 } else { 0 },
+            num_hidden_layers,
+            num_attention_heads,
+            intermediate_size,
             max_position_embeddings: need(raw.max_position_embeddings, "max_position_embeddings")?,
-            type_vocab_size: raw.type_vocab_size.unwrap_or(2).max(1),
-            layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-12),
-            pad_token_id: raw.pad_token_id.unwrap_or(0),
+            type_vocab_size: if distil { 0 } else { raw.type_vocab_size.unwrap_or(2).max(1) },
+            // DistilBERT's LayerNorms are built with eps 1e-12 whatever the config says.
+            layer_norm_eps: if distil { 1e-12 } else { raw.layer_norm_eps.unwrap_or(1e-12) },
+            pad_token_id,
             labels: raw.id2label.and_then(|m| {
                 let mut v: Vec<(usize, String)> = m.into_iter().filter_map(|(k, l)| Some((k.parse().ok()?, l))).collect();
                 v.sort();
@@ -135,7 +226,7 @@ impl BertConfig {
                 config.hidden_size, config.num_attention_heads
             )));
         }
-        if config.max_position_embeddings < 2 {
+        if config.max_position_embeddings < config.position_offset + 2 {
             return Err(Error::config("max_position_embeddings must leave room for [CLS] and [SEP]"));
         }
         Ok(config)

@@ -102,7 +102,7 @@ impl Engine {
         let pooling = Pooling::from_sentence_transformers(files.modules, files.pooling)?;
         let max_seq_length = crate::config::max_seq_length(files.sentence_bert_config)?;
         // Checked before the weights are read: a tokenizer of another model fails fast.
-        TextTokenizer::from_bytes(files.tokenizer, config.max_position_embeddings, config.vocab_size)?;
+        TextTokenizer::from_bytes(files.tokenizer, config.max_input_len(), config.vocab_size)?;
         let (model, classifier) = match files.adapter {
             None => {
                 let model = Bert::load(&config, files.weights, &device)?;
@@ -146,8 +146,8 @@ impl Engine {
         // positions. Otherwise it is used as sentence-transformers uses it (embeddings, a probe
         // on them): truncated at the max_seq_length its sentence_bert_config.json declares.
         let max_len = match (&classifier, max_seq_length) {
-            (None, Some(n)) => n.min(config.max_position_embeddings),
-            _ => config.max_position_embeddings,
+            (None, Some(n)) => n.min(config.max_input_len()),
+            _ => config.max_input_len(),
         };
         let tokenizer = TextTokenizer::from_bytes(files.tokenizer, max_len, config.vocab_size)?;
         Ok(Self { model, tokenizer, max_len, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
@@ -231,9 +231,12 @@ impl Engine {
     /// truncated longest-first at the model's position limit. A token type the model has no
     /// embedding for (a pair given to a model with `type_vocab_size` 1) is an input error.
     pub fn tokenize_pair(&self, text: &str, text_pair: Option<&str>) -> Result<Encoded> {
-        let e = self.tokenizer.encode(text, text_pair)?;
+        let mut e = self.tokenizer.encode(text, text_pair)?;
         let types = self.config().type_vocab_size;
-        if let Some(&bad) = e.type_ids.iter().find(|&&s| s as usize >= types) {
+        if types <= 1 {
+            // DistilBERT and RoBERTa take no segment ids (their tokenizers return none): all 0.
+            e.type_ids.fill(0);
+        } else if let Some(&bad) = e.type_ids.iter().find(|&&s| s as usize >= types) {
             return Err(Error::input(format!(
                 "the tokenizer gives token type {bad}, but config.json's type_vocab_size is {types}: this model does not take sentence pairs"
             )));

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::analysis::Head;
 use crate::classifier::Input;
+use crate::config::ModelType;
 use crate::engine::{Engine, read};
 use crate::error::{Error, Result};
 use crate::lora::{NamedTensor, transpose};
@@ -24,6 +25,15 @@ pub struct Exported {
     pub parameters: usize,
 }
 
+/// A tensor's name in the family's *ForSequenceClassification, from BERT's name without prefix:
+/// the encoder under `bert.`/`distilbert.`/`roberta.`/`electra.`, the head outside it (BERT's
+/// pooler excepted, which BertModel holds).
+fn export_name(canonical: &str, model_type: ModelType) -> String {
+    let head = canonical.starts_with("classifier.") || (canonical.starts_with("pooler.") && model_type != ModelType::Bert);
+    let name = crate::weights::family_name(canonical, model_type);
+    if head { name } else { format!("{}{name}", model_type.prefix()) }
+}
+
 /// Exports `engine`'s model without the heads in `remove`. `config_json`: the checkpoint's own
 /// config.json, whose other keys are kept. Errors: a classifier that is not the checkpoint's own
 /// pooler + classifier (the linear probe sits on the mean-pooled embedding, which
@@ -32,7 +42,7 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
     let classifier = engine.classifier()?;
     if classifier.input != Input::Pooler {
         return Err(Error::classifier(
-            "this classifier reads the mean-pooled sentence embedding, which BertForSequenceClassification does not compute: export the fine-tuned model or a checkpoint with its own pooler and classifier",
+            "this classifier reads the mean-pooled sentence embedding, which a …ForSequenceClassification model does not compute: export the fine-tuned model or a checkpoint with its own pooler and classifier",
         ));
     }
     let c = engine.config();
@@ -83,14 +93,20 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
         out.push(NamedTensor { name: format!("{prefix}.bias"), shape: vec![d], values: read(n.bias.clone()).await? });
         Ok(())
     }
+    // BERT's names first, each family's at the end (`export_name`).
     let e = &model.embeddings;
-    push2(&mut tensors, "bert.embeddings.word_embeddings.weight".into(), &e.word_embeddings).await?;
-    push2(&mut tensors, "bert.embeddings.position_embeddings.weight".into(), &e.position_embeddings).await?;
-    push2(&mut tensors, "bert.embeddings.token_type_embeddings.weight".into(), &e.token_type_embeddings).await?;
-    norm(&mut tensors, "bert.embeddings.LayerNorm", &e.layer_norm).await?;
+    push2(&mut tensors, "embeddings.word_embeddings.weight".into(), &e.word_embeddings).await?;
+    push2(&mut tensors, "embeddings.position_embeddings.weight".into(), &e.position_embeddings).await?;
+    if let Some(types) = &e.token_type_embeddings {
+        push2(&mut tensors, "embeddings.token_type_embeddings.weight".into(), types).await?;
+    }
+    norm(&mut tensors, "embeddings.LayerNorm", &e.layer_norm).await?;
+    if let Some(project) = &e.project {
+        linear(&mut tensors, "embeddings_project", project).await?;
+    }
     let (d, dh) = (c.hidden_size, c.head_dim());
     for (i, layer) in model.layers.iter().enumerate() {
-        let p = format!("bert.encoder.layer.{i}");
+        let p = format!("encoder.layer.{i}");
         let a = &layer.attention;
         if zeroed.contains_key(&i) {
             for name in ["query", "key", "value"] {
@@ -112,14 +128,24 @@ pub async fn export(engine: &Engine, config_json: &[u8], remove: &[Head]) -> Res
         norm(&mut tensors, &format!("{p}.output.LayerNorm"), &layer.output_layer_norm).await?;
     }
     let pooler = model.pooler.as_ref().expect("a Pooler classifier implies a pooler");
-    linear(&mut tensors, "bert.pooler.dense", pooler).await?;
+    linear(&mut tensors, "pooler.dense", pooler).await?;
     linear(&mut tensors, "classifier", &classifier.linear).await?;
+    for t in &mut tensors {
+        t.name = export_name(&t.name, c.model_type);
+    }
     let weights = crate::lora::safetensors_bytes(&tensors)?;
 
     let mut config: Value = serde_json::from_slice(config_json).map_err(|e| Error::config(format!("not valid JSON ({e})")))?;
     let obj = config.as_object_mut().ok_or_else(|| Error::config("config.json is not an object"))?;
     let labels = &classifier.labels;
-    obj.insert("architectures".into(), json!(["BertForSequenceClassification"]));
+    let architecture = match c.model_type {
+        ModelType::Bert => "BertForSequenceClassification",
+        ModelType::DistilBert => "DistilBertForSequenceClassification",
+        ModelType::Roberta if obj.get("model_type").and_then(Value::as_str) == Some("xlm-roberta") => "XLMRobertaForSequenceClassification",
+        ModelType::Roberta => "RobertaForSequenceClassification",
+        ModelType::Electra => "ElectraForSequenceClassification",
+    };
+    obj.insert("architectures".into(), json!([architecture]));
     obj.insert("id2label".into(), Value::Object(labels.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect()));
     obj.insert("label2id".into(), Value::Object(labels.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect()));
     obj.insert("pruned_heads".into(), Value::Object(pruned.iter().filter(|(_, h)| !h.is_empty()).map(|(l, h)| (l.to_string(), json!(h))).collect()));

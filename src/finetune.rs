@@ -214,6 +214,12 @@ pub async fn fine_tune(
     let device = engine.device.clone();
     let base = &engine.model;
     let c = base.config.clone();
+    if c.model_type != crate::config::ModelType::Bert {
+        return Err(Error::input(format!(
+            "fine-tune: LoRA fine-tuning writes a BertForSequenceClassification adapter; this is a {:?} checkpoint",
+            c.model_type
+        )));
+    }
     let (d, nl, k) = (c.hidden_size, c.num_hidden_layers, labels.len());
     let pooler = base.pooler.as_ref().ok_or_else(|| Error::weights("fine-tune: the checkpoint has no pooler.dense to start from"))?;
     let mut rng = Rng::new(o.seed);

@@ -1,22 +1,108 @@
 //! Safetensors bytes → named f32 arrays, with every check done before the model is built.
 //!
-//! Names follow Hugging Face's BERT (`encoder.layer.0.attention.self.query.weight`); a `bert.`
-//! prefix (BertForSequenceClassification) is stripped and old `LayerNorm.gamma/beta` names are
-//! read as `weight/bias`. The model builder `take`s each tensor it expects with its shape;
-//! `finish` then rejects any tensor nobody took, so a wrong checkpoint never loads half-way.
+//! The model asks for tensors by Hugging Face BERT's names (`encoder.layer.0.attention.self.query.weight`);
+//! each family's own names map onto them ([`canonical`]): the `bert.`/`distilbert.`/`roberta.`/
+//! `electra.` prefix of a model with a head is stripped, DistilBERT's `q_lin`/…/`ffn.lin2` and
+//! the heads' dense layers (`pre_classifier`, `classifier.dense`, `classifier.out_proj`) are
+//! renamed, and old `LayerNorm.gamma/beta` names are read as `weight/bias`. Messages name a
+//! tensor as the checkpoint's family names it. The model builder `take`s each tensor it expects
+//! with its shape; `finish` then rejects any tensor nobody took, so a wrong checkpoint never
+//! loads half-way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
 
+use crate::config::ModelType;
 use crate::error::{Error, Result};
 use crate::lora::Adapter;
 
 /// Tensors that HF checkpoints carry but the model never reads.
 const IGNORED: &[&str] = &["embeddings.position_ids"];
 
+/// (the family's name, BERT's name) for the parts inside a layer and the classification head,
+/// most specific first; DistilBERT's layers also sit under `transformer.layer.`.
+fn renames(model_type: ModelType) -> &'static [(&'static str, &'static str)] {
+    match model_type {
+        ModelType::Bert => &[],
+        ModelType::DistilBert => &[
+            (".attention.q_lin.", ".attention.self.query."),
+            (".attention.k_lin.", ".attention.self.key."),
+            (".attention.v_lin.", ".attention.self.value."),
+            (".attention.out_lin.", ".attention.output.dense."),
+            (".sa_layer_norm.", ".attention.output.LayerNorm."),
+            (".ffn.lin1.", ".intermediate.dense."),
+            (".ffn.lin2.", ".output.dense."),
+            (".output_layer_norm.", ".output.LayerNorm."),
+        ],
+        ModelType::Roberta | ModelType::Electra => &[],
+    }
+}
+
+/// The head's dense layer and output, as each family names them, and BERT's names for them.
+fn head_renames(model_type: ModelType) -> &'static [(&'static str, &'static str)] {
+    match model_type {
+        ModelType::Bert => &[],
+        ModelType::DistilBert => &[("pre_classifier.", "pooler.dense.")],
+        ModelType::Roberta | ModelType::Electra => &[("classifier.dense.", "pooler.dense."), ("classifier.out_proj.", "classifier.")],
+    }
+}
+
+/// Pre-training heads each family's checkpoints may carry, left out as transformers leaves them
+/// out when it loads the encoder for classification.
+pub fn pretraining_heads(model_type: ModelType) -> &'static [&'static str] {
+    match model_type {
+        ModelType::Bert => &["cls."],
+        ModelType::DistilBert => &["vocab_transform.", "vocab_layer_norm.", "vocab_projector."],
+        ModelType::Roberta => &["lm_head."],
+        ModelType::Electra => &["discriminator_predictions.", "generator_predictions.", "generator_lm_head."],
+    }
+}
+
+/// The BERT name the model asks for, of a tensor named `name` in a `model_type` checkpoint.
+pub fn canonical(name: &str, model_type: ModelType) -> String {
+    let name = name.strip_prefix(model_type.prefix()).unwrap_or(name);
+    let mut name = match name.strip_suffix("LayerNorm.gamma") {
+        Some(stem) => format!("{stem}LayerNorm.weight"),
+        None => match name.strip_suffix("LayerNorm.beta") {
+            Some(stem) => format!("{stem}LayerNorm.bias"),
+            None => name.to_string(),
+        },
+    };
+    if model_type == ModelType::DistilBert
+        && let Some(rest) = name.strip_prefix("transformer.layer.")
+    {
+        name = format!("encoder.layer.{rest}");
+    }
+    if let Some((from, to)) = renames(model_type).iter().find(|(from, _)| name.contains(from)) {
+        name = name.replacen(from, to, 1);
+    }
+    if let Some((from, to)) = head_renames(model_type).iter().find(|(from, _)| name.starts_with(from)) {
+        name = name.replacen(from, to, 1);
+    }
+    name
+}
+
+/// The inverse of [`canonical`] (without a prefix), for messages: the name the family uses.
+pub fn family_name(canonical: &str, model_type: ModelType) -> String {
+    let mut name = canonical.to_string();
+    if let Some((from, to)) = head_renames(model_type).iter().find(|(_, to)| name.starts_with(to)) {
+        return name.replacen(to, from, 1);
+    }
+    if let Some((from, to)) = renames(model_type).iter().find(|(_, to)| name.contains(to)) {
+        name = name.replacen(to, from, 1);
+    }
+    if model_type == ModelType::DistilBert
+        && let Some(rest) = name.strip_prefix("encoder.layer.")
+    {
+        name = format!("transformer.layer.{rest}");
+    }
+    name
+}
+
 pub struct Weights<'a> {
+    model_type: ModelType,
     file: SafeTensors<'a>,
     /// canonical name → name in the file
     names: BTreeMap<String, String>,
@@ -25,19 +111,14 @@ pub struct Weights<'a> {
     adapter: Adapter,
 }
 
-fn canonical(name: &str) -> String {
-    let name = name.strip_prefix("bert.").unwrap_or(name);
-    if let Some(stem) = name.strip_suffix("LayerNorm.gamma") {
-        format!("{stem}LayerNorm.weight")
-    } else if let Some(stem) = name.strip_suffix("LayerNorm.beta") {
-        format!("{stem}LayerNorm.bias")
-    } else {
-        name.to_string()
-    }
-}
-
 impl<'a> Weights<'a> {
+    /// A BERT-named file (a classifier file, an adapter's base).
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        Self::parse_for(bytes, ModelType::Bert)
+    }
+
+    /// A checkpoint of `model_type`, its names mapped to BERT's.
+    pub fn parse_for(bytes: &'a [u8], model_type: ModelType) -> Result<Self> {
         if bytes.len() < 8 {
             return Err(Error::weights(format!("file is {} bytes long; a safetensors file starts with an 8-byte header length", bytes.len())));
         }
@@ -45,11 +126,11 @@ impl<'a> Weights<'a> {
             SafeTensors::deserialize(bytes).map_err(|e| Error::weights(format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
         let mut names = BTreeMap::new();
         for name in file.names() {
-            if let Some(previous) = names.insert(canonical(name), name.to_string()) {
+            if let Some(previous) = names.insert(canonical(name, model_type), name.to_string()) {
                 return Err(Error::weights(format!("tensors \"{previous}\" and \"{name}\" name the same weight")));
             }
         }
-        Ok(Self { file, names, taken: BTreeSet::new(), adapter: Adapter::default() })
+        Ok(Self { model_type, file, names, taken: BTreeSet::new(), adapter: Adapter::default() })
     }
 
     /// Merges `adapter` into the tensors as they are taken: its deltas are added to the
@@ -70,6 +151,11 @@ impl<'a> Weights<'a> {
                 s
             })
             .collect()
+    }
+
+    /// `canonical`'s name as this checkpoint's family writes it, for messages.
+    pub fn family_name(&self, canonical: &str) -> String {
+        family_name(canonical, self.model_type)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -104,7 +190,10 @@ impl<'a> Weights<'a> {
     }
 
     fn take_stored(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let stored = self.names.get(name).ok_or_else(|| Error::weights(format!("missing tensor \"{name}\" (expected shape {shape:?})")))?;
+        let stored = self
+            .names
+            .get(name)
+            .ok_or_else(|| Error::weights(format!("missing tensor \"{}\" (expected shape {shape:?})", family_name(name, self.model_type))))?;
         let view = self.file.tensor(stored).map_err(|e| Error::weights(format!("tensor \"{stored}\" cannot be read: {e}")))?;
         if view.shape() != shape {
             return Err(Error::weights(format!("tensor \"{stored}\" has shape {:?}, but config.json implies {shape:?}", view.shape())));
@@ -152,10 +241,14 @@ impl<'a> Weights<'a> {
             self.names.iter().filter(|(c, _)| !self.taken.contains(*c) && !IGNORED.contains(&c.as_str())).map(|(_, stored)| stored).collect();
         match unexpected.as_slice() {
             [] => Ok(()),
-            [one] => Err(Error::weights(format!("unexpected tensor \"{one}\": it does not belong to a BERT encoder with this config.json"))),
+            [one] => Err(Error::weights(format!(
+                "unexpected tensor \"{one}\": it does not belong to a {:?} encoder with this config.json",
+                self.model_type
+            ))),
             [first, rest @ ..] => Err(Error::weights(format!(
-                "unexpected tensor \"{first}\" (and {} more): they do not belong to a BERT encoder with this config.json",
-                rest.len()
+                "unexpected tensor \"{first}\" (and {} more): they do not belong to a {:?} encoder with this config.json",
+                rest.len(),
+                self.model_type
             ))),
         }
     }
@@ -210,7 +303,7 @@ pub fn merge_shards(index: &[u8], shards: &[(String, Vec<u8>)]) -> Result<Vec<u8
 /// The message for a PyTorch pickle where safetensors is needed, with the command that converts it.
 pub fn pytorch_bin_refusal(file: &str) -> Error {
     Error::weights(format!(
-        "{file} is a PyTorch pickle, which HIES Lab does not read (unpickling runs code); convert the folder once with: python3 -c \"import sys; from transformers import AutoModel; AutoModel.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[1], safe_serialization=True)\" FOLDER (AutoModelForSequenceClassification for a classifier)"
+        "{file} is a PyTorch pickle, which HIES Lab does not read (unpickling runs code). Convert the folder once with: python3 -c \"import sys; from transformers import AutoModelForSequenceClassification as M; M.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[1], safe_serialization=True)\" FOLDER"
     ))
 }
 
@@ -260,8 +353,26 @@ mod tests {
 
     #[test]
     fn canonical_names() {
-        assert_eq!(canonical("bert.encoder.layer.0.output.LayerNorm.gamma"), "encoder.layer.0.output.LayerNorm.weight");
-        assert_eq!(canonical("embeddings.LayerNorm.beta"), "embeddings.LayerNorm.bias");
-        assert_eq!(canonical("classifier.weight"), "classifier.weight");
+        let bert = ModelType::Bert;
+        assert_eq!(canonical("bert.encoder.layer.0.output.LayerNorm.gamma", bert), "encoder.layer.0.output.LayerNorm.weight");
+        assert_eq!(canonical("embeddings.LayerNorm.beta", bert), "embeddings.LayerNorm.bias");
+        assert_eq!(canonical("classifier.weight", bert), "classifier.weight");
+        // Each family's names, both ways.
+        for (t, stored, bert_name) in [
+            (ModelType::DistilBert, "distilbert.transformer.layer.1.attention.q_lin.weight", "encoder.layer.1.attention.self.query.weight"),
+            (ModelType::DistilBert, "distilbert.transformer.layer.0.attention.out_lin.bias", "encoder.layer.0.attention.output.dense.bias"),
+            (ModelType::DistilBert, "distilbert.transformer.layer.0.sa_layer_norm.weight", "encoder.layer.0.attention.output.LayerNorm.weight"),
+            (ModelType::DistilBert, "distilbert.transformer.layer.0.ffn.lin2.weight", "encoder.layer.0.output.dense.weight"),
+            (ModelType::DistilBert, "distilbert.transformer.layer.0.output_layer_norm.bias", "encoder.layer.0.output.LayerNorm.bias"),
+            (ModelType::DistilBert, "pre_classifier.weight", "pooler.dense.weight"),
+            (ModelType::Roberta, "roberta.encoder.layer.0.attention.output.dense.weight", "encoder.layer.0.attention.output.dense.weight"),
+            (ModelType::Roberta, "classifier.out_proj.bias", "classifier.bias"),
+            (ModelType::Electra, "classifier.dense.weight", "pooler.dense.weight"),
+            (ModelType::Electra, "electra.embeddings_project.weight", "embeddings_project.weight"),
+        ] {
+            assert_eq!(canonical(stored, t), bert_name, "{stored}");
+            let back = family_name(bert_name, t);
+            assert_eq!(back, stored.strip_prefix(t.prefix()).unwrap_or(stored), "{bert_name}");
+        }
     }
 }

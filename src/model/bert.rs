@@ -1,21 +1,23 @@
 use burn::tensor::{Device, Int, Tensor};
 
 use super::{Embeddings, Layer, Linear};
-use crate::config::BertConfig;
+use crate::config::{BertConfig, ModelType};
 use crate::error::{Error, Result};
 use crate::lora::Adapter;
 use crate::weights::Weights;
 
-/// A BERT encoder, plus the `pooler` and `classifier` of BertForSequenceClassification when the
-/// checkpoint has them.
+/// An encoder of the BERT family, plus its sequence-classification head when the checkpoint has
+/// one: a dense layer on the first token's state and an output layer, each family's own.
 #[derive(Clone, Debug)]
 pub struct Bert {
     pub config: BertConfig,
     pub embeddings: Embeddings,
     pub layers: Vec<Layer>,
-    /// `pooler.dense` (tanh applied on use), over the [CLS] state.
+    /// The dense layer on the [CLS] (<s>) state, its activation applied on use
+    /// ([`Bert::pooler_activation`]): BERT's `pooler.dense` (tanh), DistilBERT's `pre_classifier`
+    /// (ReLU), RoBERTa's `classifier.dense` (tanh), ELECTRA's `classifier.dense` (GELU).
     pub pooler: Option<Linear>,
-    /// `classifier` [hidden → num_labels].
+    /// `classifier` (RoBERTa, ELECTRA: `classifier.out_proj`) [hidden → num_labels].
     pub classifier: Option<Linear>,
     /// Tensors in the file that no part of this model reads: the pre-training heads
     /// (`cls.predictions.*`, `cls.seq_relationship.*` of BertForPreTraining / BertForMaskedLM),
@@ -41,7 +43,7 @@ impl Bert {
 
     /// The same with a LoRA adapter merged in as the tensors are read (`crate::lora`).
     pub fn load_with(config: &BertConfig, bytes: &[u8], adapter: Adapter, device: &Device) -> Result<Self> {
-        let mut w = Weights::parse(bytes)?.with_adapter(adapter);
+        let mut w = Weights::parse_for(bytes, config.model_type)?.with_adapter(adapter);
         let embeddings = Embeddings::load(&mut w, config, device)?;
         let layers = (0..config.num_hidden_layers).map(|i| Layer::load(&mut w, i, config, device)).collect::<Result<Vec<_>>>()?;
         let d = config.hidden_size;
@@ -49,15 +51,23 @@ impl Bert {
         let classifier = if w.contains("classifier.weight") {
             let labels = classifier_labels(&w)?;
             if pooler.is_none() {
-                return Err(Error::weights(
-                    "there is a \"classifier.weight\" but no \"pooler.dense.weight\": BertForSequenceClassification classifies tanh(pooler.dense(h[CLS])), and transformers would fill a missing pooler with random weights",
-                ));
+                return Err(Error::weights(format!(
+                    "there is a \"{}\" but no \"{}\": the classifier reads {}, and transformers would fill a missing layer with random weights",
+                    w.family_name("classifier.weight"),
+                    w.family_name("pooler.dense.weight"),
+                    match config.model_type {
+                        ModelType::Bert => "tanh(pooler.dense(h[CLS]))",
+                        ModelType::DistilBert => "relu(pre_classifier(h[CLS]))",
+                        ModelType::Roberta => "tanh(classifier.dense(h[<s>]))",
+                        ModelType::Electra => "gelu(classifier.dense(h[CLS]))",
+                    }
+                )));
             }
             Some(Linear::load(&mut w, "classifier", d, labels, device)?)
         } else {
             None
         };
-        let ignored = w.skip_prefix("cls.");
+        let ignored = crate::weights::pretraining_heads(config.model_type).iter().flat_map(|p| w.skip_prefix(p)).collect();
         w.finish()?;
         Ok(Self { config: config.clone(), embeddings, layers, pooler, classifier, ignored })
     }
@@ -128,12 +138,19 @@ impl Bert {
             .collect()
     }
 
-    /// `tanh(pooler.dense(h[CLS]))`, BertForSequenceClassification's sentence vector. [B, D]
+    /// The classification head's input: act(dense(h[CLS])), with the family's dense layer and
+    /// activation (BERT's pooler output; DistilBERT's ReLU(pre_classifier); RoBERTa's and
+    /// ELECTRA's classifier.dense with tanh and GELU). [B, D]
     pub fn pooler_output(&self, hidden: Tensor<3>) -> Option<Tensor<2>> {
         let pooler = self.pooler.as_ref()?;
         let [b, _, d] = hidden.dims();
         let cls = hidden.slice([0..b, 0..1, 0..d]).reshape([b, d]); // [B, D]
-        Some(pooler.forward2(cls).tanh())
+        let x = pooler.forward2(cls);
+        Some(match self.config.model_type {
+            ModelType::Bert | ModelType::Roberta => x.tanh(),
+            ModelType::DistilBert => burn::tensor::activation::relu(x),
+            ModelType::Electra => super::gelu::gelu(x),
+        })
     }
 }
 
@@ -158,7 +175,8 @@ impl Bert {
         let lin = |l: &Linear| n2(&l.weight) + n1(&l.bias);
         let ln = |l: &super::LayerNorm| n1(&l.weight) + n1(&l.bias);
         let e = &self.embeddings;
-        let mut n = n2(&e.word_embeddings) + n2(&e.position_embeddings) + n2(&e.token_type_embeddings) + ln(&e.layer_norm);
+        let mut n = n2(&e.word_embeddings) + n2(&e.position_embeddings) + e.token_type_embeddings.as_ref().map_or(0, n2) + ln(&e.layer_norm);
+        n += e.project.as_ref().map_or(0, lin);
         for layer in &self.layers {
             let a = &layer.attention;
             n += lin(&a.query) + lin(&a.key) + lin(&a.value) + lin(&a.output_dense) + ln(&a.output_layer_norm);

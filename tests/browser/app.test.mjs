@@ -383,24 +383,48 @@ test('your own model: bad files are explained and the old model keeps working; a
   }
 });
 
-test('a whole model folder with a sentence-pair task: files by name, two text boxes, transformers’ logits', { timeout: 600_000 }, async () => {
+/** Picks `tests/fixtures/tiny/NAME` as a folder (plus a README) in the page; returns the upload message. */
+async function uploadFolder(page, name) {
+  const folder = `${mkdtempSync(`${tmpdir()}/hies-folder-`)}/${name}`;
+  cpSync(`${root}/tests/fixtures/tiny/${name}`, folder, { recursive: true });
+  writeFileSync(`${folder}/README.md`, '# a model card\n');
+  await state(page, () => { document.querySelector('#upload-status').textContent = ''; });
+  await page.setInputFiles('#folder', folder);
+  await page.waitForFunction(() => /not loaded|Loaded |Missing/.test(document.querySelector('#upload-status').textContent), null, { timeout: 300_000 });
+  return page.textContent('#upload-status');
+}
+
+/** Every example of a tiny checkpoint through the page: ids, token types and logits (full and
+ *  sliced) against transformers' float64 ones; returns the largest difference. */
+async function logitsAgainstTransformers(page, name) {
+  const fx = JSON.parse(readFileSync(`${root}/tests/fixtures/tiny/${name}/expected.json`, 'utf8'));
+  const texts = fx.examples.map((e) => e.text), pairs = fx.examples.map((e) => e.text_pair);
+  const full = await page.evaluate(([t, p]) => window.hies.predict(t, undefined, p), [texts, pairs]);
+  const sliced = await page.evaluate(([t, p, heads]) => window.hies.predict(t, { heads, structural: true }, p), [texts, pairs, fx.mask_off]);
+  let worst = 0;
+  full.forEach((g, i) => {
+    assert.deepEqual([g.ids, g.token_type_ids], [fx.examples[i].input_ids, fx.examples[i].token_type_ids], `${name}: ids of example ${i}`);
+    g.logits.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - fx.examples[i].logits[j])); });
+    sliced[i].logits.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - fx.examples[i].sliced_logits[j])); });
+  });
+  assert.ok(worst <= 1e-4, `${name} logits (full and sliced): max |diff| ${worst}`);
+  console.log(`wasm CPU, ${name}: max |diff| of logits (full and sliced) vs transformers ${worst.toExponential(2)}`);
+  return fx;
+}
+
+test('a whole model folder with a sentence-pair task: files by name, two text boxes, transformers’ logits; DistilBERT too', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
     const page = await openPage(browser, server.app('backend=cpu&k=2'));
     await waitState(page, () => window.hies.state.scoresLive);
     // The folder as transformers saved it (vocab.txt, tokenizer_config.json, …) plus a README.
-    const folder = `${mkdtempSync(`${tmpdir()}/hies-folder-`)}/bert-pair`;
-    cpSync(`${root}/tests/fixtures/tiny/bert-pair`, folder, { recursive: true });
-    writeFileSync(`${folder}/README.md`, '# a model card\n');
-    await page.setInputFiles('#folder', folder);
-    await page.waitForFunction(() => /not loaded|Loaded |Missing/.test(document.querySelector('#upload-status').textContent), null, { timeout: 300_000 });
-    const msg = await page.textContent('#upload-status');
+    let msg = await uploadFolder(page, 'bert-pair');
     assert.match(msg, /Loaded BertForSequenceClassification: 2 layers × 4 heads, hidden 64, inputs up to 64 tokens; task: sentence pairs; labels entailment \/ neutral \/ contradiction; 16 examples/);
     assert.match(msg, /Not used: README\.md, expected\.json, special_tokens_map\.json, tokenizer_config\.json, vocab\.txt\./);
     await waitState(page, () => window.hies.state.scoresLive && window.hies.state.model.custom);
 
     // The second box shows the first example's pair; the attention view marks its tokens.
-    const fx = JSON.parse(readFileSync(`${root}/tests/fixtures/tiny/bert-pair/expected.json`, 'utf8'));
+    const fx = await logitsAgainstTransformers(page, 'bert-pair');
     const first = fx.examples[0];
     assert.equal(await page.inputValue('#sentence'), first.text);
     assert.equal(await page.inputValue('#sentence-pair'), first.text_pair);
@@ -409,21 +433,13 @@ test('a whole model folder with a sentence-pair task: files by name, two text bo
     const a = await state(page, () => window.hies.state.inspection);
     assert.deepEqual([a.ids, a.token_type_ids], [first.input_ids, first.token_type_ids]);
     assert.ok(await page.locator('#att-matrix text.segment-b').count() > 0, 'the second sentence’s tokens are marked');
-
-    // Every example: ids, token types and logits as transformers computes them (float64).
-    const got = await page.evaluate(([texts, pairs]) => window.hies.predict(texts, undefined, pairs), [fx.examples.map((e) => e.text), fx.examples.map((e) => e.text_pair)]);
-    let worst = 0;
-    got.forEach((g, i) => {
-      assert.deepEqual([g.ids, g.token_type_ids], [fx.examples[i].input_ids, fx.examples[i].token_type_ids]);
-      g.logits.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - fx.examples[i].logits[j])); });
-    });
-    assert.ok(worst <= 1e-4, `pair logits: max |diff| ${worst}`);
-    const masked = await page.evaluate(([texts, pairs, heads]) => window.hies.predict(texts, { heads, structural: true }, pairs),
-      [fx.examples.map((e) => e.text), fx.examples.map((e) => e.text_pair), fx.mask_off]);
-    masked.forEach((g, i) => g.logits.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - fx.examples[i].sliced_logits[j])); }));
-    assert.ok(worst <= 1e-4, `sliced pair logits: max |diff| ${worst}`);
-    console.log(`wasm CPU, BERT pair task: max |diff| of logits (full and sliced) ${worst.toExponential(2)}`);
     await page.locator('#attention-view').screenshot({ path: `${artifacts}/view-attention-pair.png` });
+
+    // DistilBERT: other names, no token types, ReLU head.
+    msg = await uploadFolder(page, 'distilbert');
+    assert.match(msg, /Loaded DistilBertForSequenceClassification: 2 layers × 4 heads, hidden 64, inputs up to 64 tokens; task: sentence pairs/);
+    await waitState(page, () => window.hies.state.scoresLive && window.hies.state.engine.architecture.startsWith('DistilBert'));
+    await logitsAgainstTransformers(page, 'distilbert');
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

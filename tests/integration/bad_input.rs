@@ -90,7 +90,22 @@ fn config_that_does_not_match_or_is_not_bert() {
         serde_json::to_vec(&v).unwrap()
     };
     let gpt2 = edit(&|v| v["model_type"] = "gpt2".into());
-    assert_says(&error(&gpt2, &m.weights, &m.tokenizer), ErrorKind::Config, &["config.json", "gpt2", "BERT"]);
+    assert_says(
+        &error(&gpt2, &m.weights, &m.tokenizer),
+        ErrorKind::Config,
+        &["config.json", "gpt2", "bert, distilbert, roberta, xlm-roberta and electra"],
+    );
+    let tokens = edit(&|v| v["architectures"] = serde_json::json!(["BertForTokenClassification"]));
+    assert_says(&error(&tokens, &m.weights, &m.tokenizer), ErrorKind::Config, &["BertForTokenClassification", "sentence-pair classifiers"]);
+    // A DistilBERT config over BERT weights: DistilBERT has no token types.
+    let distil = edit(&|v| {
+        *v = serde_json::json!({"model_type": "distilbert", "vocab_size": 30522, "dim": 384, "n_layers": 6, "n_heads": 12, "hidden_dim": 1536, "max_position_embeddings": 512});
+    });
+    assert_says(
+        &error(&distil, &m.weights, &m.tokenizer),
+        ErrorKind::Weights,
+        &["unexpected tensor \"embeddings.token_type_embeddings.weight\"", "DistilBert"],
+    );
 
     let wide = edit(&|v| v["hidden_size"] = 768.into());
     assert_says(&error(&wide, &m.weights, &m.tokenizer), ErrorKind::Weights, &["embeddings.word_embeddings.weight", "[30522, 384]", "[30522, 768]"]);

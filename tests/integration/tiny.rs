@@ -54,38 +54,30 @@ fn worst(got: &[f32], want: &[f64]) -> f64 {
     got.iter().zip(want).map(|(g, w)| (*g as f64 - w).abs()).fold(0.0, f64::max)
 }
 
-#[test]
-fn bert_sentence_pairs_match_transformers() {
-    let (engine, fx, examples) = load("bert-pair");
-    assert_eq!(engine.classifier().unwrap().labels, ["entailment", "neutral", "contradiction"]);
+/// One checkpoint against transformers: ids and token types, logits, masked and sliced logits,
+/// the first example's attention, HIS from head-mask gradients. Returns the largest differences
+/// (logits, masked and sliced, attention, HIS relative).
+fn check_against_transformers(name: &str) -> [f64; 4] {
+    let (engine, fx, examples) = load(name);
+    assert_eq!(engine.classifier().unwrap().labels, ["entailment", "neutral", "contradiction"], "{name}");
     assert_eq!(examples.len(), fx.examples.len());
-    let (mut logits_d, mut masked_d, mut sliced_d, mut attention_d) = (0f64, 0f64, 0f64, 0f64);
+    let (mut logits_d, mut pruned_d, mut attention_d) = (0f64, 0f64, 0f64);
     let sliced_model = engine.model.without_heads(&fx.mask_off);
     for (ex, want) in examples.iter().zip(&fx.examples) {
         assert_eq!((&ex.text, &ex.text_pair), (&want.text, &want.text_pair), "data.tsv is read as pairs");
         let enc = engine.encode(ex).unwrap();
-        assert_eq!(enc.ids, want.input_ids, "ids of {:?}", want.text_pair);
-        assert_eq!(enc.type_ids, want.token_type_ids);
+        assert_eq!(enc.ids, want.input_ids, "{name}: ids of {:?}", want.text_pair);
+        assert_eq!(enc.type_ids, want.token_type_ids, "{name}: token types");
         let input = [(ex.text.as_str(), ex.text_pair.as_deref())];
         logits_d = logits_d.max(worst(&pollster::block_on(engine.logits(&engine.model, &input, &[])).unwrap(), &want.logits));
-        masked_d = masked_d.max(worst(&pollster::block_on(engine.logits(&engine.model, &input, &fx.mask_off)).unwrap(), &want.masked_logits));
-        sliced_d = sliced_d.max(worst(&pollster::block_on(engine.logits(&sliced_model, &input, &[])).unwrap(), &want.sliced_logits));
+        pruned_d = pruned_d.max(worst(&pollster::block_on(engine.logits(&engine.model, &input, &fx.mask_off)).unwrap(), &want.masked_logits));
+        pruned_d = pruned_d.max(worst(&pollster::block_on(engine.logits(&sliced_model, &input, &[])).unwrap(), &want.sliced_logits));
         if let Some(att) = &want.attentions {
-            let (out, _) = engine.forward(&Batch::from_encoded(&[&enc], 0), None, true);
+            let (out, _) = engine.forward(&Batch::from_encoded(&[&enc], engine.config().pad_token_id), None, true);
             let got = pollster::block_on(read(burn::tensor::Tensor::cat(out.attentions, 0))).unwrap(); // [L, H, T, T]
             attention_d = attention_d.max(worst(&got, att));
         }
     }
-    eprintln!("bert-pair: max |diff| logits {logits_d:e}, masked {masked_d:e}, sliced {sliced_d:e}, attention {attention_d:e}");
-    assert!(logits_d <= 1e-4 && masked_d <= 1e-4 && sliced_d <= 1e-4, "logits {logits_d:e} masked {masked_d:e} sliced {sliced_d:e}");
-    assert!(attention_d <= 1e-5, "attention {attention_d:e}");
-
-    // The fixture tells pairs from two sentences run together: without token types the logits move.
-    let e0 = &examples[0];
-    let joined = format!("{} {}", e0.text, e0.text_pair.as_deref().unwrap());
-    let as_one = pollster::block_on(engine.logits(&engine.model, &[(joined.as_str(), None)], &[])).unwrap();
-    assert!(worst(&as_one, &fx.examples[0].logits) > 1e-2, "a pair read as one sentence would pass");
-
     // HIS from per-example head-mask gradients of the cross-entropy against the gold label.
     let s = pollster::block_on(engine.score(&examples, &[], ScoreOptions::default(), &mut |_, _| {})).unwrap();
     let mut his_d = 0f64;
@@ -94,26 +86,92 @@ fn bert_sentence_pairs_match_transformers() {
             his_d = his_d.max((g - w).abs() / w.abs());
         }
     }
-    eprintln!("bert-pair: HIS max relative diff {his_d:e}");
-    assert!(his_d <= 1e-3, "HIS relative {his_d:e}");
+    eprintln!("{name}: max |diff| logits {logits_d:.1e}, masked/sliced {pruned_d:.1e}, attention {attention_d:.1e}; HIS relative {his_d:.1e}");
+    assert!(logits_d <= 1e-4 && pruned_d <= 1e-4, "{name}: logits {logits_d:e}, masked/sliced {pruned_d:e}");
+    assert!(attention_d <= 1e-5, "{name}: attention {attention_d:e}");
+    assert!(his_d <= 1e-3, "{name}: HIS relative {his_d:e}");
+    [logits_d, pruned_d, attention_d, his_d]
 }
 
 #[test]
-fn bert_pair_passes_over_a_data_set_predict_what_transformers_does() {
+fn bert_sentence_pairs_match_transformers() {
+    check_against_transformers("bert-pair");
+    // The fixture tells pairs from two sentences run together: without token types the logits move.
     let (engine, fx, examples) = load("bert-pair");
-    let argmax = |v: &[f64]| v.iter().enumerate().fold((0, f64::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
-    let want_full: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.logits)).collect();
-    let want_masked: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.masked_logits)).collect();
-    // The streamed pass (random blocks) and the sorted totals pass (slices masked heads, runs
-    // [CLS] alone through the last layer) both carry the token types.
-    let set = engine.prepare(&examples, CacheBudget::new(1 << 20)).unwrap();
-    let variants = [Pruned::Mask(&fx.mask_off)];
-    let streamed = pollster::block_on(engine.stream(&set, &variants, &mut |_| {})).unwrap();
-    let sorted = pollster::block_on(engine.pass_sorted(&set, &variants, &mut |_| {})).unwrap();
-    for pass in [&streamed, &sorted] {
-        assert_eq!(pass.full, want_full);
-        assert_eq!(pass.pruned[0], want_masked);
+    let e0 = &examples[0];
+    let joined = format!("{} {}", e0.text, e0.text_pair.as_deref().unwrap());
+    let as_one = pollster::block_on(engine.logits(&engine.model, &[(joined.as_str(), None)], &[])).unwrap();
+    assert!(worst(&as_one, &fx.examples[0].logits) > 1e-2, "a pair read as one sentence would pass");
+}
+
+#[test]
+fn distilbert_roberta_xlm_roberta_and_electra_match_transformers() {
+    for name in ["distilbert", "roberta", "xlm-roberta", "electra"] {
+        check_against_transformers(name);
     }
+}
+
+/// Exporting each family writes its own *ForSequenceClassification: the same tensor names and
+/// shapes as the checkpoint transformers saved, and, with heads pruned, the pruned logits.
+#[test]
+fn every_family_exports_under_its_own_names() {
+    for name in ["bert-pair", "distilbert", "roberta", "xlm-roberta", "electra"] {
+        let (engine, fx, _) = load(name);
+        let config = std::fs::read(folder(name).join("config.json")).unwrap();
+        let whole = pollster::block_on(hies::export::export(&engine, &config, &[])).unwrap();
+        let original = std::fs::read(folder(name).join("model.safetensors")).unwrap();
+        let shapes = |bytes: &[u8]| {
+            let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+            let mut v: Vec<(String, Vec<usize>)> = st.tensors().into_iter().map(|(n, t)| (n, t.shape().to_vec())).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(shapes(&whole.weights), shapes(&original), "{name}: exported names and shapes");
+        let pruned = pollster::block_on(hies::export::export(&engine, &config, &fx.mask_off)).unwrap();
+        let files = hies::ModelFiles {
+            config: pruned.config.as_bytes(),
+            weights: &pruned.weights,
+            tokenizer: &std::fs::read(folder(name).join("tokenizer.json")).unwrap(),
+            modules: None,
+            pooling: None,
+            sentence_bert_config: None,
+            adapter: None,
+        };
+        let again = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut d = 0f64;
+        for want in &fx.examples {
+            let input = [(want.text.as_str(), want.text_pair.as_deref())];
+            d = d.max(worst(&pollster::block_on(again.logits(&again.model, &input, &[])).unwrap(), &want.sliced_logits));
+        }
+        assert!(d <= 1e-4, "{name}: the exported pruned model's logits differ from transformers' by {d:e}");
+    }
+}
+
+#[test]
+fn passes_over_a_data_set_predict_what_transformers_does() {
+    // Batched, so padded: RoBERTa's positions and every family's masks meet padding here.
+    for name in ["bert-pair", "distilbert", "roberta", "electra"] {
+        let (engine, fx, examples) = load(name);
+        let argmax = |v: &[f64]| v.iter().enumerate().fold((0, f64::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
+        let want_full: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.logits)).collect();
+        let want_masked: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.masked_logits)).collect();
+        // The streamed pass (random blocks) and the sorted totals pass (slices masked heads,
+        // runs [CLS] alone through the last layer) both carry the token types.
+        let set = engine.prepare(&examples, CacheBudget::new(1 << 20)).unwrap();
+        let variants = [Pruned::Mask(&fx.mask_off)];
+        let streamed = pollster::block_on(engine.stream(&set, &variants, &mut |_| {})).unwrap();
+        let sorted = pollster::block_on(engine.pass_sorted(&set, &variants, &mut |_| {})).unwrap();
+        for pass in [&streamed, &sorted] {
+            assert_eq!(pass.full, want_full, "{name}");
+            assert_eq!(pass.pruned[0], want_masked, "{name}");
+        }
+        // Batched logits too.
+        let inputs: Vec<(&str, Option<&str>)> = examples.iter().map(|e| (e.text.as_str(), e.text_pair.as_deref())).collect();
+        let batched = pollster::block_on(engine.logits(&engine.model, &inputs, &[])).unwrap();
+        let want: Vec<f64> = fx.examples.iter().flat_map(|e| e.logits.clone()).collect();
+        assert!(worst(&batched, &want) <= 1e-4, "{name}: batched logits");
+    }
+    let (engine, _, examples) = load("bert-pair");
     // And the session reads the pair file by label name and evaluates it.
     let session = Session::new(Arc::new(engine), SessionOptions::default());
     let parsed = session.parse_data(&std::fs::read_to_string(folder("bert-pair").join("data.tsv")).unwrap()).unwrap();
@@ -306,4 +364,32 @@ fn hies_classify_reads_pairs_and_labelled_files() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("no classifier of its own") && err.contains("--classifier"), "{err}");
     std::fs::remove_dir_all(&bare).unwrap();
+}
+
+#[test]
+fn a_family_checkpoint_with_a_tensor_missing_names_it_as_the_family_does() {
+    let dir = folder("distilbert");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| n != "distilbert.transformer.layer.1.ffn.lin2.bias").collect();
+    let weights = safetensors::serialize(kept, None).unwrap();
+    let (config, tokenizer) = (std::fs::read(dir.join("config.json")).unwrap(), std::fs::read(dir.join("tokenizer.json")).unwrap());
+    let files = hies::ModelFiles {
+        config: &config,
+        weights: &weights,
+        tokenizer: &tokenizer,
+        modules: None,
+        pooling: None,
+        sentence_bert_config: None,
+        adapter: None,
+    };
+    let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).err().expect("refused").to_string();
+    assert!(e.contains("missing tensor \"transformer.layer.1.ffn.lin2.bias\""), "{e}");
+    // And a DistilBERT classifier without pre_classifier says so in DistilBERT's words.
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| !n.starts_with("pre_classifier")).collect();
+    let weights = safetensors::serialize(kept, None).unwrap();
+    let files = hies::ModelFiles { weights: &weights, ..files };
+    let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).err().expect("refused").to_string();
+    assert!(e.contains("no \"pre_classifier.weight\"") && e.contains("relu(pre_classifier(h[CLS]))"), "{e}");
 }
