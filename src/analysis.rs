@@ -43,14 +43,36 @@ pub fn example_head_stats(probs: &[f32], heads: usize, t: usize, n: usize) -> Ve
 
 /// Min-max to [0, 1] over the whole grid; a constant grid maps to zeros (no NaN).
 pub fn min_max(g: &Grid) -> Grid {
-    let (lo, hi) = g.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    min_max_present(g, &[])
+}
+
+/// Min-max over the heads the model has: `absent` ([layer, head], sliced out of the checkpoint)
+/// neither set the range nor get a value other than 0.
+pub fn min_max_present(g: &Grid, absent: &[Head]) -> Grid {
+    let present = |l: usize, h: usize| !absent.contains(&(l, h));
+    let cells = g.iter().enumerate().flat_map(|(l, row)| row.iter().enumerate().filter(move |(h, _)| present(l, *h)).map(|(_, &x)| x));
+    let (lo, hi) = cells.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let span = hi - lo;
-    g.iter().map(|row| row.iter().map(|&x| if span > 0.0 { (x - lo) / span } else { 0.0 }).collect()).collect()
+    g.iter()
+        .enumerate()
+        .map(|(l, row)| row.iter().enumerate().map(|(h, &x)| if span > 0.0 && present(l, h) { (x - lo) / span } else { 0.0 }).collect())
+        .collect()
 }
 
 /// Min-max within each layer.
 pub fn min_max_per_layer(g: &Grid) -> Grid {
-    g.iter().flat_map(|row| min_max(&vec![row.clone()])).collect()
+    min_max_per_layer_present(g, &[])
+}
+
+/// Min-max within each layer over the heads it has.
+pub fn min_max_per_layer_present(g: &Grid, absent: &[Head]) -> Grid {
+    g.iter()
+        .enumerate()
+        .flat_map(|(l, row)| {
+            let here: Vec<Head> = absent.iter().filter(|a| a.0 == l).map(|&(_, h)| (0, h)).collect();
+            min_max_present(&vec![row.clone()], &here)
+        })
+        .collect()
 }
 
 /// How HIS is normalised after the per-example |∂L/∂ξ|; each step is a switch. Two named
@@ -117,8 +139,9 @@ impl Default for HisNorm {
 }
 
 /// `his_raw`: the mean over examples of |∂L/∂ξ|; `his_token_mean`: the mean over examples of
-/// |∂L/∂ξ| / (that example's real tokens). Returns HIS after the switches.
-pub fn normalize_his(his_raw: &Grid, his_token_mean: &Grid, norm: HisNorm) -> Grid {
+/// |∂L/∂ξ| / (that example's real tokens). Returns HIS after the switches; heads in `absent`
+/// (their gradient is 0: they are not in the model) stay out of the min-max.
+pub fn normalize_his(his_raw: &Grid, his_token_mean: &Grid, norm: HisNorm, absent: &[Head]) -> Grid {
     let mut his = if norm.token_mean { his_token_mean.clone() } else { his_raw.clone() };
     if norm.layer_l2 {
         for row in &mut his {
@@ -127,16 +150,27 @@ pub fn normalize_his(his_raw: &Grid, his_token_mean: &Grid, norm: HisNorm) -> Gr
         }
     }
     if norm.global_min_max {
-        his = min_max(&his);
+        his = min_max_present(&his, absent);
     }
     his
 }
 
-/// HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)). High = keep; the lowest are pruned first.
-pub fn hies(his: &Grid, entropy: &Grid, alpha: f64, per_layer: bool) -> Grid {
-    let mm = if per_layer { min_max_per_layer } else { min_max };
-    let (h, e) = (mm(his), mm(entropy));
-    h.iter().zip(&e).map(|(hr, er)| hr.iter().zip(er).map(|(a, b)| alpha * a + (1.0 - alpha) * (1.0 - b)).collect()).collect()
+/// HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)). High = keep; the lowest are pruned first. The
+/// min-max runs over the heads the model has; an `absent` head's cell is 0.
+pub fn hies(his: &Grid, entropy: &Grid, alpha: f64, per_layer: bool, absent: &[Head]) -> Grid {
+    let mm = if per_layer { min_max_per_layer_present } else { min_max_present };
+    let (h, e) = (mm(his, absent), mm(entropy, absent));
+    h.iter()
+        .zip(&e)
+        .enumerate()
+        .map(|(l, (hr, er))| {
+            hr.iter()
+                .zip(er)
+                .enumerate()
+                .map(|(k, (a, b))| if absent.contains(&(l, k)) { 0.0 } else { alpha * a + (1.0 - alpha) * (1.0 - b) })
+                .collect()
+        })
+        .collect()
 }
 
 /// Heads in pruning order: lowest score first, ties by (layer, head) so the order is the same
@@ -247,11 +281,11 @@ mod tests {
     fn hies_at_alpha_one_and_zero_is_the_single_criterion() {
         let his = vec![vec![0.1, 0.9, 0.4], vec![0.3, 0.2, 0.7]];
         let ae = vec![vec![2.0, 0.5, 1.0], vec![0.1, 3.0, 1.5]];
-        assert_eq!(hies(&his, &ae, 1.0, false), min_max(&his));
+        assert_eq!(hies(&his, &ae, 1.0, false, &[]), min_max(&his));
         let inv: Grid = min_max(&ae).iter().map(|r| r.iter().map(|x| 1.0 - x).collect()).collect();
-        assert_eq!(hies(&his, &ae, 0.0, false), inv);
+        assert_eq!(hies(&his, &ae, 0.0, false, &[]), inv);
         // Half-way: the mean of the two.
-        let half = hies(&his, &ae, 0.5, false);
+        let half = hies(&his, &ae, 0.5, false, &[]);
         assert!(close(half[0][1], 0.5 * 1.0 + 0.5 * (1.0 - 0.4 / 2.9)));
     }
 
@@ -270,14 +304,14 @@ mod tests {
         let raw = vec![vec![1.5, 2.0], vec![3.0, 4.0]];
         let per_token = vec![vec![0.3, 0.1], vec![0.6, 0.8]];
         let off = HisNorm { token_mean: false, layer_l2: false, global_min_max: false };
-        assert_eq!(normalize_his(&raw, &per_token, off), raw);
-        assert_eq!(normalize_his(&raw, &per_token, HisNorm { token_mean: true, ..off }), per_token);
-        let his = normalize_his(&raw, &per_token, HisNorm { layer_l2: true, ..off });
+        assert_eq!(normalize_his(&raw, &per_token, off, &[]), raw);
+        assert_eq!(normalize_his(&raw, &per_token, HisNorm { token_mean: true, ..off }, &[]), per_token);
+        let his = normalize_his(&raw, &per_token, HisNorm { layer_l2: true, ..off }, &[]);
         assert!(close(his[0][0], 0.6) && close(his[1][1], 0.8));
         // bertology: ℓ2 per layer makes both layers [0.6, 0.8], then min-max.
-        assert_eq!(normalize_his(&raw, &per_token, HisNorm::bertology()), vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
+        assert_eq!(normalize_his(&raw, &per_token, HisNorm::bertology(), &[]), vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
         // paper: the token means, min-maxed over the whole grid.
-        let his = normalize_his(&raw, &per_token, HisNorm::paper());
+        let his = normalize_his(&raw, &per_token, HisNorm::paper(), &[]);
         assert!(close(his[0][0], 2.0 / 7.0) && close(his[0][1], 0.0) && close(his[1][1], 1.0));
         assert_eq!(HisNorm::default().preset(), Some(Preset::Paper));
         assert_eq!(off.preset(), None);

@@ -165,6 +165,12 @@ impl Engine {
                 if ignored.len() > 2 { ", …" } else { "" }
             ));
         }
+        let absent = self.absent_heads().len();
+        if absent > 0 {
+            out.push(format!(
+                "{absent} heads were sliced out before this checkpoint was saved (config.json's pruned_heads): they count as pruned, first in every pruning order and left out of the min-max, and show as 0"
+            ));
+        }
         out
     }
 

@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::evaluate::EvalSet;
 use crate::flops;
-use crate::prune::Criterion;
+use crate::prune::{Criterion, keep_score};
 use crate::scores::ScoreOptions;
 
 /// What the check runs.
@@ -230,11 +230,11 @@ impl Engine {
             let mut sets = Vec::new();
             for (k, &seed) in o.seeds.iter().enumerate() {
                 let s = self.score(&data::sample(pool, n, seed), &[], scores, &mut |_, _| {}).await?;
-                let mut heads = analysis::prune_order(&s.hies, &[])[..half].to_vec();
+                let mut heads = analysis::prune_order(&keep_score(Criterion::Hies, &s, 0), &[])[..half].to_vec();
                 heads.sort();
                 sets.push(heads);
                 if n == o.n {
-                    let mut his = analysis::prune_order(&s.his, &[])[..half].to_vec();
+                    let mut his = analysis::prune_order(&keep_score(Criterion::His, &s, 0), &[])[..half].to_vec();
                     his.sort();
                     his_sets.push(his);
                 }

@@ -89,7 +89,17 @@ impl Criterion {
 }
 
 /// Higher = keep. Entropy: high entropy (diffuse) goes first; the others: low goes first.
+/// Heads the checkpoint no longer has score −∞: they are pruned already, so every order starts
+/// with them and a count of heads to prune includes them.
 pub fn keep_score(criterion: Criterion, scores: &Scores, random_seed: u64) -> Grid {
+    let mut keep = criterion_score(criterion, scores, random_seed);
+    for &(l, h) in &scores.absent_heads {
+        keep[l][h] = f64::NEG_INFINITY;
+    }
+    keep
+}
+
+fn criterion_score(criterion: Criterion, scores: &Scores, random_seed: u64) -> Grid {
     match criterion {
         Criterion::Hies => scores.hies.clone(),
         Criterion::His => scores.his.clone(),
@@ -169,6 +179,7 @@ impl Engine {
             hies: zeros.clone(),
             confidence: zeros,
             weight_norm: self.weight_norms().await?,
+            absent_heads: self.absent_heads(),
             options,
         })
     }

@@ -52,8 +52,8 @@ pub struct ModelInfo {
     pub labels: Vec<String>,
     pub parameters: usize,
     /// Heads the checkpoint no longer has (config.json's `pruned_heads` and `hies_zeroed_heads`),
-    /// as [layer, head]. Their cells in every [L × H] grid are zeros, and the min-max
-    /// normalisation and the pruning orders still count them: say so wherever scores are shown.
+    /// as [layer, head]: their cells in every [L × H] grid are 0, the min-max leaves them out and
+    /// every pruning order starts with them (`Scores::absent_heads`; a notice says so).
     pub absent_heads: Vec<(usize, usize)>,
     /// config.json's first `architectures` entry ("BertModel" when it names none).
     pub architecture: String,

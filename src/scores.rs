@@ -58,6 +58,12 @@ pub struct Scores {
     pub confidence: Grid,
     /// ℓ2 norm of the head's query/key/value weights and its attention.output.dense inputs.
     pub weight_norm: Grid,
+    /// Heads the checkpoint no longer has (sliced out before it was saved), as [layer, head]:
+    /// their cells are 0, the min-max leaves them out, and every pruning order puts them first
+    /// (they are pruned already).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub absent_heads: Vec<(usize, usize)>,
     pub options: ScoreOptions,
 }
 
@@ -76,8 +82,9 @@ impl Scores {
 
     /// Recomputes `his` and `hies` for other switches; no model run needed.
     pub fn with_options(&self, options: ScoreOptions) -> Self {
-        let his = analysis::normalize_his(&self.his_raw, &self.his_token_mean, options.his_norm);
-        let hies = analysis::hies(&his, &self.entropy, options.alpha, options.per_layer_min_max);
+        let absent = &self.absent_heads;
+        let his = analysis::normalize_his(&self.his_raw, &self.his_token_mean, options.his_norm, absent);
+        let hies = analysis::hies(&his, &self.entropy, options.alpha, options.per_layer_min_max, absent);
         Self { his, hies, alpha: options.alpha, options, ..self.clone() }
     }
 }
@@ -147,9 +154,10 @@ impl Engine {
         let mean = |g: Grid| -> Grid { g.into_iter().map(|r| r.into_iter().map(|x| x / n).collect()).collect() };
         let tokens: usize = lens.iter().sum();
         let (his_raw, his_token_mean) = (mean(grad_sum), mean(grad_per_token));
-        let his = analysis::normalize_his(&his_raw, &his_token_mean, options.his_norm);
+        let absent = self.absent_heads();
+        let his = analysis::normalize_his(&his_raw, &his_token_mean, options.his_norm, &absent);
         let entropy = mean(ent);
-        let hies = analysis::hies(&his, &entropy, options.alpha, options.per_layer_min_max);
+        let hies = analysis::hies(&his, &entropy, options.alpha, options.per_layer_min_max, &absent);
         Ok(Scores {
             layers: l,
             heads: h,
@@ -165,8 +173,20 @@ impl Engine {
             hies,
             confidence: mean(conf),
             weight_norm: self.weight_norms().await?,
+            absent_heads: absent,
             options,
         })
+    }
+
+    /// Heads the checkpoint no longer has (config.json's `pruned_heads`, `hies_zeroed_heads`).
+    pub fn absent_heads(&self) -> Vec<(usize, usize)> {
+        let h = self.config().num_attention_heads;
+        self.model
+            .layers
+            .iter()
+            .enumerate()
+            .flat_map(|(l, layer)| (0..h).filter(|k| !layer.attention.heads.contains(k)).map(move |k| (l, k)))
+            .collect()
     }
 
     /// ℓ2 norm per head over its query/key/value output features and the attention.output.dense

@@ -203,13 +203,7 @@ impl Session {
             classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),
             labels: e.classifier.as_ref().map(|c| c.labels.clone()).unwrap_or_default(),
             parameters: e.num_params(&e.model),
-            absent_heads: e
-                .model
-                .layers
-                .iter()
-                .enumerate()
-                .flat_map(|(l, layer)| (0..c.num_attention_heads).filter(|h| !layer.attention.heads.contains(h)).map(move |h| (l, h)))
-                .collect(),
+            absent_heads: e.absent_heads(),
             architecture: c.architectures.first().cloned().unwrap_or_else(|| "BertModel".to_string()),
             notices: e.notices(),
             sentence_pairs: self.evaluation.borrow().as_ref().and_then(|s| s.examples().first().map(|x| x.text_pair.is_some())).unwrap_or(false),

@@ -16,6 +16,7 @@ use crate::data::{self, Example};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::evaluate::EvalSet;
+use crate::prune::{Criterion, keep_score};
 use crate::scores::ScoreOptions;
 
 /// The grid of a sweep.
@@ -113,7 +114,7 @@ impl Engine {
                 .iter()
                 .map(|&alpha| {
                     let s = scores.with_options(ScoreOptions { alpha, ..o.scores });
-                    let order = analysis::prune_order(&s.hies, &[]);
+                    let order = analysis::prune_order(&keep_score(Criterion::Hies, &s, 0), &[]);
                     o.ratios
                         .iter()
                         .map(|&r| {

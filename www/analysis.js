@@ -2,14 +2,17 @@
 // while the worker is busy. It mirrors src/analysis.rs and src/prune.rs (keep_score, hies,
 // select_pruned, SplitMix64); the browser tests check it against the native CLI.
 
-export function minMax(g) {
-  const flat = g.flat();
+/** Min-max over the heads the model has (`absent`: [layer, head] sliced out, left at 0). */
+export function minMax(g, absent = []) {
+  const gone = new Set(absent.map(([l, h]) => `${l}.${h}`));
+  const present = (l, h) => !gone.has(`${l}.${h}`);
+  const flat = g.flatMap((row, l) => row.filter((_, h) => present(l, h)));
   const lo = Math.min(...flat), hi = Math.max(...flat);
   const span = hi - lo;
-  return g.map((row) => row.map((x) => (span > 0 ? (x - lo) / span : 0)));
+  return g.map((row, l) => row.map((x, h) => (span > 0 && present(l, h) ? (x - lo) / span : 0)));
 }
 
-const minMaxPerLayer = (g) => g.map((row) => minMax([row])[0]);
+const minMaxPerLayer = (g, absent = []) => g.map((row, l) => minMax([row], absent.filter(([al]) => al === l).map(([, h]) => [0, h]))[0]);
 
 /** The HIS presets, as src/analysis.rs `Preset::his_norm`. */
 export const PRESETS = {
@@ -24,14 +27,16 @@ export function normalizeHis(scores, preset) {
   let his = (norm.token_mean ? scores.his_token_mean : scores.his_raw).map((r) => [...r]);
   // Σx² then √, in the order src/analysis.rs adds (Math.hypot rounds differently and would flip ties).
   if (norm.layer_l2) his = his.map((row) => { const n = Math.sqrt(row.reduce((a, x) => a + x * x, 0)); return row.map((x) => x / (n + 1e-20)); });
-  return norm.global_min_max ? minMax(his) : his;
+  return norm.global_min_max ? minMax(his, scores.absent_heads ?? []) : his;
 }
 
-/** HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)), min-max over all heads or within each layer. */
-export function hies(his, entropy, alpha, perLayer = false) {
+/** HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)), min-max over all heads or within each layer, over
+ *  the heads the model has (an absent head's cell is 0). */
+export function hies(his, entropy, alpha, perLayer = false, absent = []) {
   const mm = perLayer ? minMaxPerLayer : minMax;
-  const h = mm(his), e = mm(entropy);
-  return h.map((row, l) => row.map((x, k) => alpha * x + (1 - alpha) * (1 - e[l][k])));
+  const h = mm(his, absent), e = mm(entropy, absent);
+  const gone = new Set(absent.map(([l, k]) => `${l}.${k}`));
+  return h.map((row, l) => row.map((x, k) => (gone.has(`${l}.${k}`) ? 0 : alpha * x + (1 - alpha) * (1 - e[l][k]))));
 }
 
 /** The preset a ScoreOptions' `his_norm` equals, or 'custom'. */
@@ -44,7 +49,7 @@ export function presetOf(norm) {
 export function rescore(scores, o) {
   const his = normalizeHis(scores, o.preset);
   const options = { alpha: o.alpha, his_norm: PRESETS[o.preset], per_layer_min_max: o.per_layer_min_max };
-  return { ...scores, his, hies: hies(his, scores.entropy, o.alpha, o.per_layer_min_max), alpha: o.alpha, options };
+  return { ...scores, his, hies: hies(his, scores.entropy, o.alpha, o.per_layer_min_max, scores.absent_heads ?? []), alpha: o.alpha, options };
 }
 
 // SplitMix64, as src/rng.rs, on BigInt.
@@ -61,8 +66,15 @@ function* splitmix(seed) {
   }
 }
 
-/** Higher = keep, per criterion (entropy: diffuse heads go first); `o` as for `rescore`. */
+/** Higher = keep, per criterion (entropy: diffuse heads go first); `o` as for `rescore`. Heads the
+ *  checkpoint no longer has score −∞: pruned already, first in every order (src/prune.rs). */
 export function keepScore(criterion, scores, o, seed) {
+  const keep = criterionScore(criterion, scores, o, seed).map((row) => [...row]);
+  for (const [l, h] of scores.absent_heads ?? []) keep[l][h] = -Infinity;
+  return keep;
+}
+
+function criterionScore(criterion, scores, o, seed) {
   switch (criterion) {
     case 'hies': return rescore(scores, o).hies;
     case 'his': return normalizeHis(scores, o.preset);
@@ -80,7 +92,8 @@ export function keepScore(criterion, scores, o, seed) {
 /** The `count` heads with the lowest keep score, ties by (layer, head). */
 export function selectPruned(keep, count) {
   const heads = keep.flatMap((row, l) => row.map((_, h) => [l, h]));
-  heads.sort((a, b) => keep[a[0]][a[1]] - keep[b[0]][b[1]] || a[0] - b[0] || a[1] - b[1]);
+  // −∞ − −∞ is NaN: equal scores (absent heads among themselves) fall through to (layer, head).
+  heads.sort((a, b) => (keep[a[0]][a[1]] === keep[b[0]][b[1]] ? 0 : keep[a[0]][a[1]] - keep[b[0]][b[1]]) || a[0] - b[0] || a[1] - b[1]);
   return heads.slice(0, count);
 }
 

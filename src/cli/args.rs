@@ -325,13 +325,6 @@ pub fn open_session(
     for notice in session.info().notices {
         eprintln!("hies: note: {notice}");
     }
-    let absent = session.info().absent_heads;
-    if !absent.is_empty() {
-        eprintln!(
-            "hies: warning: this checkpoint no longer has {} heads (config.json's pruned_heads): they score as zeros, and min-max and pruning orders still count them",
-            absent.len()
-        );
-    }
     if let Some(score) = score {
         session.set_calibration(read_examples(&session, score.data_path(assets))?);
     }

@@ -17,13 +17,20 @@ fn grid(rng: &mut Rng, coarse: bool) -> Grid {
     (0..6).map(|_| (0..12).map(|_| if coarse { (rng.next_f64() * 5.0).round() / 5.0 } else { rng.next_f64() * 3.0 }).collect()).collect()
 }
 
-fn scores(seed: u64, coarse: bool) -> Scores {
+/// Random grids; `absent` heads (sliced out of a checkpoint) score 0 as the engine gives them.
+fn scores(seed: u64, coarse: bool, absent: &[(usize, usize)]) -> Scores {
     let mut rng = Rng::new(seed);
     let his_raw = grid(&mut rng, coarse);
     let his_token_mean = grid(&mut rng, coarse);
     let entropy = grid(&mut rng, coarse);
     let confidence = grid(&mut rng, coarse);
     let weight_norm = grid(&mut rng, coarse);
+    let zero = |mut g: Vec<Vec<f64>>| {
+        absent.iter().for_each(|&(l, h)| g[l][h] = 0.0);
+        g
+    };
+    let (his_raw, his_token_mean, entropy, confidence, weight_norm) =
+        (zero(his_raw), zero(his_token_mean), zero(entropy), zero(confidence), zero(weight_norm));
     let s = Scores {
         layers: 6,
         heads: 12,
@@ -39,6 +46,7 @@ fn scores(seed: u64, coarse: bool) -> Scores {
         hies: his_raw,
         confidence,
         weight_norm,
+        absent_heads: absent.to_vec(),
         options: ScoreOptions::default(),
     };
     s.with_options(ScoreOptions::default())
@@ -46,8 +54,10 @@ fn scores(seed: u64, coarse: bool) -> Scores {
 
 fn golden() -> Value {
     let mut cases = Vec::new();
-    for (seed, coarse) in [(11, false), (12, true)] {
-        let s = scores(seed, coarse);
+    // The third: a checkpoint with heads sliced out already, one whole layer among them.
+    let absent: Vec<(usize, usize)> = [(0, 3), (2, 0), (2, 7)].into_iter().chain((0..12).map(|h| (4, h))).collect();
+    for (seed, coarse, absent) in [(11, false, &[][..]), (12, true, &[][..]), (13, false, &absent[..])] {
+        let s = scores(seed, coarse, absent);
         for info in catalogue() {
             let hies = info.id == Criterion::Hies;
             let alphas: &[f64] = if hies { &[0.0, 0.3, 0.5, 1.0] } else { &[0.5] };
@@ -60,7 +70,7 @@ fn golden() -> Value {
                 let order = analysis::prune_order(&keep, &[]);
                 cases.push(json!({
                     "criterion": info.id, "alpha": alpha, "seed": random_seed, "preset": preset, "per_layer_min_max": per_layer_min_max,
-                    "scores": { "his_raw": s.his_raw, "his_token_mean": s.his_token_mean, "entropy": s.entropy, "confidence": s.confidence, "weight_norm": s.weight_norm },
+                    "scores": { "his_raw": s.his_raw, "his_token_mean": s.his_token_mean, "entropy": s.entropy, "confidence": s.confidence, "weight_norm": s.weight_norm, "absent_heads": s.absent_heads },
                     "keep": keep, "order": order, "pruned_22": analysis::select_pruned(&keep, 22, false, &[]),
                 }));
             }

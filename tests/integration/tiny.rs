@@ -393,3 +393,40 @@ fn a_family_checkpoint_with_a_tensor_missing_names_it_as_the_family_does() {
     let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).err().expect("refused").to_string();
     assert!(e.contains("no \"pre_classifier.weight\"") && e.contains("relu(pre_classifier(h[CLS]))"), "{e}");
 }
+
+/// A checkpoint saved with heads sliced out: they count as pruned (first in every order), the
+/// min-max leaves them out, and the loading notice says so.
+#[test]
+fn heads_sliced_out_before_saving_count_as_pruned_and_stay_out_of_the_min_max() {
+    let (engine, fx, examples) = load("bert-pair");
+    let config = std::fs::read(folder("bert-pair").join("config.json")).unwrap();
+    let pruned = pollster::block_on(hies::export::export(&engine, &config, &fx.mask_off)).unwrap();
+    let tokenizer = std::fs::read(folder("bert-pair").join("tokenizer.json")).unwrap();
+    let files = hies::ModelFiles {
+        config: pruned.config.as_bytes(),
+        weights: &pruned.weights,
+        tokenizer: &tokenizer,
+        modules: None,
+        pooling: None,
+        sentence_bert_config: None,
+        adapter: None,
+    };
+    let again = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).unwrap();
+    let mut absent = fx.mask_off.clone();
+    absent.sort();
+    assert_eq!(again.absent_heads(), absent);
+    assert!(again.notices().iter().any(|n| n.contains("4 heads were sliced out") && n.contains("count as pruned")), "{:?}", again.notices());
+    let s = pollster::block_on(again.score(&examples, &[], ScoreOptions::default(), &mut |_, _| {})).unwrap();
+    assert_eq!(s.absent_heads, absent);
+    let present: Vec<f64> = (0..2).flat_map(|l| (0..4).map(move |h| (l, h))).filter(|x| !absent.contains(x)).map(|(l, h)| s.his[l][h]).collect();
+    let (lo, hi) = present.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert_eq!((lo, hi), (0.0, 1.0), "HIS min-max over the 4 heads the model has: {:?}", s.his);
+    assert!(absent.iter().all(|&(l, h)| s.his[l][h] == 0.0 && s.hies[l][h] == 0.0));
+    for criterion in [hies::prune::Criterion::Hies, hies::prune::Criterion::Entropy, hies::prune::Criterion::WeightNorm] {
+        let keep = hies::prune::keep_score(criterion, &s, 0);
+        let mut first = hies::analysis::select_pruned(&keep, 4, false, &[]);
+        first.sort();
+        assert_eq!(first, absent, "{criterion:?}: the absent heads come first");
+        assert_eq!(hies::analysis::select_pruned(&keep, 6, false, &[]).len(), 6);
+    }
+}

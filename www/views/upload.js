@@ -123,12 +123,9 @@ export function mountUpload(root, { onFiles, onDefault }) {
     say(`Loading ${esc(picked.name)}${picked.data ? ` with ${esc(picked.data.evaluation.name)}` : ' with the default Rotten Tomatoes sentences'}…${notUsed}`);
     try {
       const info = await onFiles(picked);
-      const absent = info.absent_heads.length
-        ? ` Note: ${info.absent_heads.length} heads were already sliced out of this checkpoint (its config.json's pruned_heads); their cells show zeros, and the normalisation and the pruning order still count them.`
-        : '';
       const notices = info.notices.map((n) => ` Note: ${esc(n)}.`).join('');
       const task = info.sentence_pairs ? 'sentence pairs' : 'single sentences';
-      say(`Loaded ${esc(info.architecture)}: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, inputs up to ${info.max_len} tokens; task: ${task}; labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} examples for evaluation. Everything below now uses it.${notUsed}${notices}${absent}`, !!absent);
+      say(`Loaded ${esc(info.architecture)}: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, inputs up to ${info.max_len} tokens; task: ${task}; labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} examples for evaluation. Everything below now uses it.${notUsed}${notices}`);
     } catch (e) {
       say(`Your model was not loaded: ${esc(e.message)}. The previous model is still in use.`, true);
     }
