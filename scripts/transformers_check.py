@@ -76,7 +76,50 @@ def check(folder, prune, texts):
     }
 
 
+def layer_heads(model):
+    """Heads each layer was built with, whatever the family's attribute names."""
+    base = model.base_model
+    if hasattr(base, "transformer"):  # DistilBERT
+        return [layer.attention.n_heads for layer in base.transformer.layer]
+    return [layer.attention.self.num_attention_heads for layer in base.encoder.layer]
+
+
+def check_family(name, prune, tmp):
+    """`hies export` of a tiny checkpoint (tests/fixtures/tiny/NAME) with `prune`, loaded by
+    transformers; logits on its sentence pairs."""
+    source = os.path.join(ROOT, "tests", "fixtures", "tiny", name)
+    folder = os.path.join(tmp, f"{name}-{len(prune)}")
+    args = [os.environ.get("HIES_BIN") or os.path.join(ROOT, "scripts", "hies"), "export", "--model", source, "--out", folder,
+            "--prune", ",".join(f"{l}.{h}" for l, h in prune)]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    model, info = AutoModelForSequenceClassification.from_pretrained(folder, output_loading_info=True)
+    problems = {k: v for k, v in info.items() if v}
+    if problems:
+        sys.exit(f"transformers_check: {name}: from_pretrained reported {problems}")
+    model = model.double().eval()
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    expected = json.load(open(os.path.join(source, "expected.json")))
+    sentences = []
+    with torch.no_grad():
+        for e in expected["examples"]:
+            enc = tokenizer(e["text"], e["text_pair"], return_tensors="pt")
+            sentences.append({"text": e["text"], "text_pair": e["text_pair"], "logits": [float(x) for x in model(**enc).logits[0]]})
+    return {
+        "model": name, "prune": prune, "architectures": model.config.architectures,
+        "files": {f: sha256(os.path.join(folder, f)) for f in ("model.safetensors", "config.json")},
+        "heads_per_layer": layer_heads(model),
+        "sentences": sentences,
+    }
+
+
 def main():
+    families = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("bert-pair", "distilbert", "roberta", "xlm-roberta", "electra"):
+            mask_off = json.load(open(os.path.join(ROOT, "tests", "fixtures", "tiny", name, "expected.json")))["mask_off"]
+            families.append(check_family(name, mask_off, tmp))
+        # A whole layer gone, in DistilBERT's names: the zero stand-in head.
+        families.append(check_family("distilbert", [[0, 1]] + [[1, h] for h in range(4)], tmp))
     export = json.load(open(os.path.join(ROOT, "tests", "fixtures", "export.json")))
     texts = [s["text"] for s in export["sentences"]]
     cases = []
@@ -89,11 +132,11 @@ def main():
             subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
             cases.append(check(folder, prune, texts))
     out = {"generator": "scripts/transformers_check.py (AutoModelForSequenceClassification, float64)",
-           "transformers": transformers.__version__, "torch": torch.__version__, "cases": cases}
+           "transformers": transformers.__version__, "torch": torch.__version__, "cases": cases, "families": families}
     with open(OUT, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
-    print(f"wrote {os.path.relpath(OUT, ROOT)}: heads per layer {[c['heads_per_layer'] for c in cases]}")
+    print(f"wrote {os.path.relpath(OUT, ROOT)}: heads per layer {[c['heads_per_layer'] for c in cases + families]}")
 
 
 if __name__ == "__main__":

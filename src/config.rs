@@ -114,6 +114,7 @@ impl BertConfig {
             activation: Option<String>,
             // ELECTRA
             embedding_size: Option<usize>,
+            problem_type: Option<String>,
             id2label: Option<std::collections::BTreeMap<String, String>>,
             #[serde(default)]
             pruned_heads: std::collections::BTreeMap<String, Vec<usize>>,
@@ -135,6 +136,21 @@ impl BertConfig {
             if !ok {
                 return Err(Error::config(format!(
                     "architectures says {arch}: HIES Lab measures sentence and sentence-pair classifiers (…Model, …ForSequenceClassification, and …ForPreTraining or …ForMaskedLM, whose pre-training heads it leaves out)"
+                )));
+            }
+        }
+        // transformers picks the loss from problem_type: anything but single-label
+        // classification means logits that argmax and softmax cross-entropy misread.
+        match raw.problem_type.as_deref() {
+            None | Some("single_label_classification") => {}
+            Some("regression") => {
+                return Err(Error::config(
+                    "problem_type is \"regression\": regression heads (STS-B and the like) are not supported yet; HIES Lab measures single-label classifiers",
+                ));
+            }
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "problem_type is \"{other}\": HIES Lab measures single-label classifiers (softmax over the labels, cross-entropy for HIS)"
                 )));
             }
         }

@@ -85,6 +85,25 @@ fn exported_pruned_checkpoint_matches_the_reference_and_loads_back() {
 struct TransformersFixture {
     transformers: String,
     cases: Vec<TransformersCase>,
+    families: Vec<FamilyCase>,
+}
+
+/// `hies export` of a tiny checkpoint of one family (tests/fixtures/tiny/), as transformers loaded it.
+#[derive(Deserialize)]
+struct FamilyCase {
+    model: String,
+    prune: Vec<(usize, usize)>,
+    architectures: Vec<String>,
+    files: std::collections::BTreeMap<String, String>,
+    heads_per_layer: Vec<usize>,
+    sentences: Vec<FamilySentence>,
+}
+
+#[derive(Deserialize)]
+struct FamilySentence {
+    text: String,
+    text_pair: String,
+    logits: Vec<f64>,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +169,43 @@ fn transformers_loads_the_exported_folders_and_computes_our_logits() {
             assert!(std::fs::read(out.join(name)).unwrap() == std::fs::read(again.join(name)).unwrap(), "{name} changed on re-export");
         }
         let _ = std::fs::remove_dir_all(&again);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// Every family's export, pruned (DistilBERT also with a whole layer gone): the bytes
+/// transformers loaded (under its own *ForSequenceClassification, nothing missing or unexpected)
+/// and its logits, reloaded here.
+#[test]
+fn transformers_loads_every_familys_export_and_computes_our_logits() {
+    use sha2::{Digest, Sha256};
+    let fx: TransformersFixture = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/export-transformers.json")).unwrap()).unwrap();
+    assert_eq!(fx.families.len(), 6);
+    for (k, case) in fx.families.iter().enumerate() {
+        let out = std::env::temp_dir().join(format!("hies-export-family-{k}-{}", std::process::id()));
+        let model = root().join("tests/fixtures/tiny").join(&case.model);
+        let prune: Vec<String> = case.prune.iter().map(|(l, h)| format!("{l}.{h}")).collect();
+        let run = hies(&["export", "--model", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "--prune", &prune.join(",")]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        for (name, want) in &case.files {
+            let got = format!("{:x}", Sha256::digest(std::fs::read(out.join(name)).unwrap()));
+            assert_eq!(&got, want, "{}: {name} differs from the bytes transformers loaded: rerun scripts/transformers_check.py", case.model);
+        }
+        let config: Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["architectures"], serde_json::json!(case.architectures));
+        let stand_ins = config.get("hies_zeroed_heads").and_then(Value::as_object).map_or(0, |m| m.len());
+        assert_eq!(case.heads_per_layer.iter().sum::<usize>(), 8 - case.prune.len() + stand_ins, "{}", case.model);
+        let dir = hies::engine::ModelDir::read(&out).unwrap();
+        let engine = hies::Engine::load(&dir.files(), burn::tensor::Device::flex(), hies::Backend::Cpu).unwrap();
+        let mut worst = 0f64;
+        for s in &case.sentences {
+            let got = pollster::block_on(engine.logits(&engine.model, &[(s.text.as_str(), Some(s.text_pair.as_str()))], &[])).unwrap();
+            for (g, w) in got.iter().zip(&s.logits) {
+                worst = worst.max((*g as f64 - w).abs());
+            }
+        }
+        eprintln!("{} export, {} heads pruned: transformers vs ours, max |Δ logits| {worst:.1e}", case.model, case.prune.len());
+        assert!(worst <= 1e-5, "{}: {worst:e}", case.model);
         let _ = std::fs::remove_dir_all(&out);
     }
 }

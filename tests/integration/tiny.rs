@@ -229,6 +229,14 @@ fn classifier_checkpoints_that_would_be_silently_wrong_are_refused() {
         x.3.truncate(x.3.len() / 3);
     }
     refused(&config, &one, &tok, &["classifier.weight", "1 row", "regression"]);
+    // problem_type decides the loss: multi-label and regression heads are not softmax classifiers.
+    for (problem, words) in
+        [("multi_label_classification", ["multi_label_classification", "single-label"]), ("regression", ["regression", "not supported yet"])]
+    {
+        let mut c = config.clone();
+        c["problem_type"] = problem.into();
+        refused(&c, &t, &tok, &words);
+    }
 }
 
 #[test]
