@@ -21,26 +21,13 @@ import subprocess
 import sys
 import tempfile
 
+import bench_venv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".venv", "bench")
-REQUIREMENTS = os.path.join(ROOT, "bench", "requirements.txt")
 OUT = os.path.join(ROOT, "tests", "fixtures", "export-transformers.json")
 
 
-def ensure_venv():
-    """Re-run this script inside the bench venv (PyTorch, transformers), installing it once."""
-    python = os.path.join(VENV, "bin", "python")
-    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
-        return
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    if subprocess.run([python, "-c", "import torch, transformers"], capture_output=True).returncode != 0:
-        print("transformers_check: installing PyTorch and transformers into .venv/bench (large, once)", file=sys.stderr)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "--progress-bar", "off", "-r", REQUIREMENTS], check=True)
-    os.execv(python, [python, *sys.argv])
-
-
-ensure_venv()
+bench_venv.ensure("transformers_check")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
