@@ -11,8 +11,12 @@ the sha256 of model.safetensors and config.json (so the test knows it checks the
 transformers read), what from_pretrained reported (missing, unexpected and mismatched weights
 must all be empty), the heads each layer was built with, config.pruned_heads as loaded, and per
 sentence the fast tokenizer's ids and AutoModelForSequenceClassification's logits.
+Then, under "families", each tiny checkpoint of tests/fixtures/tiny/ (BERT, DistilBERT, RoBERTa,
+XLM-RoBERTa, ELECTRA) exported with its expected.json's 4 heads pruned, and DistilBERT with a
+whole layer gone: the bytes, the architecture and heads transformers built, and its logits on
+the sentence pairs (a problem reported by from_pretrained stops the script).
 tests/integration/export.rs exports the same folders and compares. Rerun it after retraining
-the adapter (the bytes change).
+the adapter or regenerating the tiny checkpoints (the bytes change).
 """
 import hashlib
 import json
