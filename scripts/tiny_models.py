@@ -121,6 +121,29 @@ def byte_level_tokenizer(folder):
     return tok.get_vocab_size()
 
 
+def unigram_tokenizer(folder):
+    """An XLM-R-style SentencePiece Unigram tokenizer (NFKC, Metaspace ▁, <s> A </s></s> B </s>)
+    over CORPUS. Its pieces and scores are set here, not trained (the Unigram trainer differs
+    from run to run): the special tokens, ▁ and every character (score −10), and ▁word for the
+    words of at most 5 characters (score −1), so longer words split into pieces."""
+    words = sorted({w for text in CORPUS for w in text.split()})
+    chars = sorted({c for w in words for c in w})
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    pieces = [(t, 0.0) for t in specials] + [("▁", -10.0)] + [(c, -10.0) for c in chars] + [("▁" + w, -1.0) for w in words if len(w) <= 5]
+    tok = Tokenizer(models.Unigram(pieces, unk_id=specials.index("<unk>"), byte_fallback=False))
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    s, e = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", s), ("</s>", e)])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>", pad_token="<pad>",
+        cls_token="<s>", mask_token="<mask>", model_max_length=62, model_input_names=["input_ids", "attention_mask"],
+    )
+    fast.save_pretrained(folder)
+    return tok.get_vocab_size()
+
+
 def save_weights(model, folder, dtype):
     """model.safetensors in `dtype` (as save_pretrained with torch_dtype), then the model reloaded
     from exactly those values in float64."""
@@ -226,9 +249,9 @@ def distilbert(folder):
 
 def roberta(folder, xlm=False):
     """RobertaForSequenceClassification (positions from padding_idx + 1, one token type,
-    classifier.dense + tanh + out_proj), byte-level BPE, bf16 weights; with `xlm`, the same as
-    XLMRobertaForSequenceClassification."""
-    vocab = byte_level_tokenizer(folder)
+    classifier.dense + tanh + out_proj), byte-level BPE, bf16 weights; with `xlm`,
+    XLMRobertaForSequenceClassification with a SentencePiece Unigram tokenizer."""
+    vocab = unigram_tokenizer(folder) if xlm else byte_level_tokenizer(folder)
     kind, arch = (XLMRobertaConfig, "XLMRobertaForSequenceClassification") if xlm else (RobertaConfig, "RobertaForSequenceClassification")
     config = kind(vocab_size=vocab, max_position_embeddings=64, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                   architectures=[arch], **SHAPE, **HEAD)

@@ -41,14 +41,10 @@ pub fn example_head_stats(probs: &[f32], heads: usize, t: usize, n: usize) -> Ve
         .collect()
 }
 
-/// Min-max to [0, 1] over the whole grid; a constant grid maps to zeros (no NaN).
-pub fn min_max(g: &Grid) -> Grid {
-    min_max_present(g, &[])
-}
-
-/// Min-max over the heads the model has: `absent` ([layer, head], sliced out of the checkpoint)
-/// neither set the range nor get a value other than 0.
-pub fn min_max_present(g: &Grid, absent: &[Head]) -> Grid {
+/// Min-max to [0, 1] over the heads the model has: `absent` ([layer, head], sliced out of the
+/// checkpoint) neither set the range nor get a value other than 0. A constant grid maps to
+/// zeros (no NaN).
+pub fn min_max(g: &Grid, absent: &[Head]) -> Grid {
     let present = |l: usize, h: usize| !absent.contains(&(l, h));
     let cells = g.iter().enumerate().flat_map(|(l, row)| row.iter().enumerate().filter(move |(h, _)| present(l, *h)).map(|(_, &x)| x));
     let (lo, hi) = cells.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
@@ -59,18 +55,13 @@ pub fn min_max_present(g: &Grid, absent: &[Head]) -> Grid {
         .collect()
 }
 
-/// Min-max within each layer.
-pub fn min_max_per_layer(g: &Grid) -> Grid {
-    min_max_per_layer_present(g, &[])
-}
-
 /// Min-max within each layer over the heads it has.
-pub fn min_max_per_layer_present(g: &Grid, absent: &[Head]) -> Grid {
+pub fn min_max_per_layer(g: &Grid, absent: &[Head]) -> Grid {
     g.iter()
         .enumerate()
         .flat_map(|(l, row)| {
             let here: Vec<Head> = absent.iter().filter(|a| a.0 == l).map(|&(_, h)| (0, h)).collect();
-            min_max_present(&vec![row.clone()], &here)
+            min_max(&vec![row.clone()], &here)
         })
         .collect()
 }
@@ -150,7 +141,7 @@ pub fn normalize_his(his_raw: &Grid, his_token_mean: &Grid, norm: HisNorm, absen
         }
     }
     if norm.global_min_max {
-        his = min_max_present(&his, absent);
+        his = min_max(&his, absent);
     }
     his
 }
@@ -158,7 +149,7 @@ pub fn normalize_his(his_raw: &Grid, his_token_mean: &Grid, norm: HisNorm, absen
 /// HIES(α) = α·mm(HIS) + (1−α)·(1 − mm(AE)). High = keep; the lowest are pruned first. The
 /// min-max runs over the heads the model has; an `absent` head's cell is 0.
 pub fn hies(his: &Grid, entropy: &Grid, alpha: f64, per_layer: bool, absent: &[Head]) -> Grid {
-    let mm = if per_layer { min_max_per_layer_present } else { min_max_present };
+    let mm = if per_layer { min_max_per_layer } else { min_max };
     let (h, e) = (mm(his, absent), mm(entropy, absent));
     h.iter()
         .zip(&e)
@@ -189,16 +180,19 @@ pub fn heads_for_ratio(ratio: f64, total: usize) -> usize {
 
 /// The heads to prune next so that `already` plus them make `count`: globally the lowest
 /// scores; per layer, the lowest of each layer up to its share of `count` (`count / L`, spread as
-/// evenly as the count allows, earlier layers first).
+/// evenly as the count allows, earlier layers first). Heads scored −∞ (sliced out of the
+/// checkpoint: pruned already) are always in the set and count towards it, in their layer's share.
 pub fn select_pruned(keep_score: &Grid, count: usize, per_layer: bool, already: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let skip = already;
+    let gone = |row: &[f64]| row.iter().filter(|x| **x == f64::NEG_INFINITY).count();
     if !per_layer {
-        return prune_order(keep_score, skip).into_iter().take(count.saturating_sub(skip.len())).collect();
+        let absent: usize = keep_score.iter().map(|r| gone(r)).sum();
+        return prune_order(keep_score, skip).into_iter().take(count.max(absent).saturating_sub(skip.len())).collect();
     }
     let layers = keep_score.len();
     let mut out = Vec::new();
     for (l, row) in keep_score.iter().enumerate() {
-        let quota = count / layers + usize::from(l < count % layers);
+        let quota = (count / layers + usize::from(l < count % layers)).max(gone(row));
         let one = vec![row.clone()];
         let skip_l: Vec<(usize, usize)> = skip.iter().filter(|s| s.0 == l).map(|&(_, h)| (0, h)).collect();
         let already = skip_l.len();
@@ -220,6 +214,17 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_scored_minus_infinity_are_always_pruned_and_fill_their_layers_share() {
+        let inf = f64::NEG_INFINITY;
+        let keep = vec![vec![inf, inf, inf, 0.5], vec![0.1, 0.9, 0.3, 0.2]];
+        // Globally: all three absent heads even when fewer are asked for, then the lowest.
+        assert_eq!(select_pruned(&keep, 2, false, &[]), vec![(0, 0), (0, 1), (0, 2)]);
+        assert_eq!(select_pruned(&keep, 4, false, &[]), vec![(0, 0), (0, 1), (0, 2), (1, 0)]);
+        // Per layer (2 each of 4): layer 0's three absent heads use its share and more; layer 1 gets its 2.
+        assert_eq!(select_pruned(&keep, 4, true, &[]), vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 3)]);
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
@@ -271,18 +276,18 @@ mod tests {
     #[test]
     fn min_max_of_constant_grid_is_zero_not_nan() {
         let g = vec![vec![3.0; 4]; 2];
-        assert!(min_max(&g).iter().flatten().all(|&x| x == 0.0));
+        assert!(min_max(&g, &[]).iter().flatten().all(|&x| x == 0.0));
         let g = vec![vec![1.0, 3.0], vec![2.0, 5.0]];
-        assert_eq!(min_max(&g), vec![vec![0.0, 0.5], vec![0.25, 1.0]]);
-        assert_eq!(min_max_per_layer(&g), vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
+        assert_eq!(min_max(&g, &[]), vec![vec![0.0, 0.5], vec![0.25, 1.0]]);
+        assert_eq!(min_max_per_layer(&g, &[]), vec![vec![0.0, 1.0], vec![0.0, 1.0]]);
     }
 
     #[test]
     fn hies_at_alpha_one_and_zero_is_the_single_criterion() {
         let his = vec![vec![0.1, 0.9, 0.4], vec![0.3, 0.2, 0.7]];
         let ae = vec![vec![2.0, 0.5, 1.0], vec![0.1, 3.0, 1.5]];
-        assert_eq!(hies(&his, &ae, 1.0, false, &[]), min_max(&his));
-        let inv: Grid = min_max(&ae).iter().map(|r| r.iter().map(|x| 1.0 - x).collect()).collect();
+        assert_eq!(hies(&his, &ae, 1.0, false, &[]), min_max(&his, &[]));
+        let inv: Grid = min_max(&ae, &[]).iter().map(|r| r.iter().map(|x| 1.0 - x).collect()).collect();
         assert_eq!(hies(&his, &ae, 0.0, false, &[]), inv);
         // Half-way: the mean of the two.
         let half = hies(&his, &ae, 0.5, false, &[]);

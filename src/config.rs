@@ -24,6 +24,17 @@ pub enum ModelType {
     Electra,
 }
 
+impl std::fmt::Display for ModelType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Bert => "BERT",
+            Self::DistilBert => "DistilBERT",
+            Self::Roberta => "RoBERTa",
+            Self::Electra => "ELECTRA",
+        })
+    }
+}
+
 /// The `model_type`s accepted, for messages.
 pub const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta and electra";
 

@@ -71,6 +71,23 @@ pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
     Ok(out)
 }
 
+/// The built-in data (src/manifest.json: Rotten Tomatoes, labelled 0/1 for negative/positive)
+/// fits a classifier only with the same label names in the same order: for any other model its
+/// indices would silently be read as that model's classes (an NLI model's "entailment", …).
+pub fn builtin_data_fits(labels: &[String]) -> Result<()> {
+    let data = &crate::manifest::manifest().data;
+    let same = labels.len() == data.labels.len() && labels.iter().zip(&data.labels).all(|(a, b)| a.eq_ignore_ascii_case(b));
+    if same {
+        return Ok(());
+    }
+    Err(Error::data(format!(
+        "this model's labels are {}, but the built-in data ({}) are labelled {}: give a labelled file for its task",
+        labels.join(" / "),
+        data.name,
+        data.labels.join(" / ")
+    )))
+}
+
 /// `n` examples drawn without replacement with `seed` (all of them if n ≥ len).
 pub fn sample(examples: &[Example], n: usize, seed: u64) -> Vec<Example> {
     let mut idx: Vec<usize> = (0..examples.len()).collect();

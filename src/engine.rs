@@ -85,8 +85,11 @@ pub struct Embedded {
 pub struct AttentionMaps {
     pub tokens: Vec<String>,
     pub ids: Vec<u32>,
-    /// Each token's segment (`token_type_ids`): all 0 for one sentence, 0 then 1 for a pair.
+    /// Each token's type as the model reads it (`token_type_ids`): 0 then 1 for a BERT or
+    /// ELECTRA pair, all 0 for one sentence and for the families without token types.
     pub token_type_ids: Vec<u32>,
+    /// 1 for the tokens of a pair's second sentence, else 0 (for every family).
+    pub segments: Vec<u8>,
     pub truncated: bool,
     pub layers: usize,
     pub heads: usize,
@@ -101,8 +104,8 @@ impl Engine {
         let config = BertConfig::from_json(files.config)?;
         let pooling = Pooling::from_sentence_transformers(files.modules, files.pooling)?;
         let max_seq_length = crate::config::max_seq_length(files.sentence_bert_config)?;
-        // Checked before the weights are read: a tokenizer of another model fails fast.
-        TextTokenizer::from_bytes(files.tokenizer, config.max_input_len(), config.vocab_size)?;
+        // Read before the weights: a tokenizer of another model fails fast.
+        let mut tokenizer = TextTokenizer::from_bytes(files.tokenizer, config.max_input_len(), config.vocab_size)?;
         let (model, classifier) = match files.adapter {
             None => {
                 let model = Bert::load(&config, files.weights, &device)?;
@@ -149,8 +152,18 @@ impl Engine {
             (None, Some(n)) => n.min(config.max_input_len()),
             _ => config.max_input_len(),
         };
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer, max_len, config.vocab_size)?;
+        if max_len != config.max_input_len() {
+            tokenizer.set_max_len(max_len)?;
+        }
         Ok(Self { model, tokenizer, max_len, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
+    }
+
+    /// Truncate inputs at `max_len` tokens from now on (at most the model's positions).
+    pub fn set_max_len(&mut self, max_len: usize) -> Result<()> {
+        let max_len = max_len.min(self.config().max_input_len());
+        self.tokenizer.set_max_len(max_len)?;
+        self.max_len = max_len;
+        Ok(())
     }
 
     /// What loading left out or assumed, for the reader (the CLI prints them, the page shows them).
@@ -159,7 +172,7 @@ impl Engine {
         let ignored = &self.model.ignored;
         if !ignored.is_empty() {
             out.push(format!(
-                "{} pre-training head tensors ({}{}) are not used: only the encoder is loaded, as transformers does for a classifier",
+                "{} tensors that the sequence classifier does not read ({}{}) are left out, as transformers leaves them out",
                 ignored.len(),
                 ignored[..ignored.len().min(2)].join(", "),
                 if ignored.len() > 2 { ", …" } else { "" }
@@ -199,7 +212,7 @@ impl Engine {
     pub fn classifier(&self) -> Result<&Classifier> {
         self.classifier.as_ref().ok_or_else(|| {
             Error::classifier(
-                "this model has no classifier: give a classifier file (classifier.weight/bias) or a BertForSequenceClassification checkpoint",
+                "this model has no classifier: give a classifier file (classifier.weight/bias) or a …ForSequenceClassification checkpoint",
             )
         })
     }
@@ -228,14 +241,15 @@ impl Engine {
         &self.model.config
     }
 
-    /// Token ids with [CLS] and [SEP], truncated at the model's position limit.
+    /// Token ids with [CLS] and [SEP], truncated at [`Engine::max_len`].
     pub fn tokenize(&self, text: &str) -> Result<Encoded> {
         self.tokenize_pair(text, None)
     }
 
     /// One sentence or a pair (`text_pair`: the tokenizer's pair template and token types),
-    /// truncated longest-first at the model's position limit. A token type the model has no
-    /// embedding for (a pair given to a model with `type_vocab_size` 1) is an input error.
+    /// truncated longest-first at [`Engine::max_len`]. For a model with one token type or none
+    /// (RoBERTa, DistilBERT) the types are all 0, as their tokenizers return none; a type
+    /// beyond a larger `type_vocab_size` is an input error.
     pub fn tokenize_pair(&self, text: &str, text_pair: Option<&str>) -> Result<Encoded> {
         let mut e = self.tokenizer.encode(text, text_pair)?;
         let types = self.config().type_vocab_size;
@@ -292,6 +306,7 @@ impl Engine {
             tokens: e.tokens,
             ids: e.ids,
             token_type_ids: e.type_ids,
+            segments: e.segments,
             truncated: e.truncated,
             layers: l,
             heads: h,
@@ -370,8 +385,14 @@ impl ModelDir {
                 .map(|name| need(&name, ErrorKind::Weights).map(|bytes| (name, bytes)))
                 .collect::<Result<Vec<_>>>()?;
             crate::weights::merge_shards(&index, &shards)?
-        } else if dir.join("pytorch_model.bin").exists() {
-            return Err(crate::weights::pytorch_bin_refusal(&dir.join("pytorch_model.bin").display().to_string()));
+        } else if let Some(message) = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| crate::weights::other_format(&e.file_name().to_string_lossy()))
+            .min()
+        {
+            return Err(Error::weights(format!("not found in {}; {message}", dir.display())));
         } else {
             need(&names.weights, ErrorKind::Weights)?
         };

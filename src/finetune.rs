@@ -216,7 +216,7 @@ pub async fn fine_tune(
     let c = base.config.clone();
     if c.model_type != crate::config::ModelType::Bert {
         return Err(Error::input(format!(
-            "fine-tune: LoRA fine-tuning writes a BertForSequenceClassification adapter; this is a {:?} checkpoint",
+            "fine-tune: LoRA fine-tuning writes a BertForSequenceClassification adapter; this is a {} checkpoint",
             c.model_type
         )));
     }

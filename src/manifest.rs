@@ -80,6 +80,17 @@ pub struct Manifest {
     pub data: DataEntry,
     /// α* per built-in model and HIS preset (`crate::sweep::AlphaTable`).
     pub alpha_star: String,
+    /// What to say about weights in a format HIES Lab does not read (the CLI and the page).
+    pub other_weight_formats: OtherFormats,
+}
+
+/// Messages for weights files HIES Lab does not read, each after the file's name.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OtherFormats {
+    /// `pytorch_model.bin` and its shards: a pickle, with the command that converts it.
+    pub pytorch: String,
+    /// `tf_model.h5`, `flax_model.msgpack`.
+    pub tensorflow_flax: String,
 }
 
 /// The manifest compiled into this build.

@@ -246,13 +246,22 @@ impl Engine {
         }
         let flat: Vec<&[Head]> = hies_sets.iter().flatten().map(|h| h.as_slice()).collect();
         let done = self.evaluate_sets(set, &flat, &mut |d, n| progress(CurveProgress { stage: "evaluating", done: d, total: n })).await?;
+        let absent = &self.absent_heads();
+        // Over the heads the model has: absent heads' constant 0s would inflate the correlation.
+        let present = |x: &Grid| -> Grid {
+            let kept = x.iter().enumerate().flat_map(|(l, r)| r.iter().enumerate().filter(move |(h, _)| !absent.contains(&(l, *h))).map(|(_, v)| *v));
+            vec![kept.collect()]
+        };
         let sizes: Vec<SizePoint> = o
             .sizes
             .iter()
             .enumerate()
             .map(|(i, &n)| {
                 let g = &grids[i];
-                let rho: Vec<f64> = (0..g.len()).flat_map(|a| ((a + 1)..g.len()).map(move |b| (a, b))).map(|(a, b)| spearman(&g[a], &g[b])).collect();
+                let rho: Vec<f64> = (0..g.len())
+                    .flat_map(|a| ((a + 1)..g.len()).map(move |b| (a, b)))
+                    .map(|(a, b)| spearman(&present(&g[a]), &present(&g[b])))
+                    .collect();
                 let acc: Vec<f64> = (0..o.seeds.len()).map(|k| done.scores[i * o.seeds.len() + k].0).collect();
                 let (spearman_mean, spearman_std) = analysis::mean_std(&rho);
                 let (accuracy_50_mean, accuracy_50_std) = analysis::mean_std(&acc);
@@ -272,7 +281,7 @@ impl Engine {
         };
         let layers = vec![layer_spread(Criterion::Hies, &hies_at_n), layer_spread(Criterion::His, &his_sets)];
 
-        let mean_len = set.examples().iter().map(|e| self.tokenize(&e.text).map(|x| x.ids.len())).sum::<Result<usize>>()? as f64 / set.len() as f64;
+        let mean_len = set.examples().iter().map(|e| self.encode(e).map(|x| x.ids.len())).sum::<Result<usize>>()? as f64 / set.len() as f64;
         let t = mean_len.round().max(1.0) as usize;
         let full = flops::encoder_flops(&c, &vec![h; l], 1, t);
         let first = hies_at_n[0].clone(); // the first seed's HIES set

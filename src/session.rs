@@ -448,6 +448,7 @@ impl Session {
                 tokens: enc.tokens,
                 ids: enc.ids,
                 token_type_ids: enc.type_ids,
+                segments: enc.segments,
                 truncated: enc.truncated,
                 layers,
                 heads: h,

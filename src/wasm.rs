@@ -135,6 +135,11 @@ pub struct DataText {
     #[serde(default)]
     #[tsify(optional)]
     pub validation_name: Option<String>,
+    /// These are the built-in data: refused for a model labelled otherwise
+    /// ([`crate::data::builtin_data_fits`]).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub builtin: bool,
 }
 
 /// A table to write as CSV (the schema of `hies score --csv` and `hies curve --csv`).
@@ -221,12 +226,12 @@ impl HiesSession {
     /// the CPU, with the reason in `info().fallback`). `cache_mb`: memory for the layer inputs
     /// kept between evaluations (default 256).
     pub async fn create(files: Ts<CheckpointBytes>, backend: Ts<BackendChoice>, cache_mb: Option<u32>) -> Result<HiesSession, JsValue> {
-        let files = files.to_rust().map_err(bad_value)?;
+        let mut files = files.to_rust().map_err(bad_value)?;
         let (device, backend, fallback) = device::choose(backend.to_rust().map_err(bad_value)?).await.map_err(js_error)?;
-        let merged = match &files.weights_index {
+        let merged = match files.weights_index.take() {
             None => None,
             Some(index) => {
-                let names = crate::weights::shard_names(index).map_err(js_error)?;
+                let names = crate::weights::shard_names(&index).map_err(js_error)?;
                 let shards = names
                     .into_iter()
                     .map(|name| match files.shards.iter().find(|s| s.name == name) {
@@ -234,7 +239,7 @@ impl HiesSession {
                         None => Err(js_error(Error::weights(format!("{name} is missing: {} names it", crate::weights::SHARD_INDEX)))),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                Some(crate::weights::merge_shards(index, &shards).map_err(js_error)?)
+                Some(crate::weights::merge_shards(&index, &shards).map_err(js_error)?)
             }
         };
         let model = ModelFiles {
@@ -269,6 +274,10 @@ impl HiesSession {
     /// classifier's labels before either is replaced, so a bad file changes nothing.
     pub fn data(&self, data: Ts<DataText>) -> Result<Ts<DataSizes>, JsValue> {
         let data = data.to_rust().map_err(bad_value)?;
+        if data.builtin {
+            let labels = self.inner.engine().classifier().map_err(js_error)?.labels.clone();
+            crate::data::builtin_data_fits(&labels).map_err(js_error)?;
+        }
         let parse = |text: &Option<String>, name: &Option<String>, what: &str| {
             text.as_deref().map(|t| self.inner.parse_data(t).map_err(|e| e.context(name.as_deref().unwrap_or(what)))).transpose()
         };

@@ -49,13 +49,14 @@ fn head_renames(model_type: ModelType) -> &'static [(&'static str, &'static str)
     }
 }
 
-/// Pre-training heads each family's checkpoints may carry, left out as transformers leaves them
-/// out when it loads the encoder for classification.
-pub fn pretraining_heads(model_type: ModelType) -> &'static [&'static str] {
+/// Heads each family's checkpoints may carry that its sequence classifier does not read, left
+/// out as transformers leaves them out: the pre-training heads, and RoBERTa's encoder pooler
+/// (RobertaForSequenceClassification has none; its head reads <s> through classifier.dense).
+pub fn unused_heads(model_type: ModelType) -> &'static [&'static str] {
     match model_type {
         ModelType::Bert => &["cls."],
         ModelType::DistilBert => &["vocab_transform.", "vocab_layer_norm.", "vocab_projector."],
-        ModelType::Roberta => &["lm_head."],
+        ModelType::Roberta => &["lm_head.", "encoder_pooler."],
         ModelType::Electra => &["discriminator_predictions.", "generator_predictions.", "generator_lm_head."],
     }
 }
@@ -74,6 +75,12 @@ pub fn canonical(name: &str, model_type: ModelType) -> String {
         && let Some(rest) = name.strip_prefix("transformer.layer.")
     {
         name = format!("encoder.layer.{rest}");
+    }
+    // RobertaModel's own pooler: kept apart from the head's dense layer, which takes its name.
+    if model_type == ModelType::Roberta
+        && let Some(rest) = name.strip_prefix("pooler.")
+    {
+        return format!("encoder_pooler.{rest}");
     }
     if let Some((from, to)) = renames(model_type).iter().find(|(from, _)| name.contains(from)) {
         name = name.replacen(from, to, 1);
@@ -241,12 +248,11 @@ impl<'a> Weights<'a> {
             self.names.iter().filter(|(c, _)| !self.taken.contains(*c) && !IGNORED.contains(&c.as_str())).map(|(_, stored)| stored).collect();
         match unexpected.as_slice() {
             [] => Ok(()),
-            [one] => Err(Error::weights(format!(
-                "unexpected tensor \"{one}\": it does not belong to a {:?} encoder with this config.json",
-                self.model_type
-            ))),
+            [one] => {
+                Err(Error::weights(format!("unexpected tensor \"{one}\": it does not belong to a {} encoder with this config.json", self.model_type)))
+            }
             [first, rest @ ..] => Err(Error::weights(format!(
-                "unexpected tensor \"{first}\" (and {} more): they do not belong to a {:?} encoder with this config.json",
+                "unexpected tensor \"{first}\" (and {} more): they do not belong to a {} encoder with this config.json",
                 rest.len(),
                 self.model_type
             ))),
@@ -300,11 +306,18 @@ pub fn merge_shards(index: &[u8], shards: &[(String, Vec<u8>)]) -> Result<Vec<u8
     safetensors::serialize(views, None).map_err(|e| Error::weights(format!("cannot join the shards ({e})")))
 }
 
-/// The message for a PyTorch pickle where safetensors is needed, with the command that converts it.
-pub fn pytorch_bin_refusal(file: &str) -> Error {
-    Error::weights(format!(
-        "{file} is a PyTorch pickle, which HIES Lab does not read (unpickling runs code). Convert the folder once with: python3 -c \"import sys; from transformers import AutoModelForSequenceClassification as M; M.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[1], safe_serialization=True)\" FOLDER"
-    ))
+/// Weights files of other formats, by name, and what to do about them: `None` when the name is
+/// not one of them. The page's upload view reads the same text from `src/manifest.json`.
+pub fn other_format(file_name: &str) -> Option<String> {
+    let formats = &crate::manifest::manifest().other_weight_formats;
+    let name = file_name.rsplit('/').next().unwrap_or(file_name);
+    if name == "pytorch_model.bin" || (name.starts_with("pytorch_model-") && name.ends_with(".bin")) {
+        Some(format!("{name} {}", formats.pytorch))
+    } else if name == "tf_model.h5" || name == "flax_model.msgpack" {
+        Some(format!("{name} {}", formats.tensorflow_flax))
+    } else {
+        None
+    }
 }
 
 pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {

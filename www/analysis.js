@@ -89,9 +89,11 @@ function criterionScore(criterion, scores, o, seed) {
   }
 }
 
-/** The `count` heads with the lowest keep score, ties by (layer, head). */
+/** The `count` heads with the lowest keep score, ties by (layer, head); heads scored −∞ (sliced
+ *  out of the checkpoint) always, as src/analysis.rs `select_pruned`. */
 export function selectPruned(keep, count) {
   const heads = keep.flatMap((row, l) => row.map((_, h) => [l, h]));
+  count = Math.max(count, heads.filter(([l, h]) => keep[l][h] === -Infinity).length);
   // −∞ − −∞ is NaN: equal scores (absent heads among themselves) fall through to (layer, head).
   heads.sort((a, b) => (keep[a[0]][a[1]] === keep[b[0]][b[1]] ? 0 : keep[a[0]][a[1]] - keep[b[0]][b[1]]) || a[0] - b[0] || a[1] - b[1]);
   return heads.slice(0, count);

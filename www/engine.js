@@ -26,7 +26,7 @@
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
 /** @typedef {string | Blob} Source  a URL to fetch, or a file the reader picked */
 /** @typedef {{ config: Source, weights?: Source, weights_index?: Source, shards?: Source[], tokenizer: Source, modules?: Source, pooling?: Source, sentence_bert_config?: Source, classifier?: { weights: Source, meta: Source }, adapter?: { config: Source, weights: Source, training: Source } }} ModelSource */
-/** @typedef {{ calibration?: Source, evaluation?: Source, validation?: Source }} DataSource */
+/** @typedef {{ calibration?: Source, evaluation?: Source, validation?: Source, builtin?: boolean }} DataSource */
 /**
  * @template T
  * @typedef {Promise<T> & { id: number, cancel: () => void }} Job

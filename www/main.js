@@ -28,7 +28,7 @@ const url = (path) => new URL(path, document.baseURI).href;
 const files = MANIFEST.checkpoint_files;
 const BASE = Object.fromEntries(Object.entries(files).map(([role, name]) => [role, url(`${MANIFEST.model.dir}/${name}`)]));
 const adapterFiles = MANIFEST.finetuned.files;
-const DEFAULT_DATA = { calibration: url(MANIFEST.data.calibration), evaluation: url(MANIFEST.data.evaluation), validation: url(MANIFEST.data.validation) };
+const DEFAULT_DATA = { calibration: url(MANIFEST.data.calibration), evaluation: url(MANIFEST.data.evaluation), validation: url(MANIFEST.data.validation), builtin: true };
 const builtinMeta = (id) => ({ id, custom: false, ...precomputed.models[id].model });
 const BUILTIN = {
   finetuned: {
@@ -140,7 +140,7 @@ async function loadModel(source) {
     // Another model: nothing measured on the old one applies (the built-in ones have precomputed numbers).
     const p = pre(source.meta.id);
     Object.assign(patch, { scores: p?.scores ?? null, scoresLive: false, curves: p?.curves ?? null,
-      curvesLive: false, manual: [], plan: null, count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0],
+      curvesLive: false, manual: [], plan: null, pruned: [], count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0],
       alpha: alphaStar(source.meta.id, state.preset, state.perLayerMinMax), ...prePaper(source.meta.id, state.preset, state.perLayerMinMax),
       paperLive: false, paperProgress: null, modelId: source.meta.custom ? null : source.meta.id });
   }

@@ -92,7 +92,7 @@ async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice}
   const next = await HiesSession.create(f, backend);
   if (!next.info().classifier) {
     next.free();
-    throw fail('classifier', 'classifier: this checkpoint has no classifier (classifier.weight / classifier.bias), which importance scores and accuracy need: use a BertForSequenceClassification checkpoint');
+    throw fail('classifier', 'classifier: this checkpoint has no classifier (classifier.weight / classifier.bias), which importance scores and accuracy need: use a …ForSequenceClassification checkpoint (BERT, DistilBERT, RoBERTa, XLM-RoBERTa or ELECTRA)');
   }
   return next;
 }
@@ -104,7 +104,9 @@ async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, b
   const [f, texts] = await Promise.all([fetchModel(model, onProgress), readData(source ?? {}, onProgress)]);
   post({ id, type: 'progress', progress: { stage: 'building the engine' } });
   const next = await build(f, backend);
-  const nextData = { ...data, ...texts };
+  // Only this model's data: another model's splits (the built-in validation split, say) would be
+  // read with this model's labels.
+  const nextData = texts;
   try {
     next.data(nextData);
   } catch (e) {
@@ -120,7 +122,7 @@ async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, b
 
 /** The texts (and names) of the data files given; one file for both is read once. */
 async function readData(/** @type {DataSource} */ source, /** @type {(p: any) => void} */ onProgress) {
-  const { calibration, evaluation, validation } = source;
+  const { calibration, evaluation, validation, builtin } = source;
   const [c, e, v] = await Promise.all([calibration && textOf(calibration, onProgress), evaluation && evaluation !== calibration && textOf(evaluation, onProgress),
     validation && textOf(validation, onProgress)]);
   /** @type {import('./pkg/hies.js').DataText} */
@@ -128,6 +130,7 @@ async function readData(/** @type {DataSource} */ source, /** @type {(p: any) =>
   if (calibration) Object.assign(out, { calibration: c, calibration_name: nameOf(calibration) });
   if (evaluation) Object.assign(out, { evaluation: evaluation === calibration ? c : e, evaluation_name: nameOf(evaluation) });
   if (validation) Object.assign(out, { validation: v, validation_name: nameOf(validation) });
+  if (builtin) out.builtin = true;
   return out;
 }
 

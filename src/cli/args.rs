@@ -163,7 +163,8 @@ impl AdapterDir {
 #[derive(Args, Clone)]
 pub struct ClassifierArgs {
     /// A classifier (classifier.weight/bias safetensors; its sidecar is FILE with .json) for
-    /// checkpoints without their own (default: the Rotten Tomatoes sentiment classifier).
+    /// checkpoints without their own (the built-in models' default: the Rotten Tomatoes
+    /// sentiment probe, which fits only the built-in encoder).
     #[arg(long, value_name = "FILE")]
     pub classifier: Option<PathBuf>,
 }
@@ -305,9 +306,14 @@ pub fn read_tsv((path, hint): (PathBuf, Option<String>), labels: &[String]) -> R
     Ok(hies::data::parse_tsv(&text, labels).map_err(|e| e.context(path.display()))?)
 }
 
-/// Reads `label<TAB>text` for the session's classifier.
+/// Reads `label<TAB>text` (or pairs) for the session's classifier; the built-in data (a path
+/// that came with a hint) only for a model labelled as they are.
 pub fn read_examples(session: &Session, file: (PathBuf, Option<String>)) -> Res<Vec<Example>> {
-    read_tsv(file, &session.engine().classifier()?.labels)
+    let labels = &session.engine().classifier()?.labels;
+    if file.1.is_some() {
+        hies::data::builtin_data_fits(labels).map_err(|e| format!("{e} (--data, --dev, --validation)"))?;
+    }
+    read_tsv(file, labels)
 }
 
 /// A session on the checkpoint with its classifier and, when given, calibration and dev sets.

@@ -135,7 +135,11 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let c = engine.config().clone();
     let calibration = session.calibration_sample(a.session.score.calibration())?;
     if let Some(path) = &a.calibration_out {
-        write(path, calibration.iter().map(|e| format!("{}\t{}\n", e.label, e.text)).collect::<String>())?;
+        let line = |e: &hies::data::Example| match &e.text_pair {
+            Some(b) => format!("{}\t{}\t{b}\n", e.label, e.text),
+            None => format!("{}\t{}\n", e.label, e.text),
+        };
+        write(path, calibration.iter().map(line).collect::<String>())?;
     }
     let texts: Vec<String> = session.evaluation()?.examples().iter().map(|e| e.text.clone()).collect();
     let encoded = session.evaluation()?.examples().iter().map(|e| engine.encode(e)).collect::<hies::Result<Vec<_>>>()?;

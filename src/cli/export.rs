@@ -1,6 +1,7 @@
 //! `hies export`: the model as a standard Hugging Face checkpoint folder (config.json,
 //! model.safetensors and the tokenizer files), pruned heads sliced out and listed in
-//! `pruned_heads`, as transformers saves a pruned BertForSequenceClassification (see
+//! `pruned_heads`, as transformers saves a pruned …ForSequenceClassification of the model's
+//! family (see
 //! `hies::export` for the stand-in head of a layer left without heads).
 
 use std::path::PathBuf;

@@ -58,6 +58,9 @@ pub struct Args {
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let started = Instant::now();
     let mut engine = a.model.base_engine(assets)?;
+    // Trained as the BertForSequenceClassification it becomes (the merged model reads up to its
+    // positions), not with sentence-transformers' shorter max_seq_length.
+    engine.set_max_len(engine.config().max_input_len())?;
     engine.classifier = None;
     let data = &manifest().data;
     let mut train = read_tsv(assets.pick(&a.train, &data.calibration), &a.labels)?;

@@ -55,7 +55,7 @@ enum Command {
     /// Does the paper hold here? Its claims checked with HIES at α* against HIS: accuracy,
     /// stability, calibration size, where each prunes, FLOPs. Mean ± std over seeds.
     PaperCheck(paper_check::Args),
-    /// Write the model as a Hugging Face checkpoint folder (BertForSequenceClassification),
+    /// Write the model as a Hugging Face checkpoint folder (its family's …ForSequenceClassification),
     /// with --prune'd heads sliced out and listed in config.json's pruned_heads (a layer left
     /// without heads keeps a zero stand-in head, named in hies_zeroed_heads: transformers cannot
     /// run an empty layer).

@@ -20,8 +20,8 @@ pub struct Bert {
     /// `classifier` (RoBERTa, ELECTRA: `classifier.out_proj`) [hidden → num_labels].
     pub classifier: Option<Linear>,
     /// Tensors in the file that no part of this model reads: the pre-training heads
-    /// (`cls.predictions.*`, `cls.seq_relationship.*` of BertForPreTraining / BertForMaskedLM),
-    /// dropped as transformers drops them when it loads the encoder alone.
+    /// (`cls.predictions.*`, `cls.seq_relationship.*` of BertForPreTraining, `lm_head.*`, …) and
+    /// RoBERTa's encoder pooler, dropped as transformers drops them for a sequence classifier.
     pub ignored: Vec<String>,
 }
 
@@ -67,7 +67,7 @@ impl Bert {
         } else {
             None
         };
-        let ignored = crate::weights::pretraining_heads(config.model_type).iter().flat_map(|p| w.skip_prefix(p)).collect();
+        let ignored = crate::weights::unused_heads(config.model_type).iter().flat_map(|p| w.skip_prefix(p)).collect();
         w.finish()?;
         Ok(Self { config: config.clone(), embeddings, layers, pooler, classifier, ignored })
     }

@@ -104,7 +104,7 @@ fn config_that_does_not_match_or_is_not_bert() {
     assert_says(
         &error(&distil, &m.weights, &m.tokenizer),
         ErrorKind::Weights,
-        &["unexpected tensor \"embeddings.token_type_embeddings.weight\"", "DistilBert"],
+        &["unexpected tensor \"embeddings.token_type_embeddings.weight\"", "a DistilBERT encoder"],
     );
 
     let wide = edit(&|v| v["hidden_size"] = 768.into());

@@ -72,6 +72,7 @@ fn golden() -> Value {
                     "criterion": info.id, "alpha": alpha, "seed": random_seed, "preset": preset, "per_layer_min_max": per_layer_min_max,
                     "scores": { "his_raw": s.his_raw, "his_token_mean": s.his_token_mean, "entropy": s.entropy, "confidence": s.confidence, "weight_norm": s.weight_norm, "absent_heads": s.absent_heads },
                     "keep": keep, "order": order, "pruned_22": analysis::select_pruned(&keep, 22, false, &[]),
+                    "pruned_3": analysis::select_pruned(&keep, 3, false, &[]),
                 }));
             }
         }

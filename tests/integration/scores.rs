@@ -73,7 +73,7 @@ fn entropy_confidence_and_his_match_reference() {
     let tokens = s.with_options(ScoreOptions { his_norm: HisNorm { token_mean: true, ..off }, ..ScoreOptions::default() });
     assert_eq!(tokens.his, s.his_token_mean);
     // The paper preset (the default) is the token average min-maxed over all heads.
-    assert_eq!(s.his, analysis::min_max(&s.his_token_mean));
+    assert_eq!(s.his, analysis::min_max(&s.his_token_mean, &[]));
     let bertology = s.with_options(ScoreOptions { his_norm: HisNorm::bertology(), ..ScoreOptions::default() });
     let l2: Vec<Vec<f64>> = s
         .his_raw
@@ -83,7 +83,7 @@ fn entropy_confidence_and_his_match_reference() {
             r.iter().map(|x| x / n).collect()
         })
         .collect();
-    let want = analysis::min_max(&l2);
+    let want = analysis::min_max(&l2, &[]);
     assert!(bertology.his.iter().flatten().zip(want.iter().flatten()).all(|(a, b)| (a - b).abs() < 1e-12));
     // And they rank differently on real gradients (else the preset would not matter).
     assert_ne!(analysis::prune_order(&s.his, &[]), analysis::prune_order(&bertology.his, &[]));

@@ -266,7 +266,10 @@ fn pre_training_heads_are_ignored_with_a_notice() {
     let e = load_edited(&config, &pre, &tok).expect("BertForPreTraining loads as its encoder");
     assert!(e.classifier.is_none());
     let notices = e.notices();
-    assert!(notices.len() == 1 && notices[0].contains("7 pre-training head tensors") && notices[0].contains("cls."), "{notices:?}");
+    assert!(
+        notices.len() == 1 && notices[0].contains("7 tensors that the sequence classifier does not read") && notices[0].contains("cls."),
+        "{notices:?}"
+    );
     // Same encoder as the classification checkpoint: same hidden states.
     let (plain, _, _) = load("bert-pair");
     let s = ["two children run".to_string()];
@@ -301,7 +304,11 @@ fn sharded_checkpoints_load_and_pickles_are_refused_with_the_command_that_conver
     }
     std::fs::write(tmp.join("pytorch_model.bin"), b"PK\x03\x04 not read").unwrap();
     let e = ModelDir::read(&tmp).err().expect("a pickle is refused").to_string();
-    assert!(e.contains("pytorch_model.bin is a PyTorch pickle") && e.contains("save_pretrained") && e.contains("safe_serialization=True"), "{e}");
+    assert!(e.contains("pytorch_model.bin is a PyTorch pickle") && e.contains("weights_only=True") && e.contains("save_file"), "{e}");
+    std::fs::remove_file(tmp.join("pytorch_model.bin")).unwrap();
+    std::fs::write(tmp.join("tf_model.h5"), b"HDF").unwrap();
+    let e = ModelDir::read(&tmp).err().expect("TensorFlow weights are refused").to_string();
+    assert!(e.contains("tf_model.h5 holds TensorFlow or Flax weights") && e.contains("from_tf=True"), "{e}");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
@@ -435,6 +442,58 @@ fn heads_sliced_out_before_saving_count_as_pruned_and_stay_out_of_the_min_max() 
         let mut first = hies::analysis::select_pruned(&keep, 4, false, &[]);
         first.sort();
         assert_eq!(first, absent, "{criterion:?}: the absent heads come first");
-        assert_eq!(hies::analysis::select_pruned(&keep, 6, false, &[]).len(), 6);
+        // Then the heads the model has, lowest keep score first.
+        let next = &hies::analysis::select_pruned(&keep, 6, false, &[])[4..];
+        let mut present: Vec<(usize, usize)> = (0..2).flat_map(|l| (0..4).map(move |h| (l, h))).filter(|x| !absent.contains(x)).collect();
+        present.sort_by(|a, b| keep[a.0][a.1].total_cmp(&keep[b.0][b.1]).then(a.cmp(b)));
+        assert_eq!(next, &present[..2], "{criterion:?}");
     }
+}
+
+/// RobertaModel's own pooler next to RobertaForSequenceClassification's head (checkpoints saved
+/// from a model with both): transformers drops the pooler, and so do we, with a note.
+#[test]
+fn a_roberta_classifier_that_still_carries_the_encoder_pooler_loads_without_it() {
+    let dir = folder("roberta");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (w, b) = (vec![0u8; 64 * 64 * 2], vec![0u8; 64 * 2]);
+    let mut views: Vec<_> = st.tensors();
+    views.push(("roberta.pooler.dense.weight".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![64, 64], &w).unwrap()));
+    views.push(("roberta.pooler.dense.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![64], &b).unwrap()));
+    let weights = safetensors::serialize(views, None).unwrap();
+    let (config, tokenizer) = (std::fs::read(dir.join("config.json")).unwrap(), std::fs::read(dir.join("tokenizer.json")).unwrap());
+    let files = hies::ModelFiles {
+        config: &config,
+        weights: &weights,
+        tokenizer: &tokenizer,
+        modules: None,
+        pooling: None,
+        sentence_bert_config: None,
+        adapter: None,
+    };
+    let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).unwrap();
+    assert!(e.notices().iter().any(|n| n.contains("roberta.pooler.dense")), "{:?}", e.notices());
+    let (_, fx, _) = load("roberta");
+    let x = &fx.examples[0];
+    let got = pollster::block_on(e.logits(&e.model, &[(x.text.as_str(), x.text_pair.as_deref())], &[])).unwrap();
+    assert!(worst(&got, &x.logits) <= 1e-4, "the head still reads classifier.dense, not the pooler");
+}
+
+/// A model labelled otherwise is never given the built-in data, whose 0/1 labels would be read
+/// as its classes.
+#[test]
+fn the_built_in_data_is_refused_for_a_model_with_other_labels() {
+    let e = hies::data::builtin_data_fits(&["entailment".into(), "neutral".into(), "contradiction".into()]).unwrap_err().to_string();
+    assert!(e.contains("entailment / neutral / contradiction") && e.contains("negative / positive") && e.contains("labelled file"), "{e}");
+    hies::data::builtin_data_fits(&["Negative".into(), "POSITIVE".into()]).unwrap();
+    assert!(hies::data::builtin_data_fits(&["positive".into(), "negative".into()]).is_err(), "order matters: index 0 is negative");
+    // The CLI: a pair model without --data.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hies"))
+        .args(["score", "--model", folder("bert-pair").to_str().unwrap(), "--n", "4"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("built-in data") && err.contains("--data"), "{err}");
 }

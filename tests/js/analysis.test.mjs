@@ -17,6 +17,7 @@ test('every criterion ranks the heads exactly as the engine does', () => {
     const all = selectPruned(keep, keep.flat().length);
     assert.deepEqual(all, c.order, `${name}: the whole pruning order, ties by (layer, head)`);
     assert.deepEqual(selectPruned(keep, 22), c.pruned_22, `${name}: 22 heads`);
+    assert.deepEqual(selectPruned(keep, 3), c.pruned_3, `${name}: 3 heads (all absent heads, if more)`);
   }
 });
 

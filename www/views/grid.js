@@ -111,6 +111,8 @@ export function mountGrid(root, { onClick }) {
   }
   subscribe((c) => {
     if (['scores', 'scoresLive', 'scoring', 'metric', 'alpha', 'preset', 'perLayerMinMax', 'pruned', 'manual', 'selected', 'clickMode', 'criterion'].some((k) => c.has(k))) draw();
+    const e = state.engine;
+    if (c.has('engine') && e) root.getElementById('model-shape').textContent = `${e.num_attention_heads} per layer, ${e.num_hidden_layers} layers`;
   });
   draw();
 }

@@ -46,13 +46,13 @@ async function svgToPng(svg) {
 export function mountShare(root, { csv, exportCheckpoint }) {
   const $ = (id) => /** @type {HTMLInputElement} */ (root.getElementById(id));
   // The pruned model as a Hugging Face folder: three files (a browser cannot write a folder).
-  // Only a model with its own pooler and classifier is a BertForSequenceClassification.
+  // Only a model with its own classification head is a …ForSequenceClassification.
   subscribe((c) => {
     if (!c.has('engine')) return;
     const ok = state.engine?.classifier === 'checkpoint';
     $('export-checkpoint').disabled = !ok;
-    $('export-checkpoint').title = ok ? 'config.json (with pruned_heads), model.safetensors and tokenizer.json: a BertForSequenceClassification folder that transformers loads'
-      : 'only a model with its own classifier (the fine-tuned one, or a BertForSequenceClassification upload) exports as a Hugging Face checkpoint';
+    $('export-checkpoint').title = ok ? 'config.json (with pruned_heads), model.safetensors and tokenizer.json: a …ForSequenceClassification folder of the model’s family that transformers loads'
+      : 'only a model with its own classifier (the fine-tuned one, or a …ForSequenceClassification upload) exports as a Hugging Face checkpoint';
   });
   $('export-checkpoint').addEventListener('click', async () => {
     const button = $('export-checkpoint');

@@ -2,6 +2,7 @@
 // their Hugging Face / sentence-transformers names and the rest are listed as not used; the
 // engine then checks every file's content. Any problem is reported by file and the previous
 // model keeps working.
+import { MANIFEST } from '../catalogue.js';
 import { state, subscribe } from '../state.js';
 import { esc } from './tooltip.js';
 
@@ -34,25 +35,26 @@ export function sortFiles(list) {
   };
   const shards = model.weights || !model.weights_index ? [] : files.filter((f) => /^model-\d+-of-\d+\.safetensors$/i.test(inner(f, depth)));
   if (shards.length) model.shards = shards;
-  const pickle = files.find((f) => /^(pytorch_model(-\d+-of-\d+)?\.bin|tf_model\.h5|flax_model\.msgpack)$/i.test(inner(f, depth)));
+  const other = files.map((f) => otherFormat(inner(f, depth))).find(Boolean) ?? null;
   const missing = [[model.config, 'config.json'], [model.weights ?? model.weights_index, 'model.safetensors'], [model.tokenizer, 'tokenizer.json']]
     .filter(([f]) => !f).map(([, name]) => name);
   // Data: label<TAB>text or label<TAB>text_a<TAB>text_b in .tsv files (never vocab.txt or
-  // merges.txt, which are the tokenizer's). One file serves both; train*/dev* split the roles.
+  // merges.txt, which are the tokenizer's). One file serves both; train*/dev* split the roles, and
+  // a validation* file is the α sweep's split.
   const tsv = files.filter((f) => /\.tsv$/i.test(f.name));
   const role = (re) => tsv.find((f) => re.test(f.name));
   let data = null, dataProblem = null;
   if (tsv.length === 1) data = { calibration: tsv[0], evaluation: tsv[0] };
   else if (tsv.length > 1) {
-    const calibration = role(/^train/i), evaluation = role(/^(dev|validation|test)/i);
-    if (calibration && evaluation) data = { calibration, evaluation };
-    else dataProblem = `${tsv.length} data files (${tsv.map((f) => f.name).join(', ')}): pick one, or name them train*.tsv and dev*.tsv`;
+    const calibration = role(/^train/i), evaluation = role(/^(dev|test)/i), validation = role(/^valid/i);
+    if (calibration && evaluation) data = { calibration, evaluation, ...(validation ? { validation } : {}) };
+    else dataProblem = `${tsv.length} data files (${tsv.map((f) => f.name).join(', ')}): pick one, or name them train*.tsv, dev*.tsv and (for the α sweep) validation*.tsv`;
   }
-  const used = new Set([...Object.values(model).flat(), ...(data ? [data.calibration, data.evaluation] : [])]);
+  const used = new Set([...Object.values(model).flat(), ...(data ? Object.values(data) : [])]);
   const unused = files.filter((f) => !used.has(f)).map((f) => inner(f, depth) || f.name).sort();
   const folder = depth ? pathOf(files[0]).split('/')[0] : null;
   for (const k of Object.keys(model)) if (model[k] === undefined) delete model[k];
-  return { model, data, dataProblem, missing, pickle, unused, name: folder ? `your model (${folder})` : 'your model' };
+  return { model, data, dataProblem, missing, otherFormat: other, unused, name: folder ? `your model (${folder})` : 'your model' };
 }
 
 /** Parameters and their float32 size from a safetensors header, read without loading the file. */
@@ -102,7 +104,13 @@ function firstExample(text) {
   return null; // the engine reports what is wrong with the file
 }
 
-const PICKLE = (name) => `${name} is a PyTorch pickle, which HIES Lab does not read (unpickling runs code). Convert the folder once with: python3 -c "import sys; from transformers import AutoModelForSequenceClassification as M; M.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[1], safe_serialization=True)" FOLDER`;
+/** What to say about weights in another format (src/weights.rs `other_format`, the same text). */
+function otherFormat(name) {
+  const m = MANIFEST.other_weight_formats;
+  if (/^pytorch_model(-\d+-of-\d+)?\.bin$/.test(name)) return `${name} ${m.pytorch}`;
+  if (name === 'tf_model.h5' || name === 'flax_model.msgpack') return `${name} ${m.tensorflow_flax}`;
+  return null;
+}
 
 export function mountUpload(root, { onFiles, onDefault }) {
   const $ = (id) => root.getElementById(id);
@@ -111,9 +119,10 @@ export function mountUpload(root, { onFiles, onDefault }) {
 
   async function take(list) {
     const picked = sortFiles(list);
-    const notUsed = picked.unused.length ? ` Not used: ${picked.unused.map(esc).join(', ')}.` : '';
-    if (picked.pickle && !picked.model.weights && !picked.model.weights_index) return say(`${esc(PICKLE(picked.pickle.name))}`, true);
-    if (picked.missing.length) return say(`Missing: ${picked.missing.map(esc).join(', ')}. Pick the model's folder, or these files together.${notUsed}`, true);
+    const txt = picked.unused.some((n) => /\.txt$/i.test(n) && !/(^|\/)(vocab|merges)\.txt$/i.test(n));
+    const notUsed = picked.unused.length ? ` Not used: ${picked.unused.map(esc).join(', ')}${txt ? ' (labelled data is read from .tsv files)' : ''}.` : '';
+    if (picked.otherFormat && !picked.model.weights && !picked.model.weights_index) return say(`${esc(picked.otherFormat)} The previous model is still in use.`, true);
+    if (picked.missing.length) return say(`Missing: ${picked.missing.map(esc).join(', ')}. Pick the model's folder, or these files together.${notUsed} The previous model is still in use.`, true);
     if (picked.dataProblem) return say(`${esc(picked.dataProblem)}. The previous model is still in use.`, true);
     const size = await weightsSize(picked.model.weights ? [picked.model.weights] : picked.model.shards ?? []);
     if (size && size.f32Bytes > MAX_F32_BYTES) {
