@@ -179,20 +179,33 @@ pub fn heads_for_ratio(ratio: f64, total: usize) -> usize {
 }
 
 /// The heads to prune next so that `already` plus them make `count`: globally the lowest
-/// scores; per layer, the lowest of each layer up to its share of `count` (`count / L`, spread as
-/// evenly as the count allows, earlier layers first). Heads scored −∞ (sliced out of the
-/// checkpoint: pruned already) are always in the set and count towards it, in their layer's share.
+/// scores; per layer, the lowest of each layer up to its share of `count` (spread as evenly as
+/// the count allows, earlier layers first). Heads scored −∞ (sliced out of the checkpoint:
+/// pruned already) are always in the set and count towards `count`; per layer, the rest of the
+/// count is shared among the layers that still have heads.
 pub fn select_pruned(keep_score: &Grid, count: usize, per_layer: bool, already: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let skip = already;
     let gone = |row: &[f64]| row.iter().filter(|x| **x == f64::NEG_INFINITY).count();
+    let absent: usize = keep_score.iter().map(|r| gone(r)).sum();
     if !per_layer {
-        let absent: usize = keep_score.iter().map(|r| gone(r)).sum();
         return prune_order(keep_score, skip).into_iter().take(count.max(absent).saturating_sub(skip.len())).collect();
     }
-    let layers = keep_score.len();
+    // The rest of the count, one head at a time round the layers (earlier layers first), each
+    // up to the heads it still has: count / L each, the first count % L one more, when none is full.
+    let capacity: Vec<usize> = keep_score.iter().map(|r| r.len() - gone(r)).collect();
+    let mut share = vec![0usize; keep_score.len()];
+    let mut rest = count.saturating_sub(absent);
+    while rest > 0 && share.iter().zip(&capacity).any(|(s, c)| s < c) {
+        for (s, c) in share.iter_mut().zip(&capacity) {
+            if rest > 0 && *s < *c {
+                *s += 1;
+                rest -= 1;
+            }
+        }
+    }
     let mut out = Vec::new();
     for (l, row) in keep_score.iter().enumerate() {
-        let quota = (count / layers + usize::from(l < count % layers)).max(gone(row));
+        let quota = gone(row) + share[l];
         let one = vec![row.clone()];
         let skip_l: Vec<(usize, usize)> = skip.iter().filter(|s| s.0 == l).map(|&(_, h)| (0, h)).collect();
         let already = skip_l.len();
@@ -222,8 +235,12 @@ mod tests {
         // Globally: all three absent heads even when fewer are asked for, then the lowest.
         assert_eq!(select_pruned(&keep, 2, false, &[]), vec![(0, 0), (0, 1), (0, 2)]);
         assert_eq!(select_pruned(&keep, 4, false, &[]), vec![(0, 0), (0, 1), (0, 2), (1, 0)]);
-        // Per layer (2 each of 4): layer 0's three absent heads use its share and more; layer 1 gets its 2.
-        assert_eq!(select_pruned(&keep, 4, true, &[]), vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 3)]);
+        // Per layer: the 3 absent heads, then the 1 left of 4 shared between the layers with heads.
+        assert_eq!(select_pruned(&keep, 4, true, &[]), vec![(0, 0), (0, 1), (0, 2), (0, 3)]);
+        assert_eq!(select_pruned(&keep, 6, true, &[]), vec![(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 3)]);
+        // A layer without heads left gets no share: the count goes to the others.
+        let keep = vec![vec![inf, inf], vec![0.2, 0.1], vec![0.4, 0.3]];
+        assert_eq!(select_pruned(&keep, 4, true, &[]), vec![(0, 0), (0, 1), (1, 1), (2, 1)]);
     }
 
     fn close(a: f64, b: f64) -> bool {

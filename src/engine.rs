@@ -172,7 +172,7 @@ impl Engine {
         let ignored = &self.model.ignored;
         if !ignored.is_empty() {
             out.push(format!(
-                "{} tensors that the sequence classifier does not read ({}{}) are left out, as transformers leaves them out",
+                "{} tensors that this model does not use ({}{}) are left out, as transformers leaves them out for a classifier",
                 ignored.len(),
                 ignored[..ignored.len().min(2)].join(", "),
                 if ignored.len() > 2 { ", …" } else { "" }
@@ -391,6 +391,7 @@ impl ModelDir {
             .flatten()
             .filter_map(|e| crate::weights::other_format(&e.file_name().to_string_lossy()))
             .min()
+            .map(|(_, message)| message)
         {
             return Err(Error::weights(format!("not found in {}; {message}", dir.display())));
         } else {

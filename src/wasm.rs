@@ -231,14 +231,18 @@ impl HiesSession {
         let merged = match files.weights_index.take() {
             None => None,
             Some(index) => {
+                // Moved, not copied, and dropped once joined: a sharded checkpoint is held twice
+                // at most, while it is joined.
+                let mut given = std::mem::take(&mut files.shards);
                 let names = crate::weights::shard_names(&index).map_err(js_error)?;
                 let shards = names
                     .into_iter()
-                    .map(|name| match files.shards.iter().find(|s| s.name == name) {
-                        Some(s) => Ok((name, s.bytes.to_vec())),
+                    .map(|name| match given.iter().position(|s| s.name == name) {
+                        Some(i) => Ok((name, given.swap_remove(i).bytes.into_vec())),
                         None => Err(js_error(Error::weights(format!("{name} is missing: {} names it", crate::weights::SHARD_INDEX)))),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                drop(given);
                 Some(crate::weights::merge_shards(&index, &shards).map_err(js_error)?)
             }
         };

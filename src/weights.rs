@@ -4,7 +4,8 @@
 //! each family's own names map onto them ([`canonical`]): the `bert.`/`distilbert.`/`roberta.`/
 //! `electra.` prefix of a model with a head is stripped, DistilBERT's `q_lin`/…/`ffn.lin2` and
 //! the heads' dense layers (`pre_classifier`, `classifier.dense`, `classifier.out_proj`) are
-//! renamed, and old `LayerNorm.gamma/beta` names are read as `weight/bias`. Messages name a
+//! renamed (RoBERTa's encoder pooler becomes `encoder_pooler.`, left out), and old
+//! `LayerNorm.gamma/beta` names are read as `weight/bias`. Messages name a
 //! tensor as the checkpoint's family names it. The model builder `take`s each tensor it expects
 //! with its shape; `finish` then rejects any tensor nobody took, so a wrong checkpoint never
 //! loads half-way.
@@ -306,15 +307,23 @@ pub fn merge_shards(index: &[u8], shards: &[(String, Vec<u8>)]) -> Result<Vec<u8
     safetensors::serialize(views, None).map_err(|e| Error::weights(format!("cannot join the shards ({e})")))
 }
 
-/// Weights files of other formats, by name, and what to do about them: `None` when the name is
-/// not one of them. The page's upload view reads the same text from `src/manifest.json`.
-pub fn other_format(file_name: &str) -> Option<String> {
+/// Weights files of other formats, by name (shards too), and what to do about them, ranked
+/// PyTorch, TensorFlow, Flax (the first of a folder's is the one to report): `None` when the name
+/// is not one of them. The page's upload view (`www/views/upload.js`) ranks and words them the
+/// same, from `src/manifest.json`.
+pub fn other_format(file_name: &str) -> Option<(u8, String)> {
     let formats = &crate::manifest::manifest().other_weight_formats;
     let name = file_name.rsplit('/').next().unwrap_or(file_name);
-    if name == "pytorch_model.bin" || (name.starts_with("pytorch_model-") && name.ends_with(".bin")) {
-        Some(format!("{name} {}", formats.pytorch))
-    } else if name == "tf_model.h5" || name == "flax_model.msgpack" {
-        Some(format!("{name} {}", formats.tensorflow_flax))
+    let lower = name.to_ascii_lowercase();
+    let is = |stem: &str, ext: &str| {
+        lower.starts_with(stem) && lower.ends_with(ext) && (lower.len() == stem.len() + ext.len() || lower[stem.len()..].starts_with('-'))
+    };
+    if is("pytorch_model", ".bin") {
+        Some((0, format!("{name} {}", formats.pytorch)))
+    } else if is("tf_model", ".h5") {
+        Some((1, format!("{name} {}", formats.tensorflow_flax)))
+    } else if is("flax_model", ".msgpack") {
+        Some((2, format!("{name} {}", formats.tensorflow_flax)))
     } else {
         None
     }

@@ -75,7 +75,7 @@ export class EngineClient {
   }
 
   /** @param {ModelSource} model @param {BackendChoice} backend @param {DataSource} [data] @param {(p: any) => void} [onProgress]
-   *  @returns {Job<ModelInfo & { build_ms: number }>} */
+   *  @returns {Job<ModelInfo & { build_ms: number, data_note?: string | null }>} */
   load(model, backend, data, onProgress) { return this.request('load', { model, backend, data }, onProgress); }
   /** @param {DataSource} data @returns {Job<DataSizes>} */
   data(data) { return this.request('data', data); }

@@ -144,6 +144,7 @@ async function loadModel(source) {
       alpha: alphaStar(source.meta.id, state.preset, state.perLayerMinMax), ...prePaper(source.meta.id, state.preset, state.perLayerMinMax),
       paperLive: false, paperProgress: null, modelId: source.meta.custom ? null : source.meta.id });
   }
+  if (info.data_note) patch.status = { text: 'Ready: attention and predictions only, until a labelled .tsv for this model’s task is added (section 7).', progress: null };
   update(patch);
   readyResolve(info);
   if (!state.scoresLive || changedModel) rescore();
@@ -158,7 +159,7 @@ async function loadUpload(picked) {
 }
 
 function rescore() {
-  if (!live()) return;
+  if (!live() || !state.engine.calibration_size) return;
   jobs.evaluate?.cancel(); // new scores may change the heads; evaluation restarts after them
   jobs.latency?.cancel();
   update({ scoring: { done: 0, total: CALIBRATION_N } });
@@ -200,7 +201,7 @@ function derivePruned() {
 const evalKey = () => `${state.structural ? 's' : 'm'}|${state.pruned.map(headKey).join(',')}`;
 
 function reevaluate() {
-  if (!live() || (state.plan?.pending)) return;
+  if (!live() || (state.plan?.pending) || !state.engine.evaluation_size) return;
   const key = evalKey();
   if (state.evaluation?.key === key && (state.evaluation.final || state.evaluation.running)) return;
   jobs.latency?.cancel();

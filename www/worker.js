@@ -105,19 +105,24 @@ async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, b
   post({ id, type: 'progress', progress: { stage: 'building the engine' } });
   const next = await build(f, backend);
   // Only this model's data: another model's splits (the built-in validation split, say) would be
-  // read with this model's labels.
-  const nextData = texts;
+  // read with this model's labels. Built-in data that does not fit the model's labels is left
+  // out: the model loads without data (attention and predictions work) and says why.
+  let nextData = texts, dataNote = null;
   try {
     next.data(nextData);
   } catch (e) {
-    next.free();
-    throw e;
+    if (!(texts.builtin && /** @type {any} */ (e).kind === 'data')) {
+      next.free();
+      throw e;
+    }
+    dataNote = /** @type {Error} */ (e).message;
+    nextData = {};
   }
   if (session) session.free();
   session = next;
   files = f;
   data = nextData;
-  return session.info();
+  return { ...session.info(), data_note: dataNote };
 }
 
 /** The texts (and names) of the data files given; one file for both is read once. */

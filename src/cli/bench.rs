@@ -101,7 +101,7 @@ fn time_pruning(engine: &Engine, batches: &[Batch], keep: &Grid, ratio: f64, run
     let count = analysis::heads_for_ratio(ratio, c.num_hidden_layers * c.num_attention_heads);
     let off = analysis::select_pruned(keep, count, false, &[]);
     let small = engine.model.without_heads(&off);
-    eprintln!("bench: pruning {count} heads");
+    eprintln!("bench: pruning {} heads", off.len());
     let (mut full_t, mut small_t) = (Vec::new(), Vec::new());
     encode_all(&engine.model)?;
     encode_all(&small)?;
@@ -117,7 +117,7 @@ fn time_pruning(engine: &Engine, batches: &[Batch], keep: &Grid, ratio: f64, run
     let predicted = flops(&kept_per_layer(c, &[])) / flops(&kept_per_layer(c, &off));
     Ok(PruningTiming {
         ratio,
-        heads_pruned: count,
+        heads_pruned: off.len(),
         full_s,
         structural_s,
         measured_speedup: full_s / structural_s,

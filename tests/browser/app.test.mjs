@@ -418,9 +418,12 @@ test('a whole model folder with a sentence-pair task: files by name, two text bo
   try {
     const page = await openPage(browser, server.app('backend=cpu&k=2'));
     await waitState(page, () => window.hies.state.scoresLive);
-    // Without its data file, the built-in sentiment data would be read as NLI labels: refused.
+    // Without its data file, the built-in sentiment data would be read as NLI labels: the model
+    // loads without data (attention and predictions), and says why.
     let msg = await uploadFolder(page, 'bert-pair', { data: false });
-    assert.match(msg, /not loaded: data: this model's labels are entailment \/ neutral \/ contradiction, but the built-in data .* are labelled negative \/ positive/);
+    assert.match(msg, /Loaded BertForSequenceClassification: .*no data: data: this model's labels are entailment \/ neutral \/ contradiction, but the built-in data .* are labelled negative \/ positive/);
+    await waitState(page, () => window.hies.state.model.custom && window.hies.state.engine.evaluation_size === 0);
+    assert.equal(await state(page, () => window.hies.state.scoresLive), false, 'no scores without data');
     // The folder as transformers saved it (vocab.txt, tokenizer_config.json, …) plus a README.
     msg = await uploadFolder(page, 'bert-pair');
     assert.match(msg, /Loaded BertForSequenceClassification: 2 layers × 4 heads, hidden 64, inputs up to 64 tokens; task: sentence pairs; labels entailment \/ neutral \/ contradiction; 16 examples/);

@@ -61,7 +61,7 @@ export function mountAttention(root, { onSentence, onPair }) {
     const flatImp = imp.flat();
     const rank = 1 + flatImp.filter((x) => x > imp[l][h]).length;
     const ent = a.entropy[l][h];
-    const segB = a.token_type_ids?.some((x) => x === 1);
+    const segB = a.segments?.some((x) => x === 1);
     facts.innerHTML = `<b>Layer ${l}, head ${h}</b> on this ${segB ? 'pair' : 'sentence'} (${T} tokens${segB ? `, the second sentence’s in <i class="segment-b-text">italics</i>` : ''}${a.truncated ? ', truncated to the model’s limit' : ''}): entropy <b>${ent.toFixed(3)}</b> (0 = one token, 1 = all equally) · importance |∂L/∂ξ| <b>${imp[l][h].toExponential(2)}</b>, rank ${rank} of ${flatImp.length}${n < T ? ` · showing the first ${n} tokens` : ''}`;
     const tokens = a.tokens.slice(0, n);
 
@@ -73,7 +73,7 @@ export function mountAttention(root, { onSentence, onPair }) {
       .attr('role', 'img').attr('aria-label', `attention matrix of layer ${l} head ${h}`);
     const color = d3.scaleSequential(d3.interpolateBlues).domain([0, 1]);
     // Tokens of a pair's second sentence (token type 1) are marked in both views.
-    const seg = (_, i) => (a.token_type_ids?.[i] === 1 ? 'segment-b' : null);
+    const seg = (_, i) => (a.segments?.[i] === 1 ? 'segment-b' : null);
     svg.append('g').selectAll('text').data(tokens).join('text').attr('x', pad - 4).attr('y', (_, i) => pad + i * cell + cell * 0.7)
       .attr('text-anchor', 'end').attr('font-size', Math.min(11, cell - 1)).attr('class', seg).text((t) => t);
     svg.append('g').selectAll('text').data(tokens).join('text')

@@ -69,9 +69,10 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     const p = state.paperProgress;
     const busy = !!p && !p.error;
     // α is chosen on held-out validation sentences, never the evaluation set: a reader's own
-    // model without a validation split cannot be swept here (the CLI takes --validation).
+    // model without a validation split cannot be swept (a validation*.tsv beside train*.tsv and
+    // dev*.tsv in its folder gives it one; the CLI takes --validation).
     $('sweep-run').toggleAttribute('disabled', !state.engine || busy || !state.engine.validation_size);
-    $('sweep-run').title = state.engine && !state.engine.validation_size ? 'needs a validation split: the built-in models have one; for your own model use hies alpha-sweep --validation FILE' : '';
+    $('sweep-run').title = state.engine && !state.engine.validation_size ? 'needs a validation split: the built-in models have one; for your own model add validation*.tsv (with train*.tsv and dev*.tsv) to its folder, or use hies alpha-sweep --validation FILE' : '';
     $('check-run').toggleAttribute('disabled', !state.engine || busy);
     $('paper-cancel').hidden = !busy;
     const bar = /** @type {HTMLProgressElement} */ ($('paper-progress'));

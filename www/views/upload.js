@@ -35,7 +35,8 @@ export function sortFiles(list) {
   };
   const shards = model.weights || !model.weights_index ? [] : files.filter((f) => /^model-\d+-of-\d+\.safetensors$/i.test(inner(f, depth)));
   if (shards.length) model.shards = shards;
-  const other = files.map((f) => otherFormat(inner(f, depth))).find(Boolean) ?? null;
+  const formats = /** @type {[number, string][]} */ (files.map((f) => otherFormat(inner(f, depth))).filter(Boolean));
+  const other = formats.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1))[0]?.[1] ?? null;
   const missing = [[model.config, 'config.json'], [model.weights ?? model.weights_index, 'model.safetensors'], [model.tokenizer, 'tokenizer.json']]
     .filter(([f]) => !f).map(([, name]) => name);
   // Data: label<TAB>text or label<TAB>text_a<TAB>text_b in .tsv files (never vocab.txt or
@@ -46,8 +47,10 @@ export function sortFiles(list) {
   let data = null, dataProblem = null;
   if (tsv.length === 1) data = { calibration: tsv[0], evaluation: tsv[0] };
   else if (tsv.length > 1) {
-    const calibration = role(/^train/i), evaluation = role(/^(dev|test)/i), validation = role(/^valid/i);
-    if (calibration && evaluation) data = { calibration, evaluation, ...(validation ? { validation } : {}) };
+    // Without a dev*/test* file, the validation file is the evaluation set (and no α sweep).
+    const calibration = role(/^train/i), validation = role(/^valid/i), evaluation = role(/^(dev|test)/i);
+    if (calibration && !evaluation && validation) data = { calibration, evaluation: validation };
+    else if (calibration && evaluation) data = { calibration, evaluation, ...(validation ? { validation } : {}) };
     else dataProblem = `${tsv.length} data files (${tsv.map((f) => f.name).join(', ')}): pick one, or name them train*.tsv, dev*.tsv and (for the α sweep) validation*.tsv`;
   }
   const used = new Set([...Object.values(model).flat(), ...(data ? Object.values(data) : [])]);
@@ -104,11 +107,14 @@ function firstExample(text) {
   return null; // the engine reports what is wrong with the file
 }
 
-/** What to say about weights in another format (src/weights.rs `other_format`, the same text). */
-function otherFormat(name) {
-  const m = MANIFEST.other_weight_formats;
-  if (/^pytorch_model(-\d+-of-\d+)?\.bin$/.test(name)) return `${name} ${m.pytorch}`;
-  if (name === 'tf_model.h5' || name === 'flax_model.msgpack') return `${name} ${m.tensorflow_flax}`;
+/** [rank, what to say] about weights in another format, as src/weights.rs `other_format`
+ *  (PyTorch, TensorFlow, Flax; shards too), else null.
+ *  @param {string} path @returns {[number, string] | null} */
+function otherFormat(path) {
+  const name = path.split('/').pop(), m = MANIFEST.other_weight_formats;
+  if (/^pytorch_model(-.*)?\.bin$/i.test(name)) return [0, `${name} ${m.pytorch}`];
+  if (/^tf_model(-.*)?\.h5$/i.test(name)) return [1, `${name} ${m.tensorflow_flax}`];
+  if (/^flax_model(-.*)?\.msgpack$/i.test(name)) return [2, `${name} ${m.tensorflow_flax}`];
   return null;
 }
 
@@ -129,12 +135,17 @@ export function mountUpload(root, { onFiles, onDefault }) {
       return say(`${esc(picked.name)} has ${(size.params / 1e6).toFixed(0)} M parameters: ${(size.f32Bytes / 1e9).toFixed(2)} GB as float32, more than this tab can hold (${(MAX_F32_BYTES / 1e9).toFixed(1)} GB, about ${(MAX_F32_BYTES / 4e6).toFixed(0)} M parameters, since the engine briefly holds the file and the weights together in 4 GB of wasm memory). Use the command line (hies) for it. The previous model is still in use.`, true);
     }
     picked.example = picked.data ? firstExample(await picked.data.evaluation.text()) : null;
-    say(`Loading ${esc(picked.name)}${picked.data ? ` with ${esc(picked.data.evaluation.name)}` : ' with the default Rotten Tomatoes sentences'}…${notUsed}`);
+    say(`Loading ${esc(picked.name)}${picked.data ? ` with ${esc(picked.data.evaluation.name)}` : ' (no .tsv: the built-in Rotten Tomatoes sentences, if its labels are negative / positive)'}…${notUsed}`);
     try {
       const info = await onFiles(picked);
       const notices = info.notices.map((n) => ` Note: ${esc(n)}.`).join('');
       const task = info.sentence_pairs ? 'sentence pairs' : 'single sentences';
-      say(`Loaded ${esc(info.architecture)}: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, inputs up to ${info.max_len} tokens; task: ${task}; labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} examples for evaluation. Everything below now uses it.${notUsed}${notices}`);
+      const shape = `${esc(info.architecture)}: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, inputs up to ${info.max_len} tokens`;
+      if (info.data_note) {
+        say(`Loaded ${shape}; labels ${info.labels.map(esc).join(' / ')}; no data: ${esc(info.data_note)}. Attention and predictions work now; scores, pruning accuracy and curves need a labelled .tsv in the folder.${notUsed}${notices}`, true);
+      } else {
+        say(`Loaded ${shape}; task: ${task}; labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} examples for evaluation. Everything below now uses it.${notUsed}${notices}`);
+      }
     } catch (e) {
       say(`Your model was not loaded: ${esc(e.message)}. The previous model is still in use.`, true);
     }
