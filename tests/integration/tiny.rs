@@ -378,14 +378,9 @@ fn hies_classify_reads_pairs_and_labelled_files() {
     std::fs::remove_dir_all(&bare).unwrap();
 }
 
-#[test]
-fn a_family_checkpoint_with_a_tensor_missing_names_it_as_the_family_does() {
-    let dir = folder("distilbert");
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| n != "distilbert.transformer.layer.1.ffn.lin2.bias").collect();
-    let weights = safetensors::serialize(kept, None).unwrap();
-    let (config, tokenizer) = (std::fs::read(dir.join("config.json")).unwrap(), std::fs::read(dir.join("tokenizer.json")).unwrap());
+/// The tiny checkpoint `name` with other weights.
+fn with_weights(name: &str, weights: Vec<u8>) -> hies::Result<Engine> {
+    let (config, tokenizer) = (std::fs::read(folder(name).join("config.json")).unwrap(), std::fs::read(folder(name).join("tokenizer.json")).unwrap());
     let files = hies::ModelFiles {
         config: &config,
         weights: &weights,
@@ -395,14 +390,21 @@ fn a_family_checkpoint_with_a_tensor_missing_names_it_as_the_family_does() {
         sentence_bert_config: None,
         adapter: None,
     };
-    let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).err().expect("refused").to_string();
+    Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu)
+}
+
+#[test]
+fn a_family_checkpoint_with_a_tensor_missing_names_it_as_the_family_does() {
+    let dir = folder("distilbert");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| n != "distilbert.transformer.layer.1.ffn.lin2.bias").collect();
+    let e = with_weights("distilbert", safetensors::serialize(kept, None).unwrap()).err().expect("refused").to_string();
     assert!(e.contains("missing tensor \"transformer.layer.1.ffn.lin2.bias\""), "{e}");
     // And a DistilBERT classifier without pre_classifier says so in DistilBERT's words.
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let kept: Vec<_> = st.tensors().into_iter().filter(|(n, _)| !n.starts_with("pre_classifier")).collect();
-    let weights = safetensors::serialize(kept, None).unwrap();
-    let files = hies::ModelFiles { weights: &weights, ..files };
-    let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).err().expect("refused").to_string();
+    let e = with_weights("distilbert", safetensors::serialize(kept, None).unwrap()).err().expect("refused").to_string();
     assert!(e.contains("no \"pre_classifier.weight\"") && e.contains("relu(pre_classifier(h[CLS]))"), "{e}");
 }
 
@@ -458,18 +460,7 @@ fn a_roberta_classifier_that_still_carries_the_encoder_pooler_loads_without_it()
     let mut views: Vec<_> = st.tensors();
     views.push(("roberta.pooler.dense.weight".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![64, 64], &w).unwrap()));
     views.push(("roberta.pooler.dense.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::BF16, vec![64], &b).unwrap()));
-    let weights = safetensors::serialize(views, None).unwrap();
-    let (config, tokenizer) = (std::fs::read(dir.join("config.json")).unwrap(), std::fs::read(dir.join("tokenizer.json")).unwrap());
-    let files = hies::ModelFiles {
-        config: &config,
-        weights: &weights,
-        tokenizer: &tokenizer,
-        modules: None,
-        pooling: None,
-        sentence_bert_config: None,
-        adapter: None,
-    };
-    let e = Engine::load(&files, burn::tensor::Device::flex(), Backend::Cpu).unwrap();
+    let e = with_weights("roberta", safetensors::serialize(views, None).unwrap()).unwrap();
     assert!(e.notices().iter().any(|n| n.contains("roberta.pooler.dense")), "{:?}", e.notices());
     let (_, fx, _) = load("roberta");
     let x = &fx.examples[0];
