@@ -22,53 +22,75 @@ impl Example {
     }
 }
 
-/// Parses `label<TAB>text` or `label<TAB>text_a<TAB>text_b` lines (a UTF-8 BOM, blank lines
-/// and CRLF are fine). Every line of a file has the same form: a file that mixes single
-/// sentences and pairs is refused, as is a line with more than three fields (a tab inside a
-/// sentence would otherwise silently become a pair). Errors name the line; the caller adds the
-/// file.
-pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
+/// One non-blank line of a tab-separated file: its number, its leading fields (the label), and
+/// a sentence or a pair.
+struct Line<'a> {
+    number: usize,
+    lead: Vec<&'a str>,
+    text: &'a str,
+    text_pair: Option<&'a str>,
+}
+
+/// The non-blank lines of `content` (a UTF-8 BOM and CRLF are fine), each `leading` fields and
+/// then a sentence or a pair. Every line has the same form: mixing single sentences and pairs is
+/// refused, as is a line with more fields (a tab inside a sentence would otherwise silently make
+/// a pair). `form` names the expected forms in messages; errors name the line.
+fn lines<'a>(content: &'a str, leading: usize, form: &str) -> Result<Vec<Line<'a>>> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
-    let mut out = Vec::new();
+    let mut out: Vec<Line> = Vec::new();
     for (i, line) in content.lines().enumerate() {
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
             continue;
         }
         let fields: Vec<&str> = line.split('\t').collect();
-        let (label, text, text_pair) = match fields[..] {
-            [label, text] => (label, text, None),
-            [label, a, b] => (label, a, Some(b.to_string())),
-            [_] => return Err(Error::data(format!("line {}: expected \"label<TAB>text\" or \"label<TAB>text_a<TAB>text_b\"", i + 1))),
-            _ => {
-                return Err(Error::data(format!(
-                    "line {}: {} tab-separated fields; expected \"label<TAB>text\" or \"label<TAB>text_a<TAB>text_b\"",
-                    i + 1,
-                    fields.len()
-                )));
-            }
+        let (lead, rest) = fields.split_at(leading.min(fields.len()));
+        let (text, text_pair) = match rest {
+            [text] => (*text, None),
+            [a, b] => (*a, Some(*b)),
+            [] => return Err(Error::data(format!("line {}: expected {form}", i + 1))),
+            _ => return Err(Error::data(format!("line {}: {} tab-separated fields; expected {form}", i + 1, fields.len()))),
         };
-        if let Some(first) = out.first().map(|e: &Example| e.text_pair.is_some())
+        if let Some(first) = out.first().map(|l| l.text_pair.is_some())
             && first != text_pair.is_some()
         {
-            let form = |pair: bool| if pair { "a sentence pair" } else { "a single sentence" };
-            return Err(Error::data(format!("line {}: {}, but the lines before hold {}", i + 1, form(text_pair.is_some()), form(first))));
+            let kind = |pair: bool| if pair { "a sentence pair" } else { "a single sentence" };
+            return Err(Error::data(format!("line {}: {}, but the lines before hold {}", i + 1, kind(text_pair.is_some()), kind(first))));
         }
-        let label = label.trim();
+        out.push(Line { number: i + 1, lead: lead.to_vec(), text, text_pair });
+    }
+    Ok(out)
+}
+
+/// Parses `label<TAB>text` or `label<TAB>text_a<TAB>text_b` lines (a UTF-8 BOM, blank lines
+/// and CRLF are fine). Every line of a file has the same form: a file that mixes single
+/// sentences and pairs is refused, as is a line with more than three fields (a tab inside a
+/// sentence would otherwise silently become a pair). Errors name the line; the caller adds the
+/// file.
+pub fn parse_tsv(content: &str, labels: &[String]) -> Result<Vec<Example>> {
+    let mut out = Vec::new();
+    for line in lines(content, 1, "\"label<TAB>text\" or \"label<TAB>text_a<TAB>text_b\"")? {
+        let label = line.lead[0].trim();
         let index = match label.parse::<usize>() {
             Ok(k) if k < labels.len() => Some(k),
             Ok(_) => None,
             Err(_) => labels.iter().position(|l| l.eq_ignore_ascii_case(label)),
         };
         let label = index.ok_or_else(|| {
-            Error::data(format!("line {}: label \"{label}\" is neither 0..{} nor one of {labels:?}", i + 1, labels.len().saturating_sub(1)))
+            Error::data(format!("line {}: label \"{label}\" is neither 0..{} nor one of {labels:?}", line.number, labels.len().saturating_sub(1)))
         })?;
-        out.push(Example { label, text: text.to_string(), text_pair });
+        out.push(Example { label, text: line.text.to_string(), text_pair: line.text_pair.map(str::to_string) });
     }
     if out.is_empty() {
         return Err(Error::data("the file holds no labelled sentences"));
     }
     Ok(out)
+}
+
+/// Unlabelled lines of `text` or `text_a<TAB>text_b` (`hies classify`'s input), by the same
+/// rules as [`parse_tsv`]: each as (text, text_pair).
+pub fn parse_inputs(content: &str) -> Result<Vec<(String, Option<String>)>> {
+    Ok(lines(content, 0, "\"text\" or \"text_a<TAB>text_b\"")?.into_iter().map(|l| (l.text.to_string(), l.text_pair.map(str::to_string))).collect())
 }
 
 /// The built-in data (src/manifest.json: Rotten Tomatoes, labelled 0/1 for negative/positive)
@@ -122,6 +144,12 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("single sentence") && e.contains("pair"), "{e}");
         let e = parse_tsv("0\ta\tb\tc\n", &labels).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("4 tab-separated fields"), "{e}");
+        // Unlabelled input, the same rules.
+        assert_eq!(parse_inputs("a\tb\r\n\nc\td\n").unwrap(), vec![("a".into(), Some("b".into())), ("c".into(), Some("d".into()))]);
+        let e = parse_inputs("a\nb\tc\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("a sentence pair, but the lines before hold a single sentence"), "{e}");
+        let e = parse_inputs("a\tb\tc\n").unwrap_err().to_string();
+        assert!(e.contains("3 tab-separated fields") && e.contains("\"text\" or \"text_a<TAB>text_b\""), "{e}");
     }
 
     #[test]

@@ -45,45 +45,22 @@ struct Summary {
     accuracy: f64,
 }
 
-/// Lines of `text` or `text_a<TAB>text_b` (a BOM, blank lines and CRLF are fine); a line with
-/// more tabs is refused rather than guessed at.
-fn parse_inputs(content: &str) -> Res<(Vec<String>, Option<Vec<String>>)> {
-    let content = content.strip_prefix('\u{feff}').unwrap_or(content);
-    let (mut texts, mut pairs) = (Vec::new(), Vec::new());
-    for (i, line) in content.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() > 2 {
-            return Err(format!("stdin line {}: {} tab-separated fields; expected \"text\" or \"text_a<TAB>text_b\"", i + 1, fields.len()).into());
-        }
-        if !texts.is_empty() && (fields.len() == 2) == pairs.is_empty() {
-            return Err(format!("stdin line {}: every line must be a single sentence, or every line a pair", i + 1).into());
-        }
-        texts.push(fields[0].to_string());
-        if let Some(b) = fields.get(1) {
-            pairs.push(b.to_string());
-        }
-    }
-    Ok((texts, (!pairs.is_empty()).then_some(pairs)))
-}
-
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let session: Session = open_session(assets, &a.model, &a.classifier, None, None, SessionOptions::default())?;
     let labels = session.engine().classifier()?.labels.clone();
     let (texts, pairs, gold) = match &a.data {
         Some(path) => {
             let examples = read_examples(&session, (path.clone(), None))?;
-            let pairs = examples[0].text_pair.is_some().then(|| examples.iter().map(|e| e.text_pair.clone().unwrap_or_default()).collect());
-            (examples.iter().map(|e| e.text.clone()).collect(), pairs, Some(examples.iter().map(|e| e.label).collect::<Vec<_>>()))
+            let pairs: Option<Vec<String>> =
+                examples[0].text_pair.is_some().then(|| examples.iter().map(|e| e.text_pair.clone().unwrap_or_default()).collect());
+            (examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>(), pairs, Some(examples.iter().map(|e| e.label).collect::<Vec<_>>()))
         }
         None => {
             let mut input = String::new();
             std::io::stdin().lock().read_to_string(&mut input).map_err(|e| format!("cannot read stdin ({e})"))?;
-            let (t, p) = parse_inputs(&input)?;
-            (t, p, None)
+            let inputs = hies::data::parse_inputs(&input).map_err(|e| e.context("stdin"))?;
+            let pairs = inputs.first().is_some_and(|i| i.1.is_some()).then(|| inputs.iter().map(|i| i.1.clone().unwrap_or_default()).collect());
+            (inputs.into_iter().map(|i| i.0).collect::<Vec<_>>(), pairs, None)
         }
     };
     let removal = Removal { heads: a.prune.clone(), structural: a.structural };
