@@ -380,11 +380,10 @@ impl ModelDir {
         let weights = if dir.join(&names.weights).exists() {
             need(&names.weights, ErrorKind::Weights)?
         } else if let Some(index) = maybe(crate::weights::SHARD_INDEX) {
-            let shards = crate::weights::shard_names(&index)?
-                .into_iter()
-                .map(|name| need(&name, ErrorKind::Weights).map(|bytes| (name, bytes)))
-                .collect::<Result<Vec<_>>>()?;
-            crate::weights::merge_shards(&index, &shards)?
+            let index = crate::weights::ShardIndex::parse(&index)?;
+            let shards =
+                index.files().into_iter().map(|name| need(&name, ErrorKind::Weights).map(|bytes| (name, bytes))).collect::<Result<Vec<_>>>()?;
+            index.merge(&shards)?
         } else if let Some(message) = std::fs::read_dir(dir)
             .into_iter()
             .flatten()

@@ -234,8 +234,9 @@ impl HiesSession {
                 // Moved, not copied, and dropped once joined: a sharded checkpoint is held twice
                 // at most, while it is joined.
                 let mut given = std::mem::take(&mut files.shards);
-                let names = crate::weights::shard_names(&index).map_err(js_error)?;
-                let shards = names
+                let index = crate::weights::ShardIndex::parse(&index).map_err(js_error)?;
+                let shards = index
+                    .files()
                     .into_iter()
                     .map(|name| match given.iter().position(|s| s.name == name) {
                         Some(i) => Ok((name, given.swap_remove(i).bytes.into_vec())),
@@ -243,7 +244,7 @@ impl HiesSession {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 drop(given);
-                Some(crate::weights::merge_shards(&index, &shards).map_err(js_error)?)
+                Some(index.merge(&shards).map_err(js_error)?)
             }
         };
         let model = ModelFiles {

@@ -264,47 +264,53 @@ impl<'a> Weights<'a> {
 /// What transformers writes for a checkpoint too large for one file: `model.safetensors.index.json`.
 pub const SHARD_INDEX: &str = "model.safetensors.index.json";
 
-/// The shard files a `model.safetensors.index.json` names (its `weight_map` values), in order.
-pub fn shard_names(index: &[u8]) -> Result<Vec<String>> {
-    let v: serde_json::Value = serde_json::from_slice(index).map_err(|e| Error::weights(format!("{SHARD_INDEX}: not JSON ({e})")))?;
-    let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| Error::weights(format!("{SHARD_INDEX}: no \"weight_map\" object")))?;
-    let mut names: Vec<String> = Vec::new();
-    for (tensor, file) in map {
-        let file = file.as_str().ok_or_else(|| Error::weights(format!("{SHARD_INDEX}: the file of \"{tensor}\" is not a string")))?;
-        if file.contains('/') || file.contains('\\') || !file.ends_with(".safetensors") {
-            return Err(Error::weights(format!("{SHARD_INDEX}: \"{file}\" is not a .safetensors file beside the index")));
-        }
-        if !names.iter().any(|n| n == file) {
-            names.push(file.to_string());
-        }
-    }
-    names.sort();
-    Ok(names)
+/// A `model.safetensors.index.json`: which shard holds each tensor (its `weight_map`).
+pub struct ShardIndex {
+    weight_map: BTreeMap<String, String>,
 }
 
-/// One safetensors file from a sharded checkpoint: every tensor of every shard, each where the
-/// index says it is (a tensor in the wrong shard, in two shards, missing or unlisted is an
-/// error that names it and the shard).
-pub fn merge_shards(index: &[u8], shards: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
-    let v: serde_json::Value = serde_json::from_slice(index).map_err(|e| Error::weights(format!("{SHARD_INDEX}: not JSON ({e})")))?;
-    let map = v["weight_map"].as_object().ok_or_else(|| Error::weights(format!("{SHARD_INDEX}: no \"weight_map\" object")))?;
-    let mut views = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (file, bytes) in shards {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::weights(format!("{file}: not a valid safetensors file (truncated or corrupt?): {e}")))?;
-        for (name, view) in st.tensors() {
-            if map.get(&name).and_then(|f| f.as_str()) != Some(file.as_str()) {
-                return Err(Error::weights(format!("{file} holds \"{name}\", which {SHARD_INDEX} places elsewhere or not at all")));
-            }
-            seen.insert(name.clone());
-            views.push((name, view));
+impl ShardIndex {
+    pub fn parse(index: &[u8]) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            weight_map: BTreeMap<String, String>,
         }
+        let raw: Raw = serde_json::from_slice(index)
+            .map_err(|e| Error::weights(format!("{SHARD_INDEX}: not an index with a \"weight_map\" of tensor → file ({e})")))?;
+        if let Some(file) = raw.weight_map.values().find(|f| f.contains('/') || f.contains('\\') || !f.ends_with(".safetensors")) {
+            return Err(Error::weights(format!("{SHARD_INDEX}: \"{file}\" is not a .safetensors file beside the index")));
+        }
+        Ok(Self { weight_map: raw.weight_map })
     }
-    if let Some(missing) = map.keys().find(|k| !seen.contains(*k)) {
-        return Err(Error::weights(format!("{SHARD_INDEX} lists \"{missing}\" in {}, but that shard does not hold it", map[missing])));
+
+    /// The shard files it names, sorted, each once.
+    pub fn files(&self) -> Vec<String> {
+        let files: BTreeSet<&String> = self.weight_map.values().collect();
+        files.into_iter().cloned().collect()
     }
-    safetensors::serialize(views, None).map_err(|e| Error::weights(format!("cannot join the shards ({e})")))
+
+    /// One safetensors file from the shards (file name, bytes): every tensor of every shard,
+    /// each where the index says it is (a tensor in the wrong shard, in two shards, missing or
+    /// unlisted is an error that names it and the shard).
+    pub fn merge(&self, shards: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+        let mut views = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (file, bytes) in shards {
+            let st = SafeTensors::deserialize(bytes)
+                .map_err(|e| Error::weights(format!("{file}: not a valid safetensors file (truncated or corrupt?): {e}")))?;
+            for (name, view) in st.tensors() {
+                if self.weight_map.get(&name) != Some(file) {
+                    return Err(Error::weights(format!("{file} holds \"{name}\", which {SHARD_INDEX} places elsewhere or not at all")));
+                }
+                seen.insert(name.clone());
+                views.push((name, view));
+            }
+        }
+        if let Some((missing, file)) = self.weight_map.iter().find(|(k, _)| !seen.contains(*k)) {
+            return Err(Error::weights(format!("{SHARD_INDEX} lists \"{missing}\" in {file}, but that shard does not hold it")));
+        }
+        safetensors::serialize(views, None).map_err(|e| Error::weights(format!("cannot join the shards ({e})")))
+    }
 }
 
 /// Weights files of other formats, by name (shards too), and what to do about them, ranked
