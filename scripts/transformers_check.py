@@ -42,12 +42,32 @@ def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
-def check(folder, prune, texts):
+def hies_export(folder, prune, model=None):
+    """`hies export` of `model` (the default one when None) to `folder` with `prune` sliced out."""
+    args = [os.environ.get("HIES_BIN") or os.path.join(ROOT, "scripts", "hies"), "export", "--out", folder]
+    if model:
+        args += ["--model", model]
+    if prune:
+        args += ["--prune", ",".join(f"{l}.{h}" for l, h in prune)]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+def load_checked(folder):
+    """AutoModelForSequenceClassification of `folder` in float64, and what from_pretrained
+    reported; a missing, unexpected or mismatched weight stops the script."""
     model, info = AutoModelForSequenceClassification.from_pretrained(folder, output_loading_info=True)
     problems = {k: v for k, v in info.items() if v}
     if problems:
         sys.exit(f"transformers_check: {folder}: from_pretrained reported {problems}")
-    model = model.double().eval()
+    return model.double().eval(), info
+
+
+def digests(folder):
+    return {name: sha256(os.path.join(folder, name)) for name in ("model.safetensors", "config.json")}
+
+
+def check(folder, prune, texts):
+    model, info = load_checked(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert tokenizer.is_fast, "tokenizer.json is read"
     max_len = model.config.max_position_embeddings
@@ -59,9 +79,9 @@ def check(folder, prune, texts):
             sentences.append({"text": text, "ids": enc["input_ids"][0].tolist(), "logits": [float(x) for x in logits]})
     return {
         "prune": prune,
-        "files": {name: sha256(os.path.join(folder, name)) for name in ("model.safetensors", "config.json")},
+        "files": digests(folder),
         "loading_info": {k: list(v) for k, v in info.items()},
-        "heads_per_layer": [layer.attention.self.num_attention_heads for layer in model.bert.encoder.layer],
+        "heads_per_layer": layer_heads(model),
         "pruned_heads": {str(k): sorted(v) for k, v in sorted(model.config.pruned_heads.items())},
         "sentences": sentences,
     }
@@ -80,14 +100,8 @@ def check_family(name, prune, tmp):
     transformers; logits on its sentence pairs."""
     source = os.path.join(ROOT, "tests", "fixtures", "tiny", name)
     folder = os.path.join(tmp, f"{name}-{len(prune)}")
-    args = [os.environ.get("HIES_BIN") or os.path.join(ROOT, "scripts", "hies"), "export", "--model", source, "--out", folder,
-            "--prune", ",".join(f"{l}.{h}" for l, h in prune)]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    model, info = AutoModelForSequenceClassification.from_pretrained(folder, output_loading_info=True)
-    problems = {k: v for k, v in info.items() if v}
-    if problems:
-        sys.exit(f"transformers_check: {name}: from_pretrained reported {problems}")
-    model = model.double().eval()
+    hies_export(folder, prune, model=source)
+    model, _ = load_checked(folder)
     tokenizer = AutoTokenizer.from_pretrained(source)
     expected = json.load(open(os.path.join(source, "expected.json")))
     sentences = []
@@ -97,7 +111,7 @@ def check_family(name, prune, tmp):
             sentences.append({"text": e["text"], "text_pair": e["text_pair"], "logits": [float(x) for x in model(**enc).logits[0]]})
     return {
         "model": name, "prune": prune, "architectures": model.config.architectures,
-        "files": {f: sha256(os.path.join(folder, f)) for f in ("model.safetensors", "config.json")},
+        "files": digests(folder),
         "heads_per_layer": layer_heads(model),
         "sentences": sentences,
     }
@@ -117,10 +131,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for prune in ([], export["prune"]):
             folder = os.path.join(tmp, "pruned" if prune else "full")
-            args = [os.environ.get("HIES_BIN") or os.path.join(ROOT, "scripts", "hies"), "export", "--out", folder]
-            if prune:
-                args += ["--prune", ",".join(f"{l}.{h}" for l, h in prune)]
-            subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+            hies_export(folder, prune)
             cases.append(check(folder, prune, texts))
     out = {"generator": "scripts/transformers_check.py (AutoModelForSequenceClassification, float64)",
            "transformers": transformers.__version__, "torch": torch.__version__, "cases": cases, "families": families}
