@@ -11,8 +11,12 @@ has one), a labelled data file `data.tsv`, and `expected.json`:
   logits with MASK_OFF's heads masked (head_mask) and with them sliced out (prune_heads);
 - for ATTENTION_EXAMPLES: every layer's attention probabilities [L, H, T, T];
 - over the whole data file: his_raw = mean over examples of |dL/dxi| and his_token_mean = mean of
-  |dL/dxi| / (real tokens) (arXiv 2510.13832 Eq. 2), L the cross-entropy against the gold label,
-  xi the head_mask at 1.
+  |dL/dxi| / (real tokens) (arXiv 2510.13832 Eq. 2), L the cross-entropy against the gold label
+  (for the regression head, transformers' MSELoss against the gold score), xi the head_mask at 1;
+- for the regression head (STS-B-style, num_labels = 1): Pearson's r and Spearman's rho of the
+  full and the masked scores against the gold scores, and the share of examples whose masked
+  score lies within 5 % of the gold scores' range of the full one (our definition of agreement
+  for regression).
 The weights are seeded; the tokenizer is trained here with the tokenizers library on CORPUS.
 Weights are stored in the dtype named per model (fp16 and bf16 too) and the reference runs on
 exactly those stored values, cast to float64.
@@ -30,6 +34,7 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "tiny")
 
 bench_venv.ensure("tiny_models")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
@@ -60,6 +65,9 @@ PAIRS = [
     ("neutral", "The chef cuts fresh vegetables for the soup.", "The soup will be served at noon."),
     ("entailment", "It rained all day in the small town.", "The weather was wet."),
 ]
+# Similarity scores 0–5 for the same pairs (made up here, STS-B style) for the regression head.
+STS_SCORES = [4.2, 0.6, 2.4, 3.8, 0.4, 3.0, 4.6, 0.2, 1.8, 3.4, 0.8, 2.2, 4.0, 1.0, 2.6, 4.4]
+STS_PAIRS = [(f"{s:.1f}", a, b) for s, (_, a, b) in zip(STS_SCORES, PAIRS)]
 SINGLES = [
     "the film is a quiet, moving story",
     "nothing in this movie works",
@@ -68,6 +76,7 @@ SINGLES = [
 ]
 CORPUS = [s for _, a, b in PAIRS for s in (a, b)] + SINGLES
 MASK_OFF = [[0, 1], [1, 0], [1, 2], [1, 3]]  # heads removed in the masked/sliced runs: most of layer 1
+ONE_OFF = [[1, 1]]  # the regression head's second removal: small enough that agreement is neither 0 nor 1
 ATTENTION_EXAMPLES = 1  # [L, H, T, T] floats: the largest part of the fixture
 
 
@@ -155,8 +164,36 @@ def save_weights(model, folder, dtype):
     return model
 
 
+def ranks(x):
+    """Ranks 1..n, ties sharing their mean rank (as scipy.stats.rankdata's "average")."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    r = np.empty(len(x))
+    r[order] = np.arange(1, len(x) + 1)
+    for v in np.unique(x):
+        r[x == v] = r[x == v].mean()
+    return r
+
+
+def regression_metrics(rows, gold):
+    """Pearson and Spearman of the full and masked scores against the gold ones, and agreement."""
+    full = np.array([r["logits"][0] for r in rows])
+    masked = np.array([r["masked_logits"][0] for r in rows])
+    gold = np.array(gold, dtype=np.float64)
+    pearson = lambda a, b: float(np.corrcoef(a, b)[0, 1])
+    tolerance = 0.05 * (gold.max() - gold.min())
+    return {
+        "pearson": pearson(full, gold), "spearman": pearson(ranks(full), ranks(gold)),
+        "masked_pearson": pearson(masked, gold), "masked_spearman": pearson(ranks(masked), ranks(gold)),
+        "masked_agreement": float(np.mean(np.abs(masked - full) <= tolerance)),
+        "one_off": ONE_OFF,
+        "one_off_agreement": float(np.mean(np.abs(np.array([r["one_off_logits"][0] for r in rows]) - full) <= tolerance)),
+    }
+
+
 def reference(model, tokenizer, examples, labels_by_name):
-    """float64 outputs for `examples` [(label, text, text_pair or None)]."""
+    """float64 outputs for `examples` [(label, text, text_pair or None)]; `labels_by_name` None
+    for a regression head (the label is the score)."""
     config = model.config
     n_layers, n_heads = config.num_hidden_layers, config.num_attention_heads
     out = []
@@ -176,8 +213,10 @@ def reference(model, tokenizer, examples, labels_by_name):
         enc = tokenizer(text, pair, return_tensors="pt") if pair is not None else tokenizer(text, return_tensors="pt")
         gate = torch.ones(n_layers, n_heads, dtype=torch.float64, requires_grad=True)
         o = model(**enc, head_mask=gate, output_attentions=True)
-        y = torch.tensor([labels_by_name[label]])
-        loss = torch.nn.functional.cross_entropy(o.logits, y)
+        if labels_by_name is None:  # transformers' regression loss: MSELoss(logits.squeeze(), labels.squeeze())
+            loss = torch.nn.functional.mse_loss(o.logits.squeeze(), torch.tensor(float(label), dtype=torch.float64))
+        else:
+            loss = torch.nn.functional.cross_entropy(o.logits, torch.tensor([labels_by_name[label]]))
         loss.backward()
         g = gate.grad.abs()
         n = int(enc["input_ids"].shape[1])
@@ -186,6 +225,10 @@ def reference(model, tokenizer, examples, labels_by_name):
         with torch.no_grad():
             masked = model(**enc, head_mask=mask_off).logits[0]
             sliced = pruned(**enc).logits[0]
+            one_off = torch.ones(n_layers, n_heads, dtype=torch.float64)
+            for l, h in ONE_OFF:
+                one_off[l, h] = 0.0
+            one_off = model(**enc, head_mask=one_off).logits[0]
         row = {
             "label": label, "text": text, "text_pair": pair,
             "input_ids": enc["input_ids"][0].tolist(),
@@ -194,16 +237,21 @@ def reference(model, tokenizer, examples, labels_by_name):
             "masked_logits": masked.tolist(),
             "sliced_logits": sliced.tolist(),
         }
+        if labels_by_name is None:
+            row["one_off_logits"] = one_off.tolist()
         if i < ATTENTION_EXAMPLES:
             row["attentions"] = torch.stack([a[0] for a in o.attentions]).flatten().tolist()  # [L, H, T, T]
         out.append(row)
     k = len(examples)
-    return {
+    result = {
         "examples": out,
         "mask_off": MASK_OFF,
         "his_raw": (his_raw / k).tolist(),
         "his_token_mean": (his_tok / k).tolist(),
     }
+    if labels_by_name is None:
+        result.update(regression_metrics(out, [float(label) for label, _, _ in examples]))
+    return result
 
 
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -214,19 +262,19 @@ SHAPE = dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=64, interme
 HEAD = dict(num_labels=3, id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)})
 
 
-def classifier(folder, config, dtype):
+def classifier(folder, config, dtype, pairs=PAIRS):
     """A seeded random *ForSequenceClassification in `config`, saved in `dtype` with the data
-    file; the reference outputs on PAIRS."""
+    file; the reference outputs on `pairs` (scores for a one-output head)."""
     config._attn_implementation = "eager"  # head_mask and output_attentions need it
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_config(config).double().eval()
     model = save_weights(model, folder, dtype)
     config.save_pretrained(folder)
     with open(os.path.join(folder, "data.tsv"), "w") as f:
-        f.write("".join(f"{l}\t{a}\t{b}\n" for l, a, b in PAIRS))
+        f.write("".join(f"{l}\t{a}\t{b}\n" for l, a, b in pairs))
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert tokenizer.is_fast
-    return reference(model, tokenizer, PAIRS, {l: i for i, l in enumerate(LABELS)})
+    return reference(model, tokenizer, pairs, None if config.num_labels == 1 else {l: i for i, l in enumerate(LABELS)})
 
 
 def bert_pair(folder):
@@ -235,6 +283,15 @@ def bert_pair(folder):
     config = BertConfig(vocab_size=vocab, max_position_embeddings=64, type_vocab_size=2, architectures=["BertForSequenceClassification"],
                         **SHAPE, **HEAD)
     return classifier(folder, config, torch.float16)
+
+
+def bert_sts(folder):
+    """BertForSequenceClassification with one output (num_labels = 1, problem_type unset, which
+    transformers reads as regression: an STS-B-style similarity score), fp16 weights."""
+    vocab = wordpiece_tokenizer(folder)
+    config = BertConfig(vocab_size=vocab, max_position_embeddings=64, type_vocab_size=2, architectures=["BertForSequenceClassification"],
+                        num_labels=1, **SHAPE)
+    return classifier(folder, config, torch.float16, STS_PAIRS)
 
 
 def distilbert(folder):
@@ -293,7 +350,7 @@ def rounded(v):
 
 
 def main():
-    makers = {"bert-pair": bert_pair, "bert-pair-sharded": bert_pair_sharded, "distilbert": distilbert, "roberta": roberta,
+    makers = {"bert-pair": bert_pair, "bert-pair-sharded": bert_pair_sharded, "bert-sts": bert_sts, "distilbert": distilbert, "roberta": roberta,
               "xlm-roberta": lambda folder: roberta(folder, xlm=True), "electra": electra}
     os.makedirs(OUT, exist_ok=True)
     for name, make in makers.items():

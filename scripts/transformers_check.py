@@ -11,7 +11,7 @@ the sha256 of model.safetensors and config.json (so the test knows it checks the
 transformers read), what from_pretrained reported (missing, unexpected and mismatched weights
 must all be empty), the heads each layer was built with, config.pruned_heads as loaded, and per
 sentence the fast tokenizer's ids and AutoModelForSequenceClassification's logits.
-Then, under "families", each tiny checkpoint of tests/fixtures/tiny/ (BERT, DistilBERT, RoBERTa,
+Then, under "families", each tiny checkpoint of tests/fixtures/tiny/ (BERT, BERT regression, DistilBERT, RoBERTa,
 XLM-RoBERTa, ELECTRA) exported with its expected.json's 4 heads pruned, and DistilBERT with a
 whole layer gone: the bytes, the architecture and heads transformers built, and its logits on
 the sentence pairs (a problem reported by from_pretrained stops the script).
@@ -120,7 +120,7 @@ def check_family(name, prune, tmp):
 def main():
     families = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("bert-pair", "distilbert", "roberta", "xlm-roberta", "electra"):
+        for name in ("bert-pair", "bert-sts", "distilbert", "roberta", "xlm-roberta", "electra"):
             mask_off = json.load(open(os.path.join(ROOT, "tests", "fixtures", "tiny", name, "expected.json")))["mask_off"]
             families.append(check_family(name, mask_off, tmp))
         # A whole layer gone, in DistilBERT's names: the zero stand-in head.

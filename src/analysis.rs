@@ -224,9 +224,58 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     (m, v.sqrt())
 }
 
+/// Pearson's correlation coefficient (NaN with fewer than 2 values or a constant list).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    if n < 2 {
+        return f64::NAN;
+    }
+    let (ma, mb) = (a[..n].iter().sum::<f64>() / n as f64, b[..n].iter().sum::<f64>() / n as f64);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb) = (a[..n].iter().map(|x| (x - ma).powi(2)).sum::<f64>(), b[..n].iter().map(|y| (y - mb).powi(2)).sum::<f64>());
+    if va == 0.0 || vb == 0.0 { f64::NAN } else { cov / (va * vb).sqrt() }
+}
+
+/// Spearman's rank correlation: Pearson's r of the ranks, ties sharing their mean rank (as
+/// scipy.stats.spearmanr).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Ranks from 0, ties sharing their mean rank.
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            r[k] = (i + j) as f64 / 2.0;
+        }
+        i = j + 1;
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pearson_and_spearman_against_hand_values() {
+        // r of (1, 2, 3) and (1, 3, 2): cov 1, variances 2 and 2 → 0.5.
+        assert!((pearson(&[1.0, 2.0, 3.0], &[1.0, 3.0, 2.0]) - 0.5).abs() < 1e-12);
+        // Ties share their mean rank: (1, 1, 2) ranks as (0.5, 0.5, 2), against (0, 1, 2): √3 / 2.
+        assert!((spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]) - 3f64.sqrt() / 2.0).abs() < 1e-12);
+        // Monotone but not linear: ρ = 1, r < 1.
+        let (x, y) = ([1.0, 2.0, 3.0, 4.0], [1.0, 4.0, 9.0, 100.0]);
+        assert!((spearman(&x, &y) - 1.0).abs() < 1e-12 && pearson(&x, &y) < 0.9);
+        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan() && pearson(&[1.0], &[1.0]).is_nan());
+    }
 
     #[test]
     fn heads_scored_minus_infinity_are_always_pruned_and_fill_their_layers_share() {

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
-use crate::config::{Pooling, PoolingMode};
+use crate::config::{Pooling, PoolingMode, ProblemType};
 use crate::error::{Error, Result};
 use crate::model::{Bert, Linear, pool};
 use crate::weights::Weights;
@@ -51,18 +51,36 @@ pub enum Input {
 #[derive(Debug, Clone)]
 pub struct Classifier {
     pub linear: Linear, // [hidden → labels]
+    /// `id2label`: one name per output (a regression head's one output has one too).
     pub labels: Vec<String>,
     pub input: Input,
+    pub problem_type: ProblemType,
 }
 
 impl Classifier {
-    /// The checkpoint's own classifier, if it has one (and the pooler it reads).
-    pub fn from_checkpoint(model: &Bert, labels: Option<Vec<String>>) -> Option<Self> {
-        let linear = model.classifier.clone()?;
-        model.pooler.as_ref()?;
+    /// The checkpoint's own classifier, if it has one (and the pooler it reads), with the problem
+    /// config.json declares (or transformers infers from the output count).
+    /// Errors: a declared problem_type that does not fit the outputs ([`ProblemType::of`]).
+    pub fn from_checkpoint(model: &Bert, labels: Option<Vec<String>>, declared: Option<ProblemType>) -> Result<Option<Self>> {
+        let (Some(linear), Some(_)) = (model.classifier.clone(), model.pooler.as_ref()) else { return Ok(None) };
         let n = linear.bias.dims()[0];
+        let problem_type = ProblemType::of(declared, n)?;
         let labels = labels.filter(|l| l.len() == n).unwrap_or_else(|| (0..n).map(|i| format!("LABEL_{i}")).collect());
-        Some(Self { linear, labels, input: Input::Pooler })
+        Ok(Some(Self { linear, labels, input: Input::Pooler, problem_type }))
+    }
+
+    /// Outputs per input: the labels, or 1 for a regression head.
+    pub fn outputs(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_regression(&self) -> bool {
+        self.problem_type == ProblemType::Regression
+    }
+
+    /// What a labelled data file's first field holds for this head.
+    pub fn gold(&self) -> crate::data::Gold<'_> {
+        if self.is_regression() { crate::data::Gold::Scores } else { crate::data::Gold::Labels(&self.labels) }
     }
 
     /// A classifier file and its sidecar, checked against the encoder it will sit on.
@@ -87,10 +105,10 @@ impl Classifier {
         let mut w = Weights::parse(bytes).map_err(as_classifier)?;
         let linear = Linear::load(&mut w, "classifier", hidden, n, device).map_err(as_classifier)?;
         w.finish().map_err(as_classifier)?;
-        Ok(Self { linear, labels: meta.labels.clone(), input: Input::Embedding })
+        Ok(Self { linear, labels: meta.labels.clone(), input: Input::Embedding, problem_type: ProblemType::SingleLabelClassification })
     }
 
-    /// Logits [B, labels] from the encoder's last hidden states.
+    /// Logits [B, labels] from the encoder's last hidden states ([B, 1] scores for regression).
     pub fn logits(&self, model: &Bert, hidden: Tensor<3>, mask: Tensor<2>, pooling: Pooling) -> Tensor<2> {
         let x = match self.input {
             Input::Embedding => pool(hidden, mask, pooling),

@@ -2,7 +2,8 @@
 //! and the pooling that the sentence-transformers files (`modules.json`, `1_Pooling/config.json`)
 //! declare.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
 use crate::error::{Error, Result};
 
@@ -32,6 +33,66 @@ impl std::fmt::Display for ModelType {
             Self::Roberta => "RoBERTa",
             Self::Electra => "ELECTRA",
         })
+    }
+}
+
+/// What a sequence classifier predicts and the loss it is trained with: transformers'
+/// `problem_type`, which it infers when config.json leaves it out (one output: regression;
+/// several: single-label classification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemType {
+    /// One label per input: softmax over the logits, cross-entropy; accuracy.
+    SingleLabelClassification,
+    /// One score per input (STS-B): the single logit, squared error (MSELoss); Pearson's r.
+    Regression,
+}
+
+impl ProblemType {
+    /// The problem a classifier with `outputs` rows solves, given config.json's `problem_type`.
+    /// Errors: a declared type that does not fit the row count (a one-row "classifier" or a
+    /// multi-output regression, which HIES Lab does not measure).
+    pub fn of(declared: Option<Self>, outputs: usize) -> Result<Self> {
+        match (declared, outputs) {
+            (None | Some(Self::Regression), 1) => Ok(Self::Regression),
+            (Some(Self::SingleLabelClassification), 1) => Err(Error::config(
+                "problem_type is \"single_label_classification\" but the classifier has 1 output: a classifier needs at least 2 labels (a one-output head is a regression head: leave problem_type out or set \"regression\")",
+            )),
+            (Some(Self::Regression), n) => Err(Error::config(format!(
+                "problem_type is \"regression\" with {n} outputs: HIES Lab measures one-score regression heads (num_labels = 1, as STS-B) and single-label classifiers"
+            ))),
+            (_, _) => Ok(Self::SingleLabelClassification),
+        }
+    }
+
+    /// The metric the task is measured by.
+    pub fn metric(self) -> Metric {
+        match self {
+            Self::SingleLabelClassification => Metric::Accuracy,
+            Self::Regression => Metric::Pearson,
+        }
+    }
+}
+
+/// A task's quality metric: what the `accuracy_*` fields of curves, the α sweep and the paper
+/// check hold, named beside them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Share of gold labels predicted (0–1).
+    #[default]
+    Accuracy,
+    /// Pearson's r of the predicted against the gold scores (−1–1), GLUE's STS-B metric.
+    Pearson,
+}
+
+impl Metric {
+    /// As the CLI and the page print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Accuracy => "accuracy",
+            Self::Pearson => "Pearson r",
+        }
     }
 }
 
@@ -79,6 +140,9 @@ pub struct BertConfig {
     pub pad_token_id: u32,
     /// `id2label` in index order, when the checkpoint names its classes.
     pub labels: Option<Vec<String>>,
+    /// `problem_type` when config.json declares it ([`ProblemType::of`] decides with the
+    /// classifier's row count).
+    pub problem_type: Option<ProblemType>,
     /// `architectures` (e.g. `["BertForSequenceClassification"]`); may be empty.
     pub architectures: Vec<String>,
     /// `pruned_heads` as transformers writes it after `prune_heads`: layer → original indices of
@@ -150,21 +214,18 @@ impl BertConfig {
                 )));
             }
         }
-        // transformers picks the loss from problem_type: anything but single-label
-        // classification means logits that argmax and softmax cross-entropy misread.
-        match raw.problem_type.as_deref() {
-            None | Some("single_label_classification") => {}
-            Some("regression") => {
-                return Err(Error::config(
-                    "problem_type is \"regression\": regression heads (STS-B and the like) are not supported yet; HIES Lab measures single-label classifiers",
-                ));
-            }
+        // transformers picks the loss from problem_type: multi-label logits are independent
+        // sigmoids, which softmax cross-entropy and argmax would misread.
+        let problem_type = match raw.problem_type.as_deref() {
+            None => None,
+            Some("single_label_classification") => Some(ProblemType::SingleLabelClassification),
+            Some("regression") => Some(ProblemType::Regression),
             Some(other) => {
                 return Err(Error::config(format!(
-                    "problem_type is \"{other}\": HIES Lab measures single-label classifiers (softmax over the labels, cross-entropy for HIS)"
+                    "problem_type is \"{other}\": HIES Lab measures single-label classifiers (softmax over the labels, cross-entropy for HIS) and one-score regression heads (squared error)"
                 )));
             }
-        }
+        };
         let distil = model_type == ModelType::DistilBert;
         let act = if distil { raw.activation.as_deref() } else { raw.hidden_act.as_deref() };
         if let Some(act) = act
@@ -223,6 +284,7 @@ impl BertConfig {
                 v.iter().enumerate().all(|(i, (k, _))| i == *k).then(|| v.into_iter().map(|(_, l)| l).collect())
             }),
             architectures: raw.architectures.clone().unwrap_or_default(),
+            problem_type,
             pruned_heads: Default::default(),
             zeroed_heads: Default::default(),
         };

@@ -1,5 +1,5 @@
-//! Accuracy and agreement against the share of heads pruned, for every criterion, as mean ± std
-//! over calibration seeds. Head sets first (cheap: scores per seed), then one pass over the
+//! Accuracy (Pearson's r for a regression head) and agreement against the share of heads pruned,
+//! for every criterion, as mean ± std over calibration seeds. Head sets first (cheap: scores per seed), then one pass over the
 //! evaluation set that runs every distinct set batch by batch, so no layer input has to be kept
 //! between sets whatever the set's size.
 
@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
 use crate::analysis::{self, Head};
+use crate::config::Metric;
 use crate::data::{self, Example};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::evaluate::{self, EvalSet, Pruned};
+use crate::evaluate::{EvalSet, Pruned};
 use crate::prune::{Criterion, PruneOptions, keep_score};
 use crate::scores::ScoreOptions;
 
@@ -33,7 +34,8 @@ pub struct CurveOptions {
     pub scores: ScoreOptions,
 }
 
-/// One criterion at one ratio: accuracy and agreement, mean ± population std over the seeds.
+/// One criterion at one ratio: the task's metric (`Curves::metric`: accuracy, or Pearson's r)
+/// and agreement, mean ± population std over the seeds.
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct CurvePoint {
     pub criterion: Criterion,
@@ -51,7 +53,10 @@ pub struct CurvePoint {
 /// Every point, with what they were computed on.
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct Curves {
-    /// The unpruned model's accuracy on the evaluation set.
+    /// What the `accuracy*` fields hold: accuracy, or Pearson's r for a regression head.
+    #[serde(default)]
+    pub metric: Metric,
+    /// The unpruned model's accuracy (or r) on the evaluation set.
     pub full_accuracy: f64,
     /// Sentences in the evaluation set.
     pub evaluation_size: usize,
@@ -150,10 +155,10 @@ impl Engine {
                 });
             }
         }
-        Ok(Curves { full_accuracy, evaluation_size: set.len(), points, options: options.clone(), evaluations })
+        Ok(Curves { metric: set.problem_type.metric(), full_accuracy, evaluation_size: set.len(), points, options: options.clone(), evaluations })
     }
 
-    /// (accuracy, agreement with the unpruned model) of every head set in `sets` (each sorted),
+    /// (the task's metric, agreement with the unpruned model) of every head set in `sets` (each sorted),
     /// with identical sets evaluated once, all in one pass over `set`. `progress(done, total)`
     /// counts sentences.
     pub async fn evaluate_sets(&self, set: &EvalSet, sets: &[&[Head]], progress: &mut dyn FnMut(usize, usize)) -> Result<SetScores> {
@@ -163,24 +168,17 @@ impl Engine {
         let variants: Vec<Pruned> = distinct.iter().map(|h| Pruned::Mask(h)).collect();
         let n = set.len();
         let pass = self.pass_sorted(set, &variants, &mut |done| progress(done, n)).await?;
-        let scored: BTreeMap<&[Head], (f64, f64)> = distinct
-            .iter()
-            .zip(&pass.pruned)
-            .map(|(h, pred)| (*h, (evaluate::accuracy(pred, &set.labels), evaluate::agreement(pred, &pass.full))))
-            .collect();
-        Ok(SetScores {
-            scores: sets.iter().map(|h| scored[h]).collect(),
-            full_accuracy: evaluate::accuracy(&pass.full, &set.labels),
-            distinct: distinct.len(),
-        })
+        let scored: BTreeMap<&[Head], (f64, f64)> =
+            distinct.iter().zip(&pass.pruned).map(|(h, pred)| (*h, (set.quality(pred), set.agreement(pred, &pass.full)))).collect();
+        Ok(SetScores { scores: sets.iter().map(|h| scored[h]).collect(), full_accuracy: set.quality(&pass.full), distinct: distinct.len() })
     }
 }
 
 /// What [`Engine::evaluate_sets`] returns.
 pub struct SetScores {
-    /// (accuracy, agreement) per set asked for, in order.
+    /// (accuracy or r, agreement) per set asked for, in order.
     pub scores: Vec<(f64, f64)>,
-    /// The unpruned model's accuracy.
+    /// The unpruned model's accuracy or r.
     pub full_accuracy: f64,
     /// Distinct sets evaluated.
     pub distinct: usize,

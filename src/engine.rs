@@ -13,7 +13,7 @@ use tsify::Tsify;
 use crate::analysis::Grid;
 use crate::batch::{self, Batch};
 use crate::classifier::{Classifier, ClassifierMeta};
-use crate::config::{BertConfig, Pooling};
+use crate::config::{BertConfig, Pooling, ProblemType};
 use crate::data::Example;
 use crate::device::Backend;
 use crate::error::{Error, Result};
@@ -125,7 +125,7 @@ impl Engine {
                         "config.json's architectures says {arch}, but there is no \"classifier.weight\": transformers would classify with a random classifier"
                     )));
                 }
-                let classifier = Classifier::from_checkpoint(&model, config.labels.clone());
+                let classifier = Classifier::from_checkpoint(&model, config.labels.clone(), config.problem_type)?;
                 (model, classifier)
             }
             Some(a) => {
@@ -141,7 +141,7 @@ impl Engine {
                         if model.pooler.is_none() { " and no pooler" } else { "" }
                     )));
                 }
-                let classifier = Classifier::from_checkpoint(&model, Some(record.labels));
+                let classifier = Classifier::from_checkpoint(&model, Some(record.labels), Some(ProblemType::SingleLabelClassification))?;
                 (model, classifier)
             }
         };

@@ -20,13 +20,18 @@
 //! the one unpruned forward a batch needs is a small share of the pass. Their predictions equal
 //! the streamed, masked ones up to float rounding (an exact tie could flip; none did in the tests).
 //! A classifier that reads only [CLS] gets only that query through the last layer, in both.
+//!
+//! A prediction is an f32: the argmax label index for a classifier, the score for a regression
+//! head. The set scores them by its task ([`EvalSet::quality`], [`EvalSet::agreement`]).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use burn::tensor::{Tensor, TensorData};
 
+use crate::analysis;
 use crate::batch::{self, Batch};
+use crate::config::ProblemType;
 use crate::data::Example;
 use crate::engine::{Engine, read};
 use crate::error::Result;
@@ -92,12 +97,15 @@ struct EvalBatch {
 /// A labelled set, tokenized and batched once, with what passes over it keep.
 pub struct EvalSet {
     examples: Vec<Example>,
-    pub labels: Vec<usize>,
+    /// The gold labels (class indices) or scores.
+    pub labels: Vec<f32>,
+    /// The task its predictions are scored for.
+    pub problem_type: ProblemType,
     batches: Vec<EvalBatch>,
     /// The same sentences sorted by length over the whole set ([`Engine::pass_sorted`]).
     sorted: Vec<EvalBatch>,
     /// Per batch, once computed: the unpruned model's prediction per row.
-    full: RefCell<Vec<Option<Vec<usize>>>>,
+    full: RefCell<Vec<Option<Vec<f32>>>>,
     /// Per batch, within the budget: the unpruned model's input to layers 1..L ([B, T, D] each;
     /// layer 0's input is the embedding lookup, cheaper to redo than to keep).
     inputs: RefCell<Vec<Option<Vec<Tensor<3>>>>>,
@@ -123,7 +131,49 @@ impl EvalSet {
     pub fn examples(&self) -> &[Example] {
         &self.examples
     }
+
+    /// The task's metric of `pred` against the gold labels: accuracy for a classifier, Pearson's
+    /// r for a regression head (GLUE's STS-B reports both r and Spearman's ρ; r is the one the
+    /// curves, the α sweep and the paper check use).
+    pub fn quality(&self, pred: &[f32]) -> f64 {
+        match self.problem_type {
+            ProblemType::SingleLabelClassification => accuracy(pred, &self.labels),
+            ProblemType::Regression => pearson(pred, &self.labels),
+        }
+    }
+
+    /// Share of examples where `pred` agrees with the unpruned model's `full`: the same label, or
+    /// for a regression head a score within [`AGREEMENT_SHARE`] of the gold scores' range of the
+    /// unpruned one.
+    pub fn agreement(&self, pred: &[f32], full: &[f32]) -> f64 {
+        let tolerance = self.agreement_tolerance();
+        if pred.is_empty() {
+            return f64::NAN;
+        }
+        pred.iter().zip(full).filter(|(a, b)| (*a - *b).abs() <= tolerance).count() as f64 / pred.len() as f64
+    }
+
+    /// How far a regression score may move and still agree (0 for a classifier: the same label).
+    pub fn agreement_tolerance(&self) -> f32 {
+        match self.problem_type {
+            ProblemType::SingleLabelClassification => 0.0,
+            ProblemType::Regression => {
+                let (lo, hi) = self.labels.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &y| (lo.min(y), hi.max(y)));
+                if lo <= hi { AGREEMENT_SHARE * (hi - lo) } else { 0.0 }
+            }
+        }
+    }
 }
+
+/// Two scores of one input (masked and sliced heads, two batchings) count as the same within
+/// this: float rounding, far below any score's resolution (the tiny checkpoints differ by at
+/// most 2e-6 from transformers). Labels (exact small integers) compare equal exactly.
+pub const SAME_SCORE: f32 = 1e-4;
+
+/// For a regression head, a pruned score agrees with the unpruned one when they differ by at
+/// most this share of the gold scores' range (STS-B's 0–5: ±0.25). Ours: a regression head has no
+/// label to keep, and 5 % of the scale is a change a reader of the score would not act on.
+pub const AGREEMENT_SHARE: f32 = 0.05;
 
 /// How heads are removed for an evaluation.
 #[derive(Clone, Copy)]
@@ -150,25 +200,25 @@ impl Pruned<'_> {
 /// One batch of a pass: its example indices, the unpruned predictions and each variant's.
 pub struct Streamed<'a> {
     pub rows: &'a [usize],
-    pub full: &'a [usize],
+    pub full: &'a [f32],
     /// `pruned[v][r]`: variant v's prediction for row r.
-    pub pruned: &'a [Vec<usize>],
+    pub pruned: &'a [Vec<f32>],
 }
 
 /// A whole pass, in example order.
 pub struct Pass {
-    pub full: Vec<usize>,
+    pub full: Vec<f32>,
     /// One prediction list per variant.
-    pub pruned: Vec<Vec<usize>>,
+    pub pruned: Vec<Vec<f32>>,
 }
 
 impl Pass {
     fn new(sentences: usize, variants: usize) -> Self {
-        Self { full: vec![0; sentences], pruned: vec![vec![0; sentences]; variants] }
+        Self { full: vec![0.0; sentences], pruned: vec![vec![0.0; sentences]; variants] }
     }
 
     /// Files one batch's predictions under its rows' example indices.
-    fn put(&mut self, rows: &[usize], full: &[usize], pruned: &[Vec<usize>]) {
+    fn put(&mut self, rows: &[usize], full: &[f32], pruned: &[Vec<f32>]) {
         for (r, &i) in rows.iter().enumerate() {
             self.full[i] = full[r];
             for (v, p) in pruned.iter().enumerate() {
@@ -178,17 +228,26 @@ impl Pass {
     }
 }
 
-/// Share of gold labels predicted.
-pub fn accuracy(pred: &[usize], gold: &[usize]) -> f64 {
-    agreement(pred, gold)
-}
-
-/// Share of positions where the two prediction lists agree.
-pub fn agreement(a: &[usize], b: &[usize]) -> f64 {
-    if a.is_empty() {
+/// Share of gold labels predicted (NaN for none).
+pub fn accuracy<T: PartialEq>(pred: &[T], gold: &[T]) -> f64 {
+    if pred.is_empty() {
         return f64::NAN;
     }
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+    pred.iter().zip(gold).filter(|(x, y)| x == y).count() as f64 / pred.len() as f64
+}
+
+/// Pearson's r of two prediction lists ([`analysis::pearson`]).
+pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    analysis::pearson(&wide(a), &wide(b))
+}
+
+/// Spearman's ρ of two prediction lists ([`analysis::spearman`]).
+pub fn spearman(a: &[f32], b: &[f32]) -> f64 {
+    analysis::spearman(&wide(a), &wide(b))
+}
+
+fn wide(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
 }
 
 /// The index of each row's largest logit; `logits` is [N × labels].
@@ -197,6 +256,12 @@ pub fn argmax_rows(logits: &[f32], labels: usize) -> Vec<usize> {
         .chunks(labels)
         .map(|row| row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0)
         .collect()
+}
+
+/// One prediction per row of `logits` [N × outputs]: the argmax label index, or a regression
+/// head's one score (outputs = 1).
+pub fn predictions(logits: &[f32], outputs: usize) -> Vec<f32> {
+    if outputs == 1 { logits.to_vec() } else { argmax_rows(logits, outputs).into_iter().map(|k| k as f32).collect() }
 }
 
 impl Engine {
@@ -226,6 +291,7 @@ impl Engine {
         Ok(EvalSet {
             examples: examples.to_vec(),
             labels: examples.iter().map(|e| e.label).collect(),
+            problem_type: self.classifier()?.problem_type,
             batches,
             sorted,
             full: RefCell::new(vec![None; n]),
@@ -271,7 +337,7 @@ impl Engine {
     /// and layer inputs are kept across passes. Without kept layer inputs, only the unpruned
     /// layers below the deepest variant's start are run (a single variant then costs what
     /// running it alone would).
-    async fn pass_batch(&self, eb: &EvalBatch, kept: Option<(&EvalSet, usize)>, variants: &[Pruned<'_>]) -> Result<(Vec<usize>, Vec<Vec<usize>>)> {
+    async fn pass_batch(&self, eb: &EvalBatch, kept: Option<(&EvalSet, usize)>, variants: &[Pruned<'_>]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let classifier = self.classifier()?;
         let layers = self.config().num_hidden_layers;
         let (b, t) = (eb.batch.b, eb.batch.t);
@@ -290,7 +356,7 @@ impl Engine {
                 let keep = kept.is_some_and(|(set, _)| inputs.is_none() && set.budget.used() < set.budget.limit());
                 let out = self.model.encode(embedded, mask.clone(), 0, None, false, deepest > 0 || keep);
                 let logits = read(classifier.logits(&self.model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
-                let full = argmax_rows(&logits, classifier.labels.len());
+                let full = predictions(&logits, classifier.outputs());
                 if let Some((set, k)) = kept {
                     set.full.borrow_mut()[k] = Some(full.clone());
                 }
@@ -358,7 +424,7 @@ impl Engine {
                 }
             }
             let logits = read(classifier.logits(&self.model, stack[layers].clone(), mask.clone(), self.pooling)).await?;
-            pruned[v] = argmax_rows(&logits, classifier.labels.len());
+            pruned[v] = predictions(&logits, classifier.outputs());
             prev = Some(v);
             // Many variants in one batch (curves, sweeps): let a typed sentence or a cancel in every 50 ms.
             if crate::device::now_ms() - since_yield > 50.0 {
@@ -382,7 +448,7 @@ impl Engine {
             };
             let out = model.encode(hidden, mask.clone(), first, None, false, false);
             let logits = read(classifier.logits(model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
-            pruned[idx] = argmax_rows(&logits, classifier.labels.len());
+            pruned[idx] = predictions(&logits, classifier.outputs());
             if crate::device::now_ms() - since_yield > 50.0 {
                 self.checkpoint().await?;
                 since_yield = crate::device::now_ms();

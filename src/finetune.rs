@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, Batch};
 use crate::classifier::{Classifier, Input};
+use crate::config::ProblemType;
 use crate::data::Example;
 use crate::engine::{Engine, read};
 use crate::error::{Error, Result};
@@ -276,6 +277,7 @@ pub async fn fine_tune(
                 linear: Linear::new(leaves2[n_lora + 2].clone().unwrap(), leaves1[n_lora + 3].clone().unwrap()),
                 labels: labels.to_vec(),
                 input: Input::Pooler,
+                problem_type: ProblemType::SingleLabelClassification,
             };
 
             let seqs: Vec<&Encoded> = chunk.iter().map(|&j| &train_ids[j]).collect();
@@ -285,7 +287,7 @@ pub async fn fine_tune(
             let logits = head.logits(&model, out.last_hidden_state, mask, engine.pooling); // [B, C]
             let mut onehot = vec![0f32; chunk.len() * k];
             for (r, &j) in chunk.iter().enumerate() {
-                onehot[r * k + train[j].label] = 1.0;
+                onehot[r * k + train[j].class()] = 1.0;
             }
             let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [chunk.len(), k]), &device);
             let loss = -(log_softmax(logits, 1) * onehot).sum() / chunk.len() as f64; // mean cross-entropy
@@ -388,7 +390,8 @@ fn merged_model(base: &Bert, params: &[Param], targets: &[String], scale: f64, d
 
 /// Accuracy of `model`'s own classifier on `examples` (token ids given).
 async fn accuracy(engine: &Engine, model: &Bert, labels: &[String], ids: &[Encoded], examples: &[Example]) -> Result<f64> {
-    let head = Classifier::from_checkpoint(model, Some(labels.to_vec())).expect("merged_model sets the pooler and the classifier");
+    let head = Classifier::from_checkpoint(model, Some(labels.to_vec()), Some(ProblemType::SingleLabelClassification))?
+        .expect("merged_model sets the pooler and the classifier");
     let lens: Vec<usize> = ids.iter().map(|x| x.ids.len()).collect();
     let mut correct = 0;
     for group in batch::plan(&lens, 4096, 64) {
@@ -401,7 +404,7 @@ async fn accuracy(engine: &Engine, model: &Bert, labels: &[String], ids: &[Encod
         for (r, &i) in group.iter().enumerate() {
             let row = &logits[r * k..(r + 1) * k];
             let pred = (0..k).fold(0, |b, j| if row[j] > row[b] { j } else { b });
-            correct += usize::from(pred == examples[i].label);
+            correct += usize::from(pred == examples[i].class());
         }
     }
     Ok(correct as f64 / examples.len() as f64)

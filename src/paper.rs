@@ -115,31 +115,8 @@ pub struct PaperCheck {
 
 /// Spearman's ρ of two grids (average ranks for ties).
 pub fn spearman(a: &Grid, b: &Grid) -> f64 {
-    let (x, y): (Vec<f64>, Vec<f64>) = (a.iter().flatten().copied().collect(), b.iter().flatten().copied().collect());
-    let (rx, ry) = (ranks(&x), ranks(&y));
-    let n = rx.len() as f64;
-    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
-    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let (vx, vy) = (rx.iter().map(|a| (a - mx).powi(2)).sum::<f64>(), ry.iter().map(|b| (b - my).powi(2)).sum::<f64>());
-    if vx == 0.0 || vy == 0.0 { f64::NAN } else { cov / (vx * vy).sqrt() }
-}
-
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        for k in i..=j {
-            r[idx[k]] = (i + j) as f64 / 2.0;
-        }
-        i = j + 1;
-    }
-    r
+    let flat = |g: &Grid| g.iter().flatten().copied().collect::<Vec<f64>>();
+    analysis::spearman(&flat(a), &flat(b))
 }
 
 /// The verdict on "HIES > HIS" for per-seed values of each.
@@ -302,16 +279,17 @@ impl Engine {
 
         let mut claims = Vec::new();
         let seeds = o.seeds.len();
+        let metric = set.problem_type.metric().name(); // "accuracy", or "Pearson r" for a regression head
         for r in [0.3, 0.5] {
             let (a, b) = (point(Criterion::Hies, r), point(Criterion::His, r));
             let (v, d, s) = better((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std));
             claims.push(Claim {
                 id: format!("quality_{}", (r * 100.0).round()),
-                claim: format!("HIES keeps more accuracy than HIS at {:.0} % of heads pruned", r * 100.0),
+                claim: format!("HIES keeps more {metric} than HIS at {:.0} % of heads pruned", r * 100.0),
                 paper: "HIES above HIS at moderate and high sparsity (up to +15.2 % quality)".into(),
                 ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s),
                 verdict: v,
-                how: format!("accuracy on the {} evaluation sentences over {seeds} calibration seeds; holds if Δ > spread", set.len()),
+                how: format!("{metric} on the {} evaluation sentences over {seeds} calibration seeds; holds if Δ > spread", set.len()),
             });
             let (v, d, s) = better((a.agreement_mean, a.agreement_std), (b.agreement_mean, b.agreement_std));
             claims.push(Claim {
@@ -319,13 +297,20 @@ impl Engine {
                 claim: format!("HIES is more stable than HIS at {:.0} %", r * 100.0),
                 paper: "HIES more stable than HIS (up to 2.04× stability)".into(),
                 ours: format!(
-                    "agreement with the unpruned model {}; accuracy std HIES {:.4}, HIS {:.4}",
+                    "agreement with the unpruned model {}; {metric} std HIES {:.4}, HIS {:.4}",
                     versus((a.agreement_mean, a.agreement_std), (b.agreement_mean, b.agreement_std), d, s),
                     a.accuracy_std,
                     b.accuracy_std
                 ),
                 verdict: v,
-                how: "stability = agreement with the unpruned model's predictions (the paper gives no definition); holds if Δ > spread".into(),
+                how: format!(
+                    "stability = agreement with the unpruned model's predictions (the paper gives no definition{}); holds if Δ > spread",
+                    if set.agreement_tolerance() > 0.0 {
+                        format!("; a score agrees within ±{:.3}, 5 % of the gold range", set.agreement_tolerance())
+                    } else {
+                        String::new()
+                    }
+                ),
             });
         }
         let (a, b) = (point(Criterion::Hies, 0.1), point(Criterion::His, 0.1));
@@ -347,7 +332,7 @@ impl Engine {
                 claim: format!("results are stable from N = {}", o.n),
                 paper: "a modest calibration set suffices (the paper uses 32)".into(),
                 ours: format!(
-                    "Spearman of HIES grids between seeds {} at N = {} ({} at N = {}); accuracy at 50 % {} vs {}",
+                    "Spearman of HIES grids between seeds {} at N = {} ({} at N = {}); {metric} at 50 % {} vs {}",
                     pm((p.spearman_mean, p.spearman_std)),
                     p.n,
                     pm((q.spearman_mean, q.spearman_std)),
@@ -362,7 +347,7 @@ impl Engine {
                 } else {
                     Verdict::DoesNotHold
                 },
-                how: format!("holds if the seeds' rankings agree (mean Spearman ≥ 0.9, our threshold) and accuracy at 50 % matches N = {} within the spread; within the spread if only the accuracy matches", q.n),
+                how: format!("holds if the seeds' rankings agree (mean Spearman ≥ 0.9, our threshold) and {metric} at 50 % matches N = {} within the spread; within the spread if only the {metric} matches", q.n),
             });
         }
         {

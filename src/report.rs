@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use tsify::Tsify;
 
 use crate::analysis::Grid;
+use crate::config::{Metric, ProblemType};
 use crate::curves::Curves;
 use crate::device::Backend;
 use crate::engine::AttentionMaps;
@@ -55,6 +56,10 @@ pub struct ModelInfo {
     /// as [layer, head]: their cells in every [L × H] grid are 0, the min-max leaves them out and
     /// every pruning order starts with them (`Scores::absent_heads`; a notice says so).
     pub absent_heads: Vec<(usize, usize)>,
+    /// What the classifier predicts (none without a classifier).
+    pub problem_type: Option<ProblemType>,
+    /// Its metric: accuracy, or Pearson's r for a regression head.
+    pub metric: Option<Metric>,
     /// config.json's first `architectures` entry ("BertModel" when it names none).
     pub architecture: String,
     /// What loading left out or assumed (e.g. pre-training heads not used), in plain words.
@@ -67,25 +72,38 @@ pub struct ModelInfo {
     pub validation_size: usize,
 }
 
-/// A classifier's output for one sentence.
+/// A classifier's output for one sentence: logits, their softmax and argmax; a regression head's
+/// one score as `logits` alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Tsify)]
 pub struct Prediction {
     pub logits: Vec<f32>,
-    /// softmax(logits).
-    pub probs: Vec<f32>,
-    /// argmax, an index into the labels.
-    pub label: usize,
+    /// softmax(logits) (classifiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub probs: Option<Vec<f32>>,
+    /// argmax, an index into the labels (classifiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub label: Option<usize>,
 }
 
 impl Prediction {
-    /// From one sentence's logits (at least one value: classifiers have ≥ 2 labels).
+    /// From one sentence's logits: a classifier's (≥ 2 values) or a regression head's score (1).
     pub fn from_logits(logits: &[f32]) -> Self {
+        if logits.len() == 1 {
+            return Self { logits: logits.to_vec(), probs: None, label: None };
+        }
         let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let e: Vec<f32> = logits.iter().map(|x| (x - m).exp()).collect();
         let s: f32 = e.iter().sum();
         let probs: Vec<f32> = e.into_iter().map(|x| x / s).collect();
         let label = crate::evaluate::argmax_rows(logits, logits.len())[0];
-        Self { logits: logits.to_vec(), probs, label }
+        Self { logits: logits.to_vec(), probs: Some(probs), label: Some(label) }
+    }
+
+    /// The prediction as a pass keeps it (`crate::evaluate::predictions`).
+    pub fn value(&self) -> f32 {
+        self.label.map_or(self.logits[0], |k| k as f32)
     }
 }
 
@@ -97,12 +115,18 @@ pub struct Classified {
     pub token_type_ids: Vec<u32>,
     /// The input was longer than the model takes and was cut.
     pub truncated: bool,
+    /// A regression head's one value is its score.
     pub logits: Vec<f32>,
-    /// softmax(logits).
-    pub probs: Vec<f32>,
-    /// argmax, an index into the labels, and its name (`id2label`).
-    pub label: usize,
-    pub label_name: String,
+    /// softmax(logits), argmax (an index into the labels) and its name (`id2label`): classifiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub probs: Option<Vec<f32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub label: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub label_name: Option<String>,
 }
 
 /// One sentence, everything the page shows about it, from one forward and one backward pass.
@@ -125,7 +149,9 @@ pub struct Inspection {
     pub entropy_nats: Grid,
     /// Per head: mean largest attention weight (Voita et al. 2019).
     pub confidence: Grid,
-    /// Per head: |∂L/∂ξ| at ξ = 1 for this sentence, the model's own prediction as the label.
+    /// Per head: |∂L/∂ξ| at ξ = 1 for this sentence, the model's own prediction as the label;
+    /// for a regression head |∂ŷ/∂ξ|, the score's own sensitivity (its loss against its own
+    /// prediction would be flat).
     pub importance: Grid,
     pub full: Prediction,
     /// With the heads asked for removed (masked in the same batch; slicing gives the same
@@ -141,19 +167,53 @@ pub struct Removal {
     pub structural: bool,
 }
 
-/// An evaluation on the evaluation set with heads removed.
+/// An evaluation on the evaluation set with heads removed: accuracy for a classifier, Pearson's r
+/// and Spearman's ρ for a regression head (`metric` says which; the others are absent).
 #[derive(Debug, Clone, PartialEq, Serialize, Tsify)]
 pub struct Evaluation {
     pub heads_pruned: usize,
     pub structural: bool,
     pub sentences: usize,
-    pub accuracy: f64,
-    /// Share of sentences where the pruned model predicts what the unpruned one does.
+    pub metric: Metric,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub full_accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub pearson: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub full_pearson: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub spearman: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub full_spearman: Option<f64>,
+    /// Share of sentences where the pruned model predicts what the unpruned one does: the same
+    /// label, or a regression score within `agreement_tolerance` of it.
     pub agreement: f64,
-    pub full_accuracy: f64,
+    /// 0 for a classifier; for a regression head 5 % of the gold scores' range
+    /// (`crate::evaluate::AGREEMENT_SHARE`).
+    pub agreement_tolerance: f32,
     /// Parameters of the model evaluated (smaller only when sliced) and of the unpruned one.
     pub parameters: usize,
     pub parameters_full: usize,
+}
+
+impl Evaluation {
+    /// The task's metric (`metric`): accuracy, or Pearson's r.
+    pub fn quality(&self) -> f64 {
+        self.accuracy.or(self.pearson).unwrap_or(f64::NAN)
+    }
+
+    /// The same for the unpruned model.
+    pub fn full_quality(&self) -> f64 {
+        self.full_accuracy.or(self.full_pearson).unwrap_or(f64::NAN)
+    }
 }
 
 /// Counts so far while an evaluation streams (over a random sample of the set at any point).
@@ -161,9 +221,18 @@ pub struct Evaluation {
 pub struct EvalProgress {
     pub done: usize,
     pub total: usize,
+    /// Gold labels predicted, by the pruned and the unpruned model (classifiers; 0 otherwise).
     pub correct: usize,
-    pub agree: usize,
     pub full_correct: usize,
+    /// Sentences where the two agree (`Evaluation::agreement`).
+    pub agree: usize,
+    /// For a regression head, Pearson's r so far of the pruned and of the unpruned model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub pearson: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub full_pearson: Option<f64>,
 }
 
 /// Median milliseconds per sentence at batch 1 (after a warm-up round).
@@ -197,7 +266,8 @@ pub struct PruneReport {
     pub heads_pruned: usize,
     pub masked: Evaluation,
     pub structural: Option<Evaluation>,
-    /// The sliced model predicts exactly what the masked one does, sentence by sentence.
+    /// The sliced model predicts what the masked one does, sentence by sentence: the same
+    /// label, or a regression score within [`crate::evaluate::SAME_SCORE`] (float rounding).
     pub structural_equals_masked: Option<bool>,
     pub latency: Latency,
 }
@@ -235,9 +305,14 @@ pub fn scores_csv(s: &Scores) -> crate::error::Result<String> {
     Ok(w)
 }
 
-/// One row per criterion and ratio.
+/// One row per criterion and ratio; the metric columns are named by the task's metric
+/// (accuracy_mean, or pearson_mean for a regression head).
 pub fn curves_csv(c: &Curves) -> String {
-    let mut w = String::from("criterion,ratio,heads_pruned,accuracy_mean,accuracy_std,agreement_mean,agreement_std\n");
+    let m = match c.metric {
+        Metric::Accuracy => "accuracy",
+        Metric::Pearson => "pearson",
+    };
+    let mut w = format!("criterion,ratio,heads_pruned,{m}_mean,{m}_std,agreement_mean,agreement_std\n");
     for p in &c.points {
         w += &format!(
             "{},{},{},{},{},{},{}\n",
@@ -260,13 +335,17 @@ mod tests {
     #[test]
     fn predictions_are_a_softmax_and_its_argmax() {
         let p = Prediction::from_logits(&[1.0, 3.0, 2.0]);
-        assert_eq!(p.label, 1);
-        assert!((p.probs.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!((p.label, p.value()), (Some(1), 1.0));
+        let probs = p.probs.unwrap();
+        assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         let e = [1f64.exp(), 3f64.exp(), 2f64.exp()];
         let s: f64 = e.iter().sum();
-        for (got, want) in p.probs.iter().zip(e.map(|x| x / s)) {
+        for (got, want) in probs.iter().zip(e.map(|x| x / s)) {
             assert!((*got as f64 - want).abs() < 1e-6);
         }
+        // A regression head's score is its prediction, with no softmax.
+        let r = Prediction::from_logits(&[2.5]);
+        assert_eq!((r.value(), r.probs, r.label), (2.5, None, None));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use tsify::Tsify;
 
 use crate::analysis::{self, Grid, HisNorm};
 use crate::batch::{self, Batch};
+use crate::config::ProblemType;
 use crate::data::Example;
 use crate::engine::{Engine, read};
 use crate::error::{Error, Result};
@@ -47,7 +48,8 @@ pub struct Scores {
     pub entropy: Grid,
     /// The same in nats, before the ln n normalisation.
     pub entropy_nats: Grid,
-    /// Mean over examples of |∂L/∂ξ| at ξ = 1.
+    /// Mean over examples of |∂L/∂ξ| at ξ = 1 (L: cross-entropy, or squared error for a
+    /// regression head, as transformers trains each).
     pub his_raw: Grid,
     /// Mean over examples of |∂L/∂ξ| / (the example's real tokens): Eq. 2 of arXiv 2510.13832.
     pub his_token_mean: Grid,
@@ -89,6 +91,28 @@ impl Scores {
     }
 }
 
+/// Σ_b of each example's loss, as transformers' `*ForSequenceClassification` computes it for
+/// one example: cross-entropy against the gold label, or for a regression head MSELoss (the
+/// squared error of the one logit). Summed, not averaged, so ∂/∂ξ_b is example b's own gradient.
+/// `logits` [B, C], `gold` [B] label indices or scores.
+pub fn loss_sum(logits: Tensor<2>, gold: &[f32], problem_type: ProblemType, device: &burn::tensor::Device) -> Tensor<1> {
+    let [b, labels] = logits.dims();
+    match problem_type {
+        ProblemType::SingleLabelClassification => {
+            let mut onehot = vec![0f32; b * labels];
+            for (r, &y) in gold.iter().enumerate() {
+                onehot[r * labels + y as usize] = 1.0;
+            }
+            let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, labels]), device);
+            -(log_softmax(logits, 1) * onehot).sum()
+        }
+        ProblemType::Regression => {
+            let y = Tensor::<2>::from_data(TensorData::new(gold.to_vec(), [b, 1]), device);
+            (logits - y).powf_scalar(2.0).sum()
+        }
+    }
+}
+
 impl Engine {
     /// Scores every head on `examples` (gold labels needed for HIS). Heads in `off` stay masked
     /// throughout, as iterative pruning re-scores the survivors. `progress(done, total)` is
@@ -106,7 +130,6 @@ impl Engine {
         }
         let c = self.config();
         let (l, h) = (c.num_hidden_layers, c.num_attention_heads);
-        let labels = classifier.labels.len();
         let encoded = examples.iter().map(|e| self.encode(e)).collect::<Result<Vec<_>>>()?;
         let lens: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
 
@@ -122,12 +145,8 @@ impl Engine {
             let head_mask: Tensor<3> = self.head_mask(off).repeat_dim(0, b).autodiff().require_grad(); // [B, L, H]
             let (out, mask) = self.forward(&batch, Some(head_mask.clone()), true);
             let logits = classifier.logits(&self.model, out.last_hidden_state, mask, self.pooling); // [B, C]
-            let mut onehot = vec![0f32; b * labels];
-            for (r, &i) in group.iter().enumerate() {
-                onehot[r * labels + examples[i].label] = 1.0;
-            }
-            let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, labels]), &self.device);
-            let loss = -(log_softmax(logits, 1) * onehot).sum(); // Σ_b cross-entropy
+            let gold: Vec<f32> = group.iter().map(|&i| examples[i].label).collect();
+            let loss = loss_sum(logits, &gold, classifier.problem_type, &self.device);
 
             let probs = read(Tensor::cat(out.attentions, 1).detach()).await?; // [B, L*H, T, T]
             let grads = loss.backward();

@@ -18,6 +18,7 @@ use tsify::Tsify;
 
 use crate::analysis::{self, Grid, Head};
 use crate::classifier::Input;
+use crate::config::ProblemType;
 use crate::curves::{CurveOptions, CurveProgress, Curves};
 use crate::data::{self, Example};
 use crate::engine::{AttentionMaps, Embedded, Engine, read};
@@ -202,6 +203,8 @@ impl Session {
             normalize: e.pooling.normalize,
             classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),
             labels: e.classifier.as_ref().map(|c| c.labels.clone()).unwrap_or_default(),
+            problem_type: e.classifier.as_ref().map(|c| c.problem_type),
+            metric: e.classifier.as_ref().map(|c| c.problem_type.metric()),
             parameters: e.num_params(&e.model),
             absent_heads: e.absent_heads(),
             architecture: c.architectures.first().cloned().unwrap_or_else(|| "BertModel".to_string()),
@@ -214,9 +217,9 @@ impl Session {
     }
 
     /// `label<TAB>text` or `label<TAB>text_a<TAB>text_b` lines, labels by index or by the
-    /// classifier's names.
+    /// classifier's names (a regression head: gold scores).
     pub fn parse_data(&self, text: &str) -> Result<Vec<Example>> {
-        data::parse_tsv(text, &self.engine.classifier()?.labels)
+        data::parse_tsv(text, self.engine.classifier()?.gold())
     }
 
     /// Sets the pool calibration samples are drawn from; returns its size.
@@ -349,35 +352,56 @@ impl Session {
         Ok((set, pass, models))
     }
 
-    fn evaluation_of(&self, set: &EvalSet, removal: &Removal, pred: &[usize], full: &[usize], model: Option<&Bert>) -> Evaluation {
+    fn evaluation_of(&self, set: &EvalSet, removal: &Removal, pred: &[f32], full: &[f32], model: Option<&Bert>) -> Evaluation {
         let e = &self.engine;
         let parameters_full = e.num_params(&e.model);
+        let regression = set.problem_type == ProblemType::Regression;
+        // Each metric of `p` against the gold labels, where the task has it.
+        let of = |metric: fn(&[f32], &[f32]) -> f64, p: &[f32], applies: bool| applies.then(|| metric(p, &set.labels));
         Evaluation {
             heads_pruned: removal.heads.len(),
             structural: removal.structural,
             sentences: set.len(),
-            accuracy: evaluate::accuracy(pred, &set.labels),
-            agreement: evaluate::agreement(pred, full),
-            full_accuracy: evaluate::accuracy(full, &set.labels),
+            metric: set.problem_type.metric(),
+            accuracy: of(evaluate::accuracy, pred, !regression),
+            full_accuracy: of(evaluate::accuracy, full, !regression),
+            pearson: of(evaluate::pearson, pred, regression),
+            full_pearson: of(evaluate::pearson, full, regression),
+            spearman: of(evaluate::spearman, pred, regression),
+            full_spearman: of(evaluate::spearman, full, regression),
+            agreement: set.agreement(pred, full),
+            agreement_tolerance: set.agreement_tolerance(),
             parameters: model.map_or(parameters_full, |m| e.num_params(m)),
             parameters_full,
         }
     }
 
-    /// Accuracy and agreement on the evaluation set with `removal` applied, streaming running
-    /// counts after every batch (over a random sample of the set at any point).
+    /// The task's metric and agreement on the evaluation set with `removal` applied, streaming
+    /// running counts (for a regression head, running Pearson's r) after every batch, over a
+    /// random sample of the set at any point.
     /// Errors: no evaluation set, a head the model does not have, cancelled.
     pub async fn evaluate(&self, removal: &Removal, progress: &mut dyn FnMut(&EvalProgress)) -> Result<Evaluation> {
         let removal = &self.removal(removal)?;
-        let mut counts = EvalProgress { total: self.evaluation()?.len(), ..EvalProgress::default() };
-        let labels = self.evaluation()?.labels.clone();
+        let set = self.evaluation()?;
+        let mut counts = EvalProgress { total: set.len(), ..EvalProgress::default() };
+        let (regression, tolerance) = (set.problem_type == ProblemType::Regression, set.agreement_tolerance());
+        let (mut gold, mut pruned, mut full) = (Vec::new(), Vec::new(), Vec::new());
         let (set, pass, models) = self
             .pass(std::slice::from_ref(removal), &mut |b| {
                 for (r, &i) in b.rows.iter().enumerate() {
+                    let (p, f, y) = (b.pruned[0][r], b.full[r], set.labels[i]);
                     counts.done += 1;
-                    counts.correct += usize::from(b.pruned[0][r] == labels[i]);
-                    counts.agree += usize::from(b.pruned[0][r] == b.full[r]);
-                    counts.full_correct += usize::from(b.full[r] == labels[i]);
+                    counts.correct += usize::from(!regression && p == y);
+                    counts.full_correct += usize::from(!regression && f == y);
+                    counts.agree += usize::from((p - f).abs() <= tolerance);
+                    if regression {
+                        gold.push(y);
+                        pruned.push(p);
+                        full.push(f);
+                    }
+                }
+                if regression {
+                    (counts.pearson, counts.full_pearson) = (Some(evaluate::pearson(&pruned, &gold)), Some(evaluate::pearson(&full, &gold)));
                 }
                 progress(&counts);
             })
@@ -387,7 +411,7 @@ impl Session {
 
     /// Several removals in one pass over the evaluation set (each batch's unpruned layer inputs
     /// serve them all), with their predictions per sentence.
-    pub async fn evaluate_all(&self, removals: &[Removal], progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<(Evaluation, Vec<usize>)>> {
+    pub async fn evaluate_all(&self, removals: &[Removal], progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<(Evaluation, Vec<f32>)>> {
         let removals = &removals.iter().map(|r| self.removal(r)).collect::<Result<Vec<_>>>()?;
         let total = self.evaluation()?.len();
         let mut done = 0;
@@ -428,11 +452,17 @@ impl Session {
         let full = Prediction::from_logits(&values[..labels]);
         let pruned = if rows == 2 { Prediction::from_logits(&values[labels..]) } else { full.clone() };
 
-        // The loss of row 0 alone, against its own prediction: ∂L/∂ξ of row 0's mask.
-        let mut onehot = vec![0f32; rows * labels];
-        onehot[full.label] = 1.0;
-        let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [rows, labels]), &e.device);
-        let loss = -(log_softmax(logits, 1) * onehot).sum();
+        // Row 0 alone: ∂L/∂ξ of its mask, L the cross-entropy against its own prediction; for a
+        // regression head (whose squared error against itself is flat) the score ŷ itself.
+        let loss = match full.label {
+            Some(label) => {
+                let mut onehot = vec![0f32; rows * labels];
+                onehot[label] = 1.0;
+                let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [rows, labels]), &e.device);
+                -(log_softmax(logits, 1) * onehot).sum()
+            }
+            None => logits.slice([0..1, 0..1]).sum(),
+        };
         let attentions = Tensor::cat(out.attentions, 1).detach(); // [rows, L*H, T, T]
         let [_, lh, _, _] = attentions.dims();
         let attentions = read(attentions.slice([0..1, 0..lh, 0..t, 0..t])).await?; // [L*H*T*T]
@@ -484,14 +514,14 @@ impl Session {
         } else {
             self.engine.logits_of(&self.engine.model, &encoded, &removal.heads).await?
         };
-        let k = classifier.labels.len();
+        let k = classifier.outputs();
         Ok(encoded
             .into_iter()
             .zip(logits.chunks(k))
             .map(|(e, l)| {
                 let p = Prediction::from_logits(l);
                 Classified {
-                    label_name: classifier.labels[p.label].clone(),
+                    label_name: p.label.map(|k| classifier.labels[k].clone()),
                     ids: e.ids,
                     token_type_ids: e.type_ids,
                     truncated: e.truncated,

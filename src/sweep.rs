@@ -5,12 +5,13 @@
 //!
 //! The weights are ours (the paper does not print them): proportional to the ratio, so the
 //! high-sparsity regime where the paper claims its gains counts most. wAUC = Σ w_r·acc(r) / Σ w_r,
-//! in accuracy units.
+//! in accuracy units (for a regression head, in units of Pearson's r: the same sweep on r).
 
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
 use crate::analysis::{self, Head};
+use crate::config::Metric;
 use crate::curves::CurveProgress;
 use crate::data::{self, Example};
 use crate::engine::Engine;
@@ -67,7 +68,10 @@ pub struct Sweep {
     /// The weight of each ratio in the wAUC (sum 1).
     pub weights: Vec<f64>,
     pub weighting: String,
-    /// The unpruned model's accuracy on the validation split.
+    /// What `accuracy_mean`, `wauc*` and `full_accuracy` are in: accuracy, or Pearson's r.
+    #[serde(default)]
+    pub metric: Metric,
+    /// The unpruned model's accuracy (or r) on the validation split.
     pub full_accuracy: f64,
     pub validation_size: usize,
     /// Distinct head sets evaluated (identical sets are evaluated once).
@@ -152,6 +156,7 @@ impl Engine {
             ratios: o.ratios.clone(),
             weights,
             weighting: "proportional to the pruning ratio (normalised to sum 1)".into(),
+            metric: validation.problem_type.metric(),
             full_accuracy: done.full_accuracy,
             validation_size: validation.len(),
             evaluations: done.distinct,

@@ -280,8 +280,7 @@ impl HiesSession {
     pub fn data(&self, data: Ts<DataText>) -> Result<Ts<DataSizes>, JsValue> {
         let data = data.to_rust().map_err(bad_value)?;
         if data.builtin {
-            let labels = self.inner.engine().classifier().map_err(js_error)?.labels.clone();
-            crate::data::builtin_data_fits(&labels).map_err(js_error)?;
+            crate::data::builtin_data_fits(self.inner.engine().classifier().map_err(js_error)?.gold()).map_err(js_error)?;
         }
         let parse = |text: &Option<String>, name: &Option<String>, what: &str| {
             text.as_deref().map(|t| self.inner.parse_data(t).map_err(|e| e.context(name.as_deref().unwrap_or(what)))).transpose()

@@ -112,3 +112,23 @@ export function interval(k, n, N) {
   const half = (z * Math.sqrt((p * (1 - p)) / nEff + (z * z) / (4 * nEff * nEff))) / (1 + z2);
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
+
+/** A 95 % interval for Pearson's r seen on n of N pairs drawn without replacement: Fisher's z
+ * (atanh r ± 1.96 / √(n − 3)) with n replaced by the effective size of the finite-population
+ * correction, as `interval` does; exact when n = N, uninformative below 4 effective pairs. */
+export function correlationInterval(r, n, N) {
+  if (n >= N) return [r, r];
+  if (!Number.isFinite(r)) return [-1, 1];
+  const nEff = Number.isFinite(N) ? (n * (N - 1)) / (N - n) : n;
+  if (nEff <= 3) return [-1, 1];
+  const z = Math.atanh(Math.max(-0.999999, Math.min(0.999999, r))), half = 1.96 / Math.sqrt(nEff - 3);
+  return [Math.tanh(z - half), Math.tanh(z + half)];
+}
+
+/** How the page names and prints a task's metric (`ModelInfo.metric`): accuracy as a percentage,
+ * Pearson's r as a number. */
+export function metricFormat(metric) {
+  return metric === 'pearson'
+    ? { name: 'Pearson r', value: (x) => (Number.isFinite(x) ? x.toFixed(3) : '–'), axis: '.2f', interval: correlationInterval }
+    : { name: 'accuracy', value: (x) => `${(x * 100).toFixed(1)} %`, axis: '.0%', interval: null };
+}

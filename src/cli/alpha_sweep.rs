@@ -69,7 +69,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     if a.json {
         return print_json(&sweep);
     }
-    println!("unpruned validation accuracy {:.4}; wAUC weights ∝ ratio", sweep.full_accuracy);
+    println!("unpruned validation {} {:.4}; wAUC weights ∝ ratio", sweep.metric.name(), sweep.full_accuracy);
     println!("{:>6} {:>18}", "α", "wAUC (mean ± std)");
     for p in &sweep.curve {
         let star = if p.alpha == sweep.alpha_star { "  ← α*" } else { "" };

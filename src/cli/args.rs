@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use hies::analysis::Preset;
 use hies::classifier::ClassifierMeta;
-use hies::data::Example;
+use hies::data::{Example, Gold};
 use hies::engine::{AdapterFiles, ModelDir};
 use hies::manifest::manifest;
 use hies::scores::ScoreOptions;
@@ -299,21 +299,21 @@ impl AnalysisArgs {
     }
 }
 
-/// Reads `label<TAB>text` with these label names; errors name the file (and, for a default
-/// file, how to fetch it).
-pub fn read_tsv((path, hint): (PathBuf, Option<String>), labels: &[String]) -> Res<Vec<Example>> {
+/// Reads `label<TAB>text` (or pairs) with these label names, or gold scores; errors name the
+/// file (and, for a default file, how to fetch it).
+pub fn read_tsv((path, hint): (PathBuf, Option<String>), gold: Gold) -> Res<Vec<Example>> {
     let text = std::fs::read_to_string(&path).map_err(|e| with_hint(format!("data: cannot read {} ({e})", path.display()), &hint))?;
-    Ok(hies::data::parse_tsv(&text, labels).map_err(|e| e.context(path.display()))?)
+    Ok(hies::data::parse_tsv(&text, gold).map_err(|e| e.context(path.display()))?)
 }
 
 /// Reads `label<TAB>text` (or pairs) for the session's classifier; the built-in data (a path
 /// that came with a hint) only for a model labelled as they are.
 pub fn read_examples(session: &Session, file: (PathBuf, Option<String>)) -> Res<Vec<Example>> {
-    let labels = &session.engine().classifier()?.labels;
+    let gold = session.engine().classifier()?.gold();
     if file.1.is_some() {
-        hies::data::builtin_data_fits(labels).map_err(|e| format!("{e} (--data, --dev, --validation)"))?;
+        hies::data::builtin_data_fits(gold).map_err(|e| format!("{e} (--data, --dev, --validation)"))?;
     }
-    read_tsv(file, labels)
+    read_tsv(file, gold)
 }
 
 /// A session on the checkpoint with its classifier and, when given, calibration and dev sets.

@@ -1,8 +1,10 @@
 //! `hies classify`: each input through the model's classifier, one JSON line each; with
-//! `--data`, the labelled file instead, and its accuracy on a last line.
+//! `--data`, the labelled file instead, and its accuracy (for a regression head, Pearson's r and
+//! Spearman's ρ) on a last line.
 
 use std::io::{Read, Write};
 
+use hies::evaluate;
 use hies::report::{Classified, Removal};
 use hies::{Session, SessionOptions};
 use serde::Serialize;
@@ -16,8 +18,9 @@ pub struct Args {
     model: ModelArgs,
     #[command(flatten)]
     classifier: ClassifierArgs,
-    /// A labelled file (label<TAB>text or label<TAB>text_a<TAB>text_b) to classify instead of
-    /// stdin; each line then carries its gold label, and a last line the accuracy.
+    /// A labelled file (label<TAB>text or label<TAB>text_a<TAB>text_b; a regression head's
+    /// lines start with the gold score) to classify instead of stdin; each line then carries its
+    /// gold label or score, and a last line the accuracy (regression: Pearson and Spearman).
     #[arg(long, value_name = "FILE")]
     data: Option<std::path::PathBuf>,
     /// Heads to remove first, as layer.head (e.g. 0.3,5.11).
@@ -36,18 +39,33 @@ struct Line<'a> {
     #[serde(flatten)]
     out: &'a Classified,
     #[serde(skip_serializing_if = "Option::is_none")]
-    gold: Option<&'a str>,
+    gold: Option<Gold<'a>>,
 }
 
+/// A gold label by name, or a gold score.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Gold<'a> {
+    Label(&'a str),
+    Score(f32),
+}
+
+/// The last line with `--data`: the classifier's accuracy, or a regression head's correlations.
 #[derive(Serialize)]
 struct Summary {
     n: usize,
-    accuracy: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pearson: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spearman: Option<f64>,
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let session: Session = open_session(assets, &a.model, &a.classifier, None, None, SessionOptions::default())?;
-    let labels = session.engine().classifier()?.labels.clone();
+    let classifier = session.engine().classifier()?;
+    let (labels, regression) = (classifier.labels.clone(), classifier.is_regression());
     let (texts, pairs, gold) = match &a.data {
         Some(path) => {
             let examples = read_examples(&session, (path.clone(), None))?;
@@ -66,20 +84,24 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let removal = Removal { heads: a.prune.clone(), structural: a.structural };
     let out = block(session.classify(&texts, pairs.as_deref(), &removal))?;
     let mut stdout = std::io::stdout().lock();
-    let mut correct = 0;
     for (i, c) in out.iter().enumerate() {
         if c.truncated {
             eprintln!("hies: input {} truncated to {} tokens", i + 1, c.ids.len());
         }
-        let g = gold.as_ref().map(|g| g[i]);
-        correct += usize::from(g == Some(c.label));
-        let line = Line { text: &texts[i], text_pair: pairs.as_ref().map(|p| p[i].as_str()), out: c, gold: g.map(|g| labels[g].as_str()) };
+        let g = gold.as_ref().map(|g| if regression { Gold::Score(g[i]) } else { Gold::Label(labels[g[i] as usize].as_str()) });
+        let line = Line { text: &texts[i], text_pair: pairs.as_ref().map(|p| p[i].as_str()), out: c, gold: g };
         if writeln!(stdout, "{}", serde_json::to_string(&line)?).is_err() {
             return Ok(()); // a closed pipe (`| head`)
         }
     }
-    if gold.is_some() {
-        let summary = Summary { n: out.len(), accuracy: correct as f64 / out.len().max(1) as f64 };
+    if let Some(gold) = &gold {
+        let pred: Vec<f32> = out.iter().map(|c| c.label.map_or(c.logits[0], |k| k as f32)).collect();
+        let summary = Summary {
+            n: out.len(),
+            accuracy: (!regression).then(|| evaluate::accuracy(&pred, gold)),
+            pearson: regression.then(|| evaluate::pearson(&pred, gold)),
+            spearman: regression.then(|| evaluate::spearman(&pred, gold)),
+        };
         let _ = writeln!(stdout, "{}", serde_json::to_string(&summary)?);
     }
     Ok(())

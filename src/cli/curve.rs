@@ -1,4 +1,4 @@
-//! `hies curve`: accuracy and agreement vs pruning ratio for every criterion, mean ± std over
+//! `hies curve`: accuracy (a regression head: Pearson's r) and agreement vs pruning ratio for every criterion, mean ± std over
 //! calibration seeds.
 
 use std::path::PathBuf;
@@ -56,8 +56,9 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     if a.json {
         return print_json(&curves);
     }
-    println!("unpruned dev accuracy {:.4} on {} sentences", curves.full_accuracy, curves.evaluation_size);
-    println!("{:>12} {:>6} {:>16} {:>16}", "criterion", "ratio", "accuracy", "agreement");
+    let metric = curves.metric.name();
+    println!("unpruned dev {metric} {:.4} on {} sentences", curves.full_accuracy, curves.evaluation_size);
+    println!("{:>12} {:>6} {:>16} {:>16}", "criterion", "ratio", metric, "agreement");
     for p in &curves.points {
         println!(
             "{:>12} {:>6.2} {:>8.4} ± {:<6.4} {:>8.4} ± {:<6.4}",

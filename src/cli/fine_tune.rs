@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use hies::data::Gold;
 use hies::engine::AdapterFiles;
 use hies::finetune::{FineTuneOptions, fine_tune};
 use hies::lora;
@@ -63,12 +64,12 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     engine.set_max_len(engine.config().max_input_len())?;
     engine.classifier = None;
     let data = &manifest().data;
-    let mut train = read_tsv(assets.pick(&a.train, &data.calibration), &a.labels)?;
+    let mut train = read_tsv(assets.pick(&a.train, &data.calibration), Gold::Labels(&a.labels))?;
     if let Some(n) = a.limit {
         train.truncate(n);
     }
-    let validation = read_tsv(assets.pick(&a.validation, &data.validation), &a.labels)?;
-    let dev = read_tsv(assets.pick(&a.dev, &data.evaluation), &a.labels)?;
+    let validation = read_tsv(assets.pick(&a.validation, &data.validation), Gold::Labels(&a.labels))?;
+    let dev = read_tsv(assets.pick(&a.dev, &data.evaluation), Gold::Labels(&a.labels))?;
     let options = FineTuneOptions {
         epochs: a.epochs,
         batch: a.batch,
@@ -105,7 +106,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let session = Session::new(std::sync::Arc::new(merged), Default::default());
     session.set_evaluation(&dev)?;
     let e = block(session.evaluate(&Default::default(), &mut |_| {}))?;
-    record.dev_accuracy = Some(e.full_accuracy);
+    record.dev_accuracy = e.full_accuracy;
 
     write(&out.join(&files.config), config)?;
     write(&out.join(&files.weights), weights)?;
@@ -115,7 +116,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         out.display(),
         record.validation_accuracy.unwrap_or(f64::NAN),
         record.best_epoch.unwrap_or(0),
-        e.full_accuracy,
+        e.full_quality(),
         started.elapsed().as_secs_f64()
     );
     if a.json {

@@ -37,17 +37,20 @@ enum Command {
     /// Embed sentences (one per line on stdin, or --text): one JSON line each on stdout.
     Embed(embed::Args),
     /// Classify lines of text or text_a<TAB>text_b on stdin (or a labelled --data file): one
-    /// JSON line each (ids, token_type_ids, logits, probs, label), and with --data the accuracy.
+    /// JSON line each (ids, token_type_ids, logits, probs, label; a regression head's score is
+    /// its one logit), and with --data the accuracy (regression: Pearson and Spearman).
     Classify(classify::Args),
     /// Score every head on a calibration set: entropy, HIS, HIES, confidence, weight norm.
     Score(score::Args),
     /// Prune heads by a criterion and evaluate on the dev set.
     Prune(prune::Args),
     /// One sentence: every head's attention, entropy and importance |∂L/∂ξ| (with the model's
-    /// own prediction as the label), and the full and pruned predictions (JSON).
+    /// own prediction as the label; a regression head: |∂ŷ/∂ξ|), and the full and pruned
+    /// predictions (JSON).
     #[command(alias = "attention")]
     Inspect(inspect::Args),
-    /// Accuracy and agreement vs pruning ratio for every criterion (mean ± std over seeds).
+    /// Accuracy (regression: Pearson's r) and agreement vs pruning ratio for every criterion
+    /// (mean ± std over seeds).
     Curve(curve::Args),
     /// Choose HIES's α on the validation split: weighted AUC of accuracy over pruning ratios
     /// (weights ∝ ratio), mean ± std over calibration seeds.

@@ -1,6 +1,7 @@
 //! `hies prune`: the heads a criterion removes, evaluated masked (and sliced) on the dev set in
 //! one pass, and timed.
 
+use hies::evaluate::SAME_SCORE;
 use hies::prune::{Criterion, PruneOptions};
 use hies::report::{PruneReport, Removal};
 use hies::session::{LatencyRequest, PlanRequest};
@@ -60,7 +61,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         heads_pruned: plan.pruned.len(),
         pruned: plan.pruned,
         masked: masked_eval,
-        structural_equals_masked: structural.as_ref().map(|(_, pred)| *pred == masked_pred),
+        structural_equals_masked: structural.as_ref().map(|(_, pred)| pred.iter().zip(&masked_pred).all(|(a, b)| (a - b).abs() <= SAME_SCORE)),
         structural: structural.map(|(e, _)| e),
         latency,
     };
@@ -69,13 +70,22 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     }
     let m = &report.masked;
     println!("{} heads pruned by {} ({:.0} %): {}", report.heads_pruned, options.criterion.id(), a.ratio * 100.0, heads(&report.pruned));
-    println!("dev accuracy {:.4} (unpruned {:.4}), agreement {:.4}, {} sentences", m.accuracy, m.full_accuracy, m.agreement, m.sentences);
+    let spearman = m.spearman.map_or(String::new(), |r| format!(", Spearman {r:.4} (unpruned {:.4})", m.full_spearman.unwrap_or(f64::NAN)));
+    println!(
+        "dev {} {:.4} (unpruned {:.4}){spearman}, agreement {:.4}, {} sentences",
+        m.metric.name(),
+        m.quality(),
+        m.full_quality(),
+        m.agreement,
+        m.sentences
+    );
     let l = &report.latency;
     println!("latency per sentence: full {:.2} ms, masked {:.2} ms", l.full_ms, l.masked_ms);
     if let (Some(s), Some(ms)) = (&report.structural, l.structural_ms) {
         println!(
-            "sliced: accuracy {:.4} (same predictions as masked: {}), {:.2} ms, parameters {} of {}",
-            s.accuracy,
+            "sliced: {} {:.4} (same predictions as masked: {}), {:.2} ms, parameters {} of {}",
+            s.metric.name(),
+            s.quality(),
             report.structural_equals_masked == Some(true),
             ms,
             s.parameters,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use hies::Engine;
 use hies::classifier::{ClassifierMeta, classifier_to_safetensors};
-use hies::data::Example;
+use hies::data::{Example, Gold};
 use hies::evaluate;
 use hies::manifest::manifest;
 use hies::train::{TrainOptions, train_classifier};
@@ -55,8 +55,8 @@ struct Report<'a> {
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
     let engine = a.model.base_engine(assets)?;
     let started = Instant::now();
-    let train = read_tsv(assets.pick(&a.train, &manifest().data.calibration), &a.labels)?;
-    let dev = read_tsv(assets.pick(&a.dev, &manifest().data.evaluation), &a.labels)?;
+    let train = read_tsv(assets.pick(&a.train, &manifest().data.calibration), Gold::Labels(&a.labels))?;
+    let dev = read_tsv(assets.pick(&a.dev, &manifest().data.evaluation), Gold::Labels(&a.labels))?;
     let d = engine.config().hidden_size;
     let cache = assets.path("assets/.cache");
     let model_dir = a.model.base_dir(assets);
@@ -66,8 +66,8 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     };
     let (xt, xd) = (features(&train)?, features(&dev)?);
     let embed_s = started.elapsed().as_secs_f64();
-    let yt: Vec<usize> = train.iter().map(|e| e.label).collect();
-    let yd: Vec<usize> = dev.iter().map(|e| e.label).collect();
+    let yt: Vec<usize> = train.iter().map(Example::class).collect();
+    let yd: Vec<usize> = dev.iter().map(Example::class).collect();
     let options = TrainOptions { epochs: a.epochs, learning_rate: a.lr, seed: a.seed, ..TrainOptions::default() };
     let trained = block(train_classifier(&xt, &yt, d, a.labels.len(), options, &engine.device))?;
     let train_accuracy = evaluate::accuracy(&trained.predict(&xt, d), &yt);

@@ -193,17 +193,16 @@ fn additive_mask(attention_mask: Tensor<2>) -> Tensor<4> {
     (attention_mask.ones_like() - attention_mask).reshape([b, 1, 1, t]) * -1.0e9 // [B, 1, 1, T]
 }
 
-/// The classifier's label count, read off its weight so that any num_labels loads.
+/// The classifier's output count, read off its weight so that any num_labels loads (1: a
+/// regression head).
 fn classifier_labels(w: &Weights) -> Result<usize> {
     // Weights::take checks the shape; here we only need the leading dimension to ask for it.
     let labels = w
         .shape_of("classifier.weight")
         .and_then(|s| (s.len() == 2).then_some(s[0]))
         .ok_or_else(|| Error::weights("tensor \"classifier.weight\" must be a matrix [num_labels, hidden]"))?;
-    if labels < 2 {
-        return Err(Error::weights(format!(
-            "tensor \"classifier.weight\" has {labels} row(s): a classifier needs at least 2 labels (one-output regression heads are not supported)"
-        )));
+    if labels == 0 {
+        return Err(Error::weights("tensor \"classifier.weight\" has no rows"));
     }
     Ok(labels)
 }

@@ -413,7 +413,7 @@ async function logitsAgainstTransformers(page, name) {
   return fx;
 }
 
-test('a whole model folder with a sentence-pair task: files by name, two text boxes, transformers’ logits; DistilBERT too', { timeout: 600_000 }, async () => {
+test('a whole model folder with a sentence-pair task: files by name, two text boxes, transformers’ logits; DistilBERT and a regression head too', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
     const page = await openPage(browser, server.app('backend=cpu&k=2'));
@@ -447,6 +447,35 @@ test('a whole model folder with a sentence-pair task: files by name, two text bo
     assert.match(msg, /Loaded DistilBertForSequenceClassification: 2 layers × 4 heads, hidden 64, inputs up to 64 tokens; task: sentence pairs/);
     await waitState(page, () => window.hies.state.scoresLive && window.hies.state.engine.architecture.startsWith('DistilBert'));
     await logitsAgainstTransformers(page, 'distilbert');
+
+    // A regression head (STS-B style): a score, no labels; Pearson and Spearman against numpy's.
+    msg = await uploadFolder(page, 'bert-sts');
+    assert.match(msg, /Loaded BertForSequenceClassification: .*task: sentence pairs, regression \(one score each, measured by Pearson r and Spearman ρ\); 16 examples/);
+    await waitState(page, () => window.hies.state.scoresLive && window.hies.state.engine.problem_type === 'regression');
+    const sts = await logitsAgainstTransformers(page, 'bert-sts');
+    await page.evaluate(`window.current = ${current}`);
+    await waitState(page, () => window.current()?.final);
+    const e = await state(page, () => window.hies.state.evaluation.final);
+    assert.equal(e.metric, 'pearson');
+    assert.equal(e.accuracy, undefined, 'no accuracy for a regression head');
+    assert.ok(Math.abs(e.full_pearson - sts.pearson) < 1e-5 && Math.abs(e.full_spearman - sts.spearman) < 1e-5, `${e.full_pearson} vs ${sts.pearson}`);
+    assert.equal(await page.textContent('#r-metric'), 'Dev Pearson r');
+    assert.match(await page.textContent('#r-accuracy'), /^-?\d\.\d{3}, Spearman -?\d\.\d{3} \(full model -?\d\.\d{3}, 16 dev examples\)/);
+    assert.match(await page.textContent('#r-agreement'), /within ±0\.22, 5 % of the gold range/);
+    await waitState(page, () => /^score -?\d/.test(document.querySelector('#pred-full .label').textContent), 60_000);
+    await page.locator('#prune-view').screenshot({ path: `${artifacts}/view-prune-regression.png` });
+    // Curves and the paper check, live, in Pearson r.
+    await page.click('#curve-run');
+    await waitState(page, () => window.hies.state.curvesLive && !window.hies.state.curveProgress, 300_000);
+    assert.equal(await state(page, () => window.hies.state.curves.metric), 'pearson');
+    assert.match(await page.textContent('#curves svg'), /dev Pearson r/);
+    assert.equal(await page.textContent('#curves-title'), '5 · Pearson r vs heads pruned');
+    assert.match(await page.textContent('#curve-note'), /full model Pearson r -?\d\.\d{3}\./);
+    await page.click('#check-run');
+    await waitState(page, () => window.hies.state.paperLive && window.hies.state.paperCheck && !window.hies.state.paperProgress, 300_000);
+    assert.match(await page.textContent('#claims'), /HIES keeps more Pearson r than HIS at 50 %/);
+    assert.match(await page.textContent('#claims'), /a score agrees within ±0\.220, 5 % of the gold range/);
+    await page.locator('#curves-view').screenshot({ path: `${artifacts}/view-curves-regression.png` });
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

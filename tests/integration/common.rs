@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use hies::classifier::ClassifierMeta;
-use hies::data::Example;
+use hies::data::{Example, Gold};
 use hies::engine::ModelDir;
 use hies::manifest::manifest;
 use hies::{Backend, Engine, Session, SessionOptions};
@@ -64,7 +64,7 @@ pub fn session(examples: &[Example], cache_bytes: usize) -> Session {
 /// The committed 16 labelled sentences (tests/fixtures/calibration.tsv).
 pub fn calibration_examples() -> Vec<Example> {
     let text = std::fs::read_to_string(root().join("tests/fixtures/calibration.tsv")).unwrap();
-    hies::data::parse_tsv(&text, &classifier_meta().labels).unwrap()
+    hies::data::parse_tsv(&text, Gold::Labels(&classifier_meta().labels)).unwrap()
 }
 
 #[derive(Deserialize)]

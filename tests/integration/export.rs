@@ -184,7 +184,7 @@ fn transformers_loads_the_exported_folders_and_computes_our_logits() {
 fn transformers_loads_every_familys_export_and_computes_our_logits() {
     use sha2::{Digest, Sha256};
     let fx: TransformersFixture = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/export-transformers.json")).unwrap()).unwrap();
-    assert_eq!(fx.families.len(), 6);
+    assert_eq!(fx.families.len(), 7);
     for (k, case) in fx.families.iter().enumerate() {
         let out = std::env::temp_dir().join(format!("hies-export-family-{k}-{}", std::process::id()));
         let model = root().join("tests/fixtures/tiny").join(&case.model);

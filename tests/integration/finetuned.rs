@@ -195,7 +195,7 @@ fn the_sweep_is_deterministic_and_equals_evaluating_each_set() {
                 .iter()
                 .map(|&r| {
                     let heads = order[..hies::analysis::heads_for_ratio(r, 72)].to_vec();
-                    pollster::block_on(s.evaluate(&Removal { heads, structural: false }, &mut |_| {})).unwrap().accuracy
+                    pollster::block_on(s.evaluate(&Removal { heads, structural: false }, &mut |_| {})).unwrap().quality()
                 })
                 .collect();
             let want = hies::sweep::wauc(&weights, &acc);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use hies::batch::Batch;
-use hies::data::Example;
+use hies::data::{Example, Gold};
 use hies::engine::{ModelDir, read};
 use hies::evaluate::{CacheBudget, Pruned};
 use hies::scores::ScoreOptions;
@@ -45,7 +45,7 @@ fn load(name: &str) -> (Engine, Expected, Vec<Example>) {
     let engine = Engine::load(&dir.files(), device, Backend::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
     let expected: Expected = serde_json::from_slice(&std::fs::read(folder(name).join("expected.json")).unwrap()).unwrap();
     let data = std::fs::read_to_string(folder(name).join("data.tsv")).unwrap();
-    let examples = hies::data::parse_tsv(&data, &engine.classifier().unwrap().labels).unwrap();
+    let examples = hies::data::parse_tsv(&data, engine.classifier().unwrap().gold()).unwrap();
     (engine, expected, examples)
 }
 
@@ -59,7 +59,8 @@ fn worst(got: &[f32], want: &[f64]) -> f64 {
 /// (logits, masked and sliced, attention, HIS relative).
 fn check_against_transformers(name: &str) -> [f64; 4] {
     let (engine, fx, examples) = load(name);
-    assert_eq!(engine.classifier().unwrap().labels, ["entailment", "neutral", "contradiction"], "{name}");
+    let labels = &engine.classifier().unwrap().labels;
+    assert!(labels == &["entailment", "neutral", "contradiction"] || labels == &["LABEL_0"], "{name}: {labels:?}");
     assert_eq!(examples.len(), fx.examples.len());
     let (mut logits_d, mut pruned_d, mut attention_d) = (0f64, 0f64, 0f64);
     let sliced_model = engine.model.without_heads(&fx.mask_off);
@@ -153,8 +154,8 @@ fn passes_over_a_data_set_predict_what_transformers_does() {
     for name in ["bert-pair", "distilbert", "roberta", "electra"] {
         let (engine, fx, examples) = load(name);
         let argmax = |v: &[f64]| v.iter().enumerate().fold((0, f64::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0;
-        let want_full: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.logits)).collect();
-        let want_masked: Vec<usize> = fx.examples.iter().map(|e| argmax(&e.masked_logits)).collect();
+        let want_full: Vec<f32> = fx.examples.iter().map(|e| argmax(&e.logits) as f32).collect();
+        let want_masked: Vec<f32> = fx.examples.iter().map(|e| argmax(&e.masked_logits) as f32).collect();
         // The streamed pass (random blocks) and the sorted totals pass (slices masked heads,
         // runs [CLS] alone through the last layer) both carry the token types.
         let set = engine.prepare(&examples, CacheBudget::new(1 << 20)).unwrap();
@@ -222,21 +223,117 @@ fn classifier_checkpoints_that_would_be_silently_wrong_are_refused() {
     // A sequence-classification config without its classifier.
     let no_head: Vec<_> = t.iter().filter(|x| !x.0.starts_with("classifier")).cloned().collect();
     refused(&config, &no_head, &tok, &["BertForSequenceClassification", "no \"classifier.weight\""]);
-    // One output (regression) is not a 1-class classifier.
+    // One output is a regression head, never a 1-class classifier: with a config that says
+    // otherwise it is refused.
     let mut one = t.clone();
     for x in one.iter_mut().filter(|x| x.0.starts_with("classifier")) {
         x.2[0] = 1;
         x.3.truncate(x.3.len() / 3);
     }
-    refused(&config, &one, &tok, &["classifier.weight", "1 row", "regression"]);
-    // problem_type decides the loss: multi-label and regression heads are not softmax classifiers.
-    for (problem, words) in
-        [("multi_label_classification", ["multi_label_classification", "single-label"]), ("regression", ["regression", "not supported yet"])]
-    {
+    refused(&config, &one, &tok, &["id2label names 3 labels", "1 rows"]);
+    let mut single = config.clone();
+    single["id2label"] = serde_json::json!({"0": "LABEL_0"});
+    single["problem_type"] = "single_label_classification".into();
+    refused(&single, &one, &tok, &["single_label_classification", "1 output", "regression head"]);
+    single["problem_type"] = "regression".into();
+    let e = load_edited(&single, &one, &tok).expect("a declared one-output regression head loads");
+    assert!(e.classifier().unwrap().is_regression());
+    // problem_type decides the loss: multi-label heads are not softmax classifiers, and a
+    // regression head of several outputs is not one score.
+    for (problem, words) in [
+        ("multi_label_classification", ["multi_label_classification", "single-label"]),
+        ("regression", ["regression\" with 3 outputs", "num_labels = 1"]),
+    ] {
         let mut c = config.clone();
         c["problem_type"] = problem.into();
         refused(&c, &t, &tok, &words);
     }
+}
+
+/// A one-output head (STS-B style; transformers reads num_labels = 1 as regression): logits,
+/// masked and sliced scores, attention and HIS from the squared error's head-mask gradients
+/// against transformers; Pearson, Spearman and agreement against numpy's; the CLI's and the
+/// page adapter's records.
+#[test]
+fn a_regression_head_matches_transformers_and_is_measured_by_correlation() {
+    check_against_transformers("bert-sts");
+    let (engine, fx, examples) = load("bert-sts");
+    let c = engine.classifier().unwrap();
+    assert!(c.is_regression() && c.outputs() == 1);
+    assert_eq!(examples[0].label, 4.2);
+    let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(folder("bert-sts").join("expected.json")).unwrap()).unwrap();
+    let want = |k: &str| raw[k].as_f64().unwrap();
+
+    let session = Session::new(Arc::new(engine), SessionOptions::default());
+    session.set_evaluation(&examples).unwrap();
+    let full = pollster::block_on(session.evaluate(&Default::default(), &mut |_| {})).unwrap();
+    let mut seen = Vec::new();
+    let masked =
+        pollster::block_on(session.evaluate(&hies::report::Removal { heads: fx.mask_off.clone(), structural: false }, &mut |p| seen.push(*p)))
+            .unwrap();
+    let sliced = pollster::block_on(session.evaluate(&hies::report::Removal { heads: fx.mask_off.clone(), structural: true }, &mut |_| {})).unwrap();
+    let one_off: Vec<(usize, usize)> = serde_json::from_value(raw["one_off"].clone()).unwrap();
+    let one = pollster::block_on(session.evaluate(&hies::report::Removal { heads: one_off, structural: false }, &mut |_| {})).unwrap();
+    assert_eq!(full.metric, hies::config::Metric::Pearson);
+    assert!(full.accuracy.is_none() && full.full_accuracy.is_none(), "no accuracy for a regression head");
+    let d = [
+        (full.pearson.unwrap() - want("pearson")).abs(),
+        (full.spearman.unwrap() - want("spearman")).abs(),
+        (masked.pearson.unwrap() - want("masked_pearson")).abs(),
+        (masked.spearman.unwrap() - want("masked_spearman")).abs(),
+        (sliced.pearson.unwrap() - want("masked_pearson")).abs(),
+        (masked.full_pearson.unwrap() - want("pearson")).abs(),
+    ];
+    eprintln!("bert-sts: max |diff| Pearson/Spearman {:.1e}", d.iter().copied().fold(0.0, f64::max));
+    assert!(d.iter().all(|&x| x <= 1e-5), "{d:?}");
+    // Agreement: a score within 5 % of the gold range (0.2–4.6: ±0.22) of the unpruned one.
+    assert!((full.agreement_tolerance - 0.05 * 4.4).abs() < 1e-6);
+    assert_eq!((masked.agreement, sliced.agreement, one.agreement), (want("masked_agreement"), want("masked_agreement"), want("one_off_agreement")));
+    // The streamed running figures end on the final ones.
+    let last = seen.last().unwrap();
+    assert_eq!((last.done, last.correct, last.full_correct), (16, 0, 0));
+    assert_eq!(last.agree as f64 / 16.0, masked.agreement);
+    // (Summed in stream order, not example order: equal up to rounding.)
+    assert!(
+        (last.pearson.unwrap() - masked.pearson.unwrap()).abs() < 1e-12 && (last.full_pearson.unwrap() - masked.full_pearson.unwrap()).abs() < 1e-12
+    );
+
+    // Inspect: the score, no softmax; importance is |∂ŷ/∂ξ| (nonzero: the loss against its own
+    // prediction would be flat).
+    let ex = &examples[0];
+    let got = pollster::block_on(session.inspect(&ex.text, ex.text_pair.as_deref(), &fx.mask_off)).unwrap();
+    assert!(got.full.probs.is_none() && got.full.label.is_none());
+    assert!(
+        (got.full.logits[0] as f64 - fx.examples[0].logits[0]).abs() < 1e-4
+            && (got.pruned.logits[0] as f64 - fx.examples[0].masked_logits[0]).abs() < 1e-4
+    );
+    assert!(got.importance.iter().flatten().any(|&g| g > 1e-3), "{:?}", got.importance);
+
+    // hies classify: the score as logits, no probs or label; --data ends on Pearson and Spearman.
+    let model = folder("bert-sts");
+    let data = model.join("data.tsv");
+    let out = classify(&["--model", model.to_str().unwrap(), "--data", data.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 17);
+    assert!(lines[0]["probs"].is_null() && lines[0]["label"].is_null() && lines[0]["gold"].as_f64() == Some(4.2), "{}", lines[0]);
+    assert!((lines[0]["logits"][0].as_f64().unwrap() - fx.examples[0].logits[0]).abs() < 1e-4);
+    let last = &lines[16];
+    assert!(last["accuracy"].is_null(), "{last}");
+    assert!(
+        (last["pearson"].as_f64().unwrap() - want("pearson")).abs() < 1e-5 && (last["spearman"].as_f64().unwrap() - want("spearman")).abs() < 1e-5,
+        "{last}"
+    );
+    // A class name where a score belongs names the line and the reason.
+    let bad = std::env::temp_dir().join(format!("hies-sts-bad-{}.tsv", std::process::id()));
+    std::fs::write(&bad, "4.0\ta\tb\nsimilar\tc\td\n").unwrap();
+    let out = classify(&["--model", model.to_str().unwrap(), "--data", bad.to_str().unwrap()], "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("line 2") && err.contains("\"similar\" is not a number") && err.contains("regression head"),
+        "{err}"
+    );
+    std::fs::remove_file(&bad).unwrap();
 }
 
 #[test]
@@ -472,10 +569,11 @@ fn a_roberta_classifier_that_still_carries_the_encoder_pooler_loads_without_it()
 /// as its classes.
 #[test]
 fn the_built_in_data_is_refused_for_a_model_with_other_labels() {
-    let e = hies::data::builtin_data_fits(&["entailment".into(), "neutral".into(), "contradiction".into()]).unwrap_err().to_string();
+    let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let e = hies::data::builtin_data_fits(Gold::Labels(&labels(&["entailment", "neutral", "contradiction"]))).unwrap_err().to_string();
     assert!(e.contains("entailment / neutral / contradiction") && e.contains("negative / positive") && e.contains("labelled file"), "{e}");
-    hies::data::builtin_data_fits(&["Negative".into(), "POSITIVE".into()]).unwrap();
-    assert!(hies::data::builtin_data_fits(&["positive".into(), "negative".into()]).is_err(), "order matters: index 0 is negative");
+    hies::data::builtin_data_fits(Gold::Labels(&labels(&["Negative", "POSITIVE"]))).unwrap();
+    assert!(hies::data::builtin_data_fits(Gold::Labels(&labels(&["positive", "negative"]))).is_err(), "order matters: index 0 is negative");
     // The CLI: a pair model without --data.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hies"))
         .args(["score", "--model", folder("bert-pair").to_str().unwrap(), "--n", "4"])

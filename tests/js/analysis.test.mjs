@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { hies, interval, keepScore, minMax, normalizeHis, selectPruned } from '../../www/analysis.js';
+import { correlationInterval, hies, interval, keepScore, metricFormat, minMax, normalizeHis, selectPruned } from '../../www/analysis.js';
 
 const golden = JSON.parse(readFileSync(new URL('../fixtures/ranking.json', import.meta.url), 'utf8'));
 
@@ -46,4 +46,19 @@ test('the running estimate’s interval narrows to the exact value', () => {
   assert.ok(hi2 - lo2 < 0.01, 'nearly all seen: nearly exact');
   assert.deepEqual(interval(600, 800, 800), [0.75, 0.75]);
   assert.deepEqual(interval(0, 0, 800), [0, 1]);
+});
+
+test("Pearson's running interval: Fisher's z with the finite-population correction", () => {
+  // n = 103 of an infinite set: atanh(0.5) ± 1.96 / 10.
+  const [lo, hi] = correlationInterval(0.5, 103, Infinity);
+  assert.ok(Math.abs(lo - Math.tanh(Math.atanh(0.5) - 0.196)) < 1e-12 && Math.abs(hi - Math.tanh(Math.atanh(0.5) + 0.196)) < 1e-12);
+  // The whole set: exact. Too few pairs, or no r yet: uninformative.
+  assert.deepEqual(correlationInterval(0.3, 50, 50), [0.3, 0.3]);
+  assert.deepEqual(correlationInterval(0.3, 2, 50), [-1, 1]);
+  assert.deepEqual(correlationInterval(NaN, 20, 50), [-1, 1]);
+  // Half of a finite set is narrower than the same n from an infinite one.
+  const [a, b] = correlationInterval(0.5, 50, 100), [c, d] = correlationInterval(0.5, 50, Infinity);
+  assert.ok(b - a < d - c);
+  assert.equal(metricFormat('pearson').value(0.12345), '0.123');
+  assert.equal(metricFormat('accuracy').value(0.5), '50.0 %');
 });

@@ -2,6 +2,7 @@
 // over seeds, α* marked, the reader's α as a line) and the paper's claims with our figures and a
 // verdict each. Precomputed for the built-in models; a reduced live run for any model.
 import * as d3 from 'd3';
+import { metricFormat } from '../analysis.js';
 import { state, subscribe } from '../state.js';
 import { esc, hideTip, showTipAt } from './tooltip.js';
 
@@ -23,21 +24,23 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     box.replaceChildren();
     const s = state.sweep;
     if (!s) return;
+    const task = metricFormat(s.metric);
+    const fmt = s.metric === 'pearson' ? task.value : (x) => pct(x);
     const W = 560, H = 240, m = { l: 66, r: 16, t: 22, b: 38 };
     const svg = d3.select(box).append('svg').attr('xmlns', 'http://www.w3.org/2000/svg').attr('viewBox', `0 0 ${W} ${H}`).attr('width', W)
-      .attr('role', 'img').attr('aria-label', 'weighted AUC of validation accuracy against α');
+      .attr('role', 'img').attr('aria-label', `weighted AUC of validation ${task.name} against α`);
     const x = d3.scaleLinear().domain([0, 1]).range([m.l, W - m.r]);
     const lo = d3.min(s.curve, (d) => d.wauc_mean - d.wauc_std), hi = d3.max(s.curve, (d) => d.wauc_mean + d.wauc_std);
     const y = d3.scaleLinear().domain([lo, hi]).nice().range([H - m.b, m.t]);
     svg.append('g').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).ticks(5));
-    svg.append('g').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(5).tickFormat(d3.format('.1%')));
+    svg.append('g').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(5).tickFormat(d3.format(s.metric === 'pearson' ? '.3f' : '.1%')));
     svg.append('text').attr('x', (m.l + W - m.r) / 2).attr('y', H - 4).attr('text-anchor', 'middle').text('α (0 = entropy only, 1 = HIS only)');
-    svg.append('text').attr('transform', `translate(14,${(H - m.b) / 2}) rotate(-90)`).attr('text-anchor', 'middle').text('wAUC (validation)');
+    svg.append('text').attr('transform', `translate(14,${(H - m.b) / 2}) rotate(-90)`).attr('text-anchor', 'middle').text(`wAUC of ${task.name} (validation)`);
     svg.append('path').attr('fill', '#d62728').attr('opacity', 0.13)
       .attr('d', d3.area().x((d) => x(d.alpha)).y0((d) => y(d.wauc_mean - d.wauc_std)).y1((d) => y(d.wauc_mean + d.wauc_std))(s.curve));
     svg.append('path').attr('fill', 'none').attr('stroke', '#d62728').attr('stroke-width', 2).attr('d', d3.line().x((d) => x(d.alpha)).y((d) => y(d.wauc_mean))(s.curve));
     svg.selectAll('circle.pt').data(s.curve).join('circle').attr('class', 'pt').attr('cx', (d) => x(d.alpha)).attr('cy', (d) => y(d.wauc_mean)).attr('r', 3).attr('fill', '#d62728')
-      .on('mouseenter', function (ev, d) { showTipAt(this, `α = ${d.alpha}: wAUC ${pct(d.wauc_mean)} ± ${pct(d.wauc_std)}`); })
+      .on('mouseenter', function (ev, d) { showTipAt(this, `α = ${d.alpha}: wAUC ${fmt(d.wauc_mean)} ± ${fmt(d.wauc_std)}`); })
       .on('mouseleave', hideTip);
     const best = s.curve.find((d) => d.alpha === s.alpha_star);
     if (best) {
@@ -59,10 +62,10 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     if (!c) { table.innerHTML = '<p class="muted">No check for this model yet: run it live.</p>'; return; }
     const rows = c.claims.map((k) => `<tr data-claim="${esc(k.id)}"><td>${esc(k.claim)}</td><td>${esc(k.paper)}</td><td>${esc(k.ours)}</td>`
       + `<td class="verdict verdict-${esc(k.verdict)}"><b>${VERDICT[k.verdict] ?? esc(k.verdict)}</b><br><span class="muted">${esc(k.how)}</span></td></tr>`).join('');
-    const ratios = c.ratios.map((r) => `<tr><td>${(r.ratio * 100).toFixed(0)} %</td><td>${r.quality.toFixed(3)}×</td><td>${r.stability.toFixed(3)}×</td><td>${r.spread.toFixed(2)}×</td></tr>`).join('');
+    const ratios = c.ratios.map((r) => `<tr><td>${(r.ratio * 100).toFixed(0)} %</td><td>${r.quality.toFixed(3)}×</td><td>${r.stability.toFixed(3)}×</td><td>${r.spread == null ? '– (HIES did not vary)' : `${r.spread.toFixed(2)}×`}</td></tr>`).join('');
     table.innerHTML = `<table class="claims"><thead><tr><th>Claim</th><th>The paper</th><th>Here (mean ± std over ${c.options.seeds.length} seeds)</th><th>Verdict</th></tr></thead><tbody>${rows}</tbody></table>`
       + `<table class="ratios"><caption>HIES / HIS, as the paper's headline figures (up to 1.152× quality, 2.04× stability) compare them</caption>`
-      + `<thead><tr><th>pruned</th><th>accuracy</th><th>agreement</th><th>seed spread (HIS std ÷ HIES std)</th></tr></thead><tbody>${ratios}</tbody></table>`;
+      + `<thead><tr><th>pruned</th><th>${metricFormat(c.curves?.metric).name}</th><th>agreement</th><th>seed spread (HIS std ÷ HIES std)</th></tr></thead><tbody>${ratios}</tbody></table>`;
   }
 
   function draw() {

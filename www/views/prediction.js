@@ -8,6 +8,12 @@ export function mountPrediction(root) {
   function card(el, p) {
     const labels = state.model?.labels ?? [];
     if (!p) { el.querySelector('.label').textContent = '–'; el.querySelector('.bars').replaceChildren(); return; }
+    if (!p.probs) {
+      // A regression head: its one output is the score (no softmax, no label).
+      el.querySelector('.label').textContent = `score ${p.logits[0].toFixed(3)}`;
+      el.querySelector('.bars').replaceChildren();
+      return;
+    }
     const { probs, label: best } = p;
     el.querySelector('.label').textContent = `${labels[best] ?? best} (${(probs[best] * 100).toFixed(1)} %)`;
     el.querySelector('.bars').innerHTML = probs.map((p, i) => `<div class="row"><span>${esc(labels[i] ?? i)}</span><div class="track"><div class="fill" style="width:${(p * 100).toFixed(1)}%"></div></div><span>${(p * 100).toFixed(1)} %</span></div>`).join('');
@@ -23,7 +29,9 @@ export function mountPrediction(root) {
     else if (!state.engine) note.textContent = 'Predictions appear when the model is ready.';
     else if (!fresh) note.textContent = state.auto ? 'Classifying…' : 'Live analysis is off here (auto=0).';
     else {
-      note.textContent = p.full.label === p.pruned.label ? 'Both models agree on this sentence.' : 'Pruning changed the prediction for this sentence.';
+      note.textContent = !p.full.probs
+        ? `Pruning moved the score by ${(p.pruned.logits[0] - p.full.logits[0]).toFixed(3)} (a regression head: one score per input, no labels).`
+        : p.full.label === p.pruned.label ? 'Both models agree on this sentence.' : 'Pruning changed the prediction for this sentence.';
     }
   }
   subscribe((c) => { if (['prediction', 'sentence', 'sentencePair', 'pruned', 'engine', 'model'].some((k) => c.has(k))) draw(); });

@@ -1,7 +1,7 @@
 // The pruning panel: criterion, how many heads, one-shot or iterative, masking or slicing, and
 // the live readouts (accuracy with its interval while the dev set streams, parameters, latency).
 import precomputed from '../precomputed.json';
-import { interval } from '../analysis.js';
+import { interval, metricFormat } from '../analysis.js';
 import { CRITERIA, fillSelect } from '../catalogue.js';
 import { state, subscribe, totalHeads, update } from '../state.js';
 import { esc } from './tooltip.js';
@@ -43,7 +43,19 @@ export function mountPrune(root) {
     const pre = precomputed.models[state.model?.id]?.prune;
     const prePoint = !state.model?.custom && !state.engine && pre && state.pruned.length === pre.pruned.length
       && state.pruned.every(([l, h], i) => pre.pruned[i][0] === l && pre.pruned[i][1] === h);
-    if (e && e.done > 0) {
+    const metric = metricFormat(state.engine?.metric);
+    $('r-metric').textContent = `Dev ${metric.name}`;
+    if (e && e.done > 0 && e.pearson !== undefined) {
+      // A regression head: Pearson's r so far, with Fisher's interval; agreement is within a tolerance.
+      const N = e.total;
+      const [lo, hi] = metric.interval(e.pearson, e.done, N);
+      const r = `<b>${metric.value(e.pearson)}</b>`;
+      $('r-accuracy').innerHTML = e.done >= N
+        ? `${r}${e.final?.spearman != null ? `, Spearman ${metric.value(e.final.spearman)}` : ''} <span class="muted">(full model ${metric.value(e.full_pearson)}, ${N} dev examples)</span>`
+        : `${r} <span class="muted">(95 % interval ${metric.value(lo)}–${metric.value(hi)}, ${e.done} of ${N} so far)</span>`;
+      $('r-agreement').innerHTML = `${estimate(e.agree, e.done, N)}${e.final ? ` <span class="muted">(a score within ±${e.final.agreement_tolerance.toFixed(2)}, 5 % of the gold range, of the full model's)</span>` : ''}`;
+      bar.value = e.done / N;
+    } else if (e && e.done > 0) {
       const N = e.total;
       $('r-accuracy').innerHTML = `${estimate(e.correct, e.done, N)}${e.done >= N ? ` <span class="muted">(full model ${pct(e.full_correct / N)}, ${N} dev sentences)</span>` : ''}`;
       $('r-agreement').innerHTML = estimate(e.agree, e.done, N);

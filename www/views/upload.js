@@ -139,12 +139,13 @@ export function mountUpload(root, { onFiles, onDefault }) {
     try {
       const info = await onFiles(picked);
       const notices = info.notices.map((n) => ` Note: ${esc(n)}.`).join('');
-      const task = info.sentence_pairs ? 'sentence pairs' : 'single sentences';
+      const task = `${info.sentence_pairs ? 'sentence pairs' : 'single sentences'}${info.problem_type === 'regression' ? ', regression (one score each, measured by Pearson r and Spearman ρ)' : ''}`;
       const shape = `${esc(info.architecture)}: ${info.num_hidden_layers} layers × ${info.num_attention_heads} heads, hidden ${info.hidden_size}, inputs up to ${info.max_len} tokens`;
       if (info.data_note) {
-        say(`Loaded ${shape}; labels ${info.labels.map(esc).join(' / ')}; no data: ${esc(info.data_note)}. Attention and predictions work now; scores, pruning accuracy and curves need a labelled .tsv in the folder.${notUsed}${notices}`, true);
+        say(`Loaded ${shape}${info.problem_type === 'regression' ? '; a regression head' : `; labels ${info.labels.map(esc).join(' / ')}`}; no data: ${esc(info.data_note)}. Attention and predictions work now; scores, pruning accuracy and curves need a labelled .tsv in the folder.${notUsed}${notices}`, true);
       } else {
-        say(`Loaded ${shape}; task: ${task}; labels ${info.labels.map(esc).join(' / ')}; ${info.evaluation_size} examples for evaluation. Everything below now uses it.${notUsed}${notices}`);
+        const labels = info.problem_type === 'regression' ? '' : `; labels ${info.labels.map(esc).join(' / ')}`;
+        say(`Loaded ${shape}; task: ${task}${labels}; ${info.evaluation_size} examples for evaluation. Everything below now uses it.${notUsed}${notices}`);
       }
     } catch (e) {
       say(`Your model was not loaded: ${esc(e.message)}. The previous model is still in use.`, true);
