@@ -13,7 +13,8 @@ has one), a labelled data file `data.tsv`, and `expected.json`:
 - over the whole data file: his_raw = mean over examples of |dL/dxi| and his_token_mean = mean of
   |dL/dxi| / (real tokens) (arXiv 2510.13832 Eq. 2), L the cross-entropy against the gold label
   (for the regression head, transformers' MSELoss against the gold score), xi the head_mask at 1;
-- for the regression head (STS-B-style, num_labels = 1): Pearson's r and Spearman's rho of the
+- for the regression head (STS-B-style, num_labels = 1): the first example's |d score / d xi|
+  (the per-sentence importance); Pearson's r and Spearman's rho of the
   full and the masked scores against the gold scores, and the share of examples whose masked
   score lies within 5 % of the gold scores' range of the full one (our definition of agreement
   for regression).
@@ -66,7 +67,8 @@ PAIRS = [
     ("entailment", "It rained all day in the small town.", "The weather was wet."),
 ]
 # Similarity scores 0–5 for the same pairs (made up here, STS-B style) for the regression head.
-STS_SCORES = [4.2, 0.6, 2.4, 3.8, 0.4, 3.0, 4.6, 0.2, 1.8, 3.4, 0.8, 2.2, 4.0, 1.0, 2.6, 4.4]
+# Two pairs of ties (3.8, 0.6), so Spearman's tie rule is checked against numpy's.
+STS_SCORES = [4.2, 0.6, 2.4, 3.8, 0.4, 3.8, 4.6, 0.2, 1.8, 3.4, 0.6, 2.2, 4.0, 1.0, 2.6, 4.4]
 STS_PAIRS = [(f"{s:.1f}", a, b) for s, (_, a, b) in zip(STS_SCORES, PAIRS)]
 SINGLES = [
     "the film is a quiet, moving story",
@@ -239,6 +241,10 @@ def reference(model, tokenizer, examples, labels_by_name):
         }
         if labels_by_name is None:
             row["one_off_logits"] = one_off.tolist()
+            if i == 0:  # the page's per-sentence importance for a regression head: |d score / d xi|
+                gate = torch.ones(n_layers, n_heads, dtype=torch.float64, requires_grad=True)
+                model(**enc, head_mask=gate).logits[0, 0].backward()
+                row["score_grad"] = gate.grad.abs().tolist()
         if i < ATTENTION_EXAMPLES:
             row["attentions"] = torch.stack([a[0] for a in o.attentions]).flatten().tolist()  # [L, H, T, T]
         out.append(row)

@@ -54,6 +54,7 @@ pub struct Classifier {
     /// `id2label`: one name per output (a regression head's one output has one too).
     pub labels: Vec<String>,
     pub input: Input,
+    /// What it predicts: labels (softmax, cross-entropy) or one score (squared error).
     pub problem_type: ProblemType,
 }
 
@@ -74,6 +75,7 @@ impl Classifier {
         self.labels.len()
     }
 
+    /// One score per input, measured by Pearson's r (`ProblemType::Regression`).
     pub fn is_regression(&self) -> bool {
         self.problem_type == ProblemType::Regression
     }

@@ -143,6 +143,9 @@ pub struct BertConfig {
     /// `problem_type` when config.json declares it ([`ProblemType::of`] decides with the
     /// classifier's row count).
     pub problem_type: Option<ProblemType>,
+    /// A sentence-transformers CrossEncoder's output activation, when the config names one
+    /// (`sbert_ce_default_activation_function` or `sentence_transformers.activation_fn`).
+    pub cross_encoder_activation: Option<String>,
     /// `architectures` (e.g. `["BertForSequenceClassification"]`); may be empty.
     pub architectures: Vec<String>,
     /// `pruned_heads` as transformers writes it after `prune_heads`: layer → original indices of
@@ -190,6 +193,9 @@ impl BertConfig {
             // ELECTRA
             embedding_size: Option<usize>,
             problem_type: Option<String>,
+            // sentence-transformers' CrossEncoder: the activation on its one output (v2–v3, v4+).
+            sbert_ce_default_activation_function: Option<String>,
+            sentence_transformers: Option<serde_json::Value>,
             id2label: Option<std::collections::BTreeMap<String, String>>,
             #[serde(default)]
             pruned_heads: std::collections::BTreeMap<String, Vec<usize>>,
@@ -285,6 +291,11 @@ impl BertConfig {
             }),
             architectures: raw.architectures.clone().unwrap_or_default(),
             problem_type,
+            cross_encoder_activation: raw
+                .sentence_transformers
+                .as_ref()
+                .and_then(|s| s.get("activation_fn")?.as_str().map(str::to_string))
+                .or(raw.sbert_ce_default_activation_function),
             pruned_heads: Default::default(),
             zeroed_heads: Default::default(),
         };

@@ -26,6 +26,7 @@ impl Example {
 
     /// The label as a class index (classification tasks only).
     pub fn class(&self) -> usize {
+        debug_assert!(self.label >= 0.0 && self.label.fract() == 0.0, "a class index, not a score: {}", self.label);
         self.label as usize
     }
 }

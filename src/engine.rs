@@ -99,6 +99,9 @@ pub struct AttentionMaps {
     pub attentions: F32s,
 }
 
+/// The CrossEncoder activation that leaves the logit as it is.
+const IDENTITY: &str = "torch.nn.modules.linear.Identity";
+
 impl Engine {
     pub fn load(files: &ModelFiles, device: Device, backend: Backend) -> Result<Self> {
         let config = BertConfig::from_json(files.config)?;
@@ -126,6 +129,17 @@ impl Engine {
                     )));
                 }
                 let classifier = Classifier::from_checkpoint(&model, config.labels.clone(), config.problem_type)?;
+                // A CrossEncoder whose score passes an activation (STS-B cross-encoders: a
+                // sigmoid, trained with BCE on 0–1 labels) is not the squared-error regression
+                // HIS and Pearson's r are computed for here.
+                if let (Some(c), Some(act)) = (&classifier, &config.cross_encoder_activation)
+                    && c.is_regression()
+                    && act != IDENTITY
+                {
+                    return Err(Error::config(format!(
+                        "this is a sentence-transformers CrossEncoder whose score is {act}(logit), trained on that activation's scale (BCE for a sigmoid): HIES Lab measures one-output heads as transformers' regression (the raw logit, squared error) and would read it wrongly"
+                    )));
+                }
                 (model, classifier)
             }
             Some(a) => {
@@ -177,6 +191,12 @@ impl Engine {
                 ignored[..ignored.len().min(2)].join(", "),
                 if ignored.len() > 2 { ", …" } else { "" }
             ));
+        }
+        if self.classifier.as_ref().is_some_and(Classifier::is_regression) && self.config().cross_encoder_activation.is_some() {
+            out.push(
+                "a sentence-transformers CrossEncoder: its one output is read as transformers reads num_labels = 1, a regression score (squared error for HIS, Pearson's r); the loss it was trained with is not recorded"
+                    .to_string(),
+            );
         }
         let absent = self.absent_heads().len();
         if absent > 0 {

@@ -150,7 +150,7 @@ impl EvalSet {
         if pred.is_empty() {
             return f64::NAN;
         }
-        pred.iter().zip(full).filter(|(a, b)| (*a - *b).abs() <= tolerance).count() as f64 / pred.len() as f64
+        pred.iter().zip(full).filter(|(a, b)| agrees(**a, **b, tolerance)).count() as f64 / pred.len() as f64
     }
 
     /// How far a regression score may move and still agree (0 for a classifier: the same label).
@@ -163,6 +163,12 @@ impl EvalSet {
             }
         }
     }
+}
+
+/// Whether two predictions of one input agree: the same label (tolerance 0), or scores within
+/// `tolerance` ([`EvalSet::agreement_tolerance`]).
+pub fn agrees(a: f32, b: f32, tolerance: f32) -> bool {
+    (a - b).abs() <= tolerance
 }
 
 /// Two scores of one input (masked and sliced heads, two batchings) count as the same within
@@ -259,13 +265,15 @@ pub fn argmax_rows(logits: &[f32], labels: usize) -> Vec<usize> {
 }
 
 /// One prediction per row of `logits` [N × outputs]: the argmax label index, or a regression
-/// head's one score (outputs = 1).
+/// head's one score (outputs = 1; [`crate::config::ProblemType::of`] makes one output and
+/// regression the same thing).
 pub fn predictions(logits: &[f32], outputs: usize) -> Vec<f32> {
     if outputs == 1 { logits.to_vec() } else { argmax_rows(logits, outputs).into_iter().map(|k| k as f32).collect() }
 }
 
 impl Engine {
     /// Tokenizes and batches `examples`; layer inputs it keeps count against `budget`.
+    /// Errors: no classifier (a set is scored by its task), an untokenizable text.
     pub fn prepare(&self, examples: &[Example], budget: Rc<CacheBudget>) -> Result<EvalSet> {
         let encoded = examples.iter().map(|e| self.encode(e)).collect::<Result<Vec<_>>>()?;
         let mut order: Vec<usize> = (0..examples.len()).collect();

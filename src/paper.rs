@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
 use crate::analysis::{self, Grid, Head};
+use crate::config::Metric;
 use crate::curves::{CurveOptions, CurvePoint, CurveProgress, Curves};
 use crate::data::{self, Example};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::evaluate::EvalSet;
+use crate::evaluate::{AGREEMENT_SHARE, EvalSet};
 use crate::flops;
 use crate::prune::{Criterion, keep_score};
 use crate::scores::ScoreOptions;
@@ -63,7 +64,8 @@ pub struct Claim {
     pub how: String,
 }
 
-/// Accuracy at 50 % and seed agreement of the HIES ranking for one calibration size.
+/// The task's metric (accuracy, or Pearson's r) at 50 % and seed agreement of the HIES ranking
+/// for one calibration size.
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct SizePoint {
     pub n: usize,
@@ -78,12 +80,13 @@ pub struct SizePoint {
 #[derive(Debug, Clone, Serialize, Deserialize, Tsify)]
 pub struct Ratios {
     pub ratio: f64,
-    /// Mean accuracy of HIES / of HIS.
-    pub quality: f64,
+    /// Mean accuracy (or Pearson's r) of HIES / of HIS; none when either is not positive (a
+    /// ratio of correlations near or below 0 says nothing).
+    pub quality: Option<f64>,
     /// Mean agreement with the unpruned model, HIES / HIS.
     pub stability: f64,
-    /// Accuracy spread over seeds, HIS std / HIES std (> 1: HIES varies less); none when HIES's
-    /// accuracy did not vary at all.
+    /// Spread of the metric over seeds, HIS std / HIES std (> 1: HIES varies less); none when
+    /// HIES's did not vary at all.
     pub spread: Option<f64>,
 }
 
@@ -138,8 +141,13 @@ fn pm(p: (f64, f64)) -> String {
 }
 
 /// "HIES m ± s vs HIS m ± s (Δ, spread)", with [`better`]'s difference and spread in points.
-fn versus(hies: (f64, f64), his: (f64, f64), diff: f64, spread: f64) -> String {
-    format!("HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})", pm(hies), pm(his), diff * 100.0, spread * 100.0)
+/// "HIES a ± s vs HIS b ± s (Δ, spread)": in percentage points for a share (accuracy,
+/// agreement), in units of r for a correlation.
+fn versus(hies: (f64, f64), his: (f64, f64), diff: f64, spread: f64, metric: Metric) -> String {
+    match metric {
+        Metric::Accuracy => format!("HIES {} vs HIS {} (Δ {:+.1} points, spread {:.1})", pm(hies), pm(his), diff * 100.0, spread * 100.0),
+        Metric::Pearson => format!("HIES {} vs HIS {} (Δ r {:+.4}, spread {:.4})", pm(hies), pm(his), diff, spread),
+    }
 }
 
 /// Evenness (normalised entropy) of per-layer counts and their mean layer.
@@ -270,7 +278,7 @@ impl Engine {
                 let (a, b) = (point(Criterion::Hies, r), point(Criterion::His, r));
                 Ratios {
                     ratio: r,
-                    quality: a.accuracy_mean / b.accuracy_mean,
+                    quality: (a.accuracy_mean > 0.0 && b.accuracy_mean > 0.0).then(|| a.accuracy_mean / b.accuracy_mean),
                     stability: a.agreement_mean / b.agreement_mean,
                     spread: (a.accuracy_std > 0.0).then(|| b.accuracy_std / a.accuracy_std),
                 }
@@ -279,7 +287,8 @@ impl Engine {
 
         let mut claims = Vec::new();
         let seeds = o.seeds.len();
-        let metric = set.problem_type.metric().name(); // "accuracy", or "Pearson r" for a regression head
+        let task = set.problem_type.metric();
+        let metric = task.name(); // "accuracy", or "Pearson r" for a regression head
         for r in [0.3, 0.5] {
             let (a, b) = (point(Criterion::Hies, r), point(Criterion::His, r));
             let (v, d, s) = better((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std));
@@ -287,7 +296,7 @@ impl Engine {
                 id: format!("quality_{}", (r * 100.0).round()),
                 claim: format!("HIES keeps more {metric} than HIS at {:.0} % of heads pruned", r * 100.0),
                 paper: "HIES above HIS at moderate and high sparsity (up to +15.2 % quality)".into(),
-                ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s),
+                ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s, task),
                 verdict: v,
                 how: format!("{metric} on the {} evaluation sentences over {seeds} calibration seeds; holds if Δ > spread", set.len()),
             });
@@ -298,7 +307,7 @@ impl Engine {
                 paper: "HIES more stable than HIS (up to 2.04× stability)".into(),
                 ours: format!(
                     "agreement with the unpruned model {}; {metric} std HIES {:.4}, HIS {:.4}",
-                    versus((a.agreement_mean, a.agreement_std), (b.agreement_mean, b.agreement_std), d, s),
+                    versus((a.agreement_mean, a.agreement_std), (b.agreement_mean, b.agreement_std), d, s, Metric::Accuracy),
                     a.accuracy_std,
                     b.accuracy_std
                 ),
@@ -306,7 +315,7 @@ impl Engine {
                 how: format!(
                     "stability = agreement with the unpruned model's predictions (the paper gives no definition{}); holds if Δ > spread",
                     if set.agreement_tolerance() > 0.0 {
-                        format!("; a score agrees within ±{:.3}, 5 % of the gold range", set.agreement_tolerance())
+                        format!("; a score agrees within ±{:.3}, {} % of the gold range", set.agreement_tolerance(), AGREEMENT_SHARE * 100.0)
                     } else {
                         String::new()
                     }
@@ -319,7 +328,7 @@ impl Engine {
             id: "on_par_10".into(),
             claim: "HIS is on par with HIES at ≤ 10 %".into(),
             paper: "at low sparsity the two are on par".into(),
-            ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s),
+            ours: versus((a.accuracy_mean, a.accuracy_std), (b.accuracy_mean, b.accuracy_std), d, s, task),
             verdict: if d.abs() <= s { Verdict::Holds } else { Verdict::DoesNotHold },
             how: "holds if |Δ| ≤ spread at 10 %".into(),
         });

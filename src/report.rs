@@ -100,11 +100,6 @@ impl Prediction {
         let label = crate::evaluate::argmax_rows(logits, logits.len())[0];
         Self { logits: logits.to_vec(), probs: Some(probs), label: Some(label) }
     }
-
-    /// The prediction as a pass keeps it (`crate::evaluate::predictions`).
-    pub fn value(&self) -> f32 {
-        self.label.map_or(self.logits[0], |k| k as f32)
-    }
 }
 
 /// One input classified, with what the tokenizer made of it (`hies classify`, one JSON line).
@@ -175,18 +170,21 @@ pub struct Evaluation {
     pub structural: bool,
     pub sentences: usize,
     pub metric: Metric,
+    /// Share of gold labels predicted by the pruned and the unpruned model (classifiers).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub accuracy: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub full_accuracy: Option<f64>,
+    /// Pearson's r of the scores against the gold scores, pruned and unpruned (regression).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub pearson: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub full_pearson: Option<f64>,
+    /// Spearman's ρ, the same way (regression; ties share their mean rank).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub spearman: Option<f64>,
@@ -227,6 +225,7 @@ pub struct EvalProgress {
     /// Sentences where the two agree (`Evaluation::agreement`).
     pub agree: usize,
     /// For a regression head, Pearson's r so far of the pruned and of the unpruned model.
+    /// Pearson's r of the scores against the gold scores, pruned and unpruned (regression).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub pearson: Option<f64>,
@@ -335,7 +334,7 @@ mod tests {
     #[test]
     fn predictions_are_a_softmax_and_its_argmax() {
         let p = Prediction::from_logits(&[1.0, 3.0, 2.0]);
-        assert_eq!((p.label, p.value()), (Some(1), 1.0));
+        assert_eq!(p.label, Some(1));
         let probs = p.probs.unwrap();
         assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         let e = [1f64.exp(), 3f64.exp(), 2f64.exp()];
@@ -345,7 +344,7 @@ mod tests {
         }
         // A regression head's score is its prediction, with no softmax.
         let r = Prediction::from_logits(&[2.5]);
-        assert_eq!((r.value(), r.probs, r.label), (2.5, None, None));
+        assert_eq!((r.logits, r.probs, r.label), (vec![2.5], None, None));
     }
 
     #[test]

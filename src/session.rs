@@ -393,7 +393,7 @@ impl Session {
                     counts.done += 1;
                     counts.correct += usize::from(!regression && p == y);
                     counts.full_correct += usize::from(!regression && f == y);
-                    counts.agree += usize::from((p - f).abs() <= tolerance);
+                    counts.agree += usize::from(evaluate::agrees(p, f, tolerance));
                     if regression {
                         gold.push(y);
                         pruned.push(p);
@@ -431,7 +431,8 @@ impl Session {
 
     /// Everything about one sentence from one forward and one backward pass: tokens, every
     /// head's attention, its entropy and confidence, its importance |∂L/∂ξ| with the model's
-    /// own prediction as the label, and the full and pruned predictions. The pruned prediction
+    /// own prediction as the label (a regression head: |∂ŷ/∂ξ|), and the full and pruned
+    /// predictions. The pruned prediction
     /// comes from a second row of the same batch whose head mask removes `heads`.
     /// Errors: no classifier, a head the model does not have, an untokenizable text.
     pub async fn inspect(&self, text: &str, text_pair: Option<&str>, heads: &[Head]) -> Result<Inspection> {

@@ -113,15 +113,14 @@ export function interval(k, n, N) {
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
-/** A 95 % interval for Pearson's r seen on n of N pairs drawn without replacement: Fisher's z
- * (atanh r ± 1.96 / √(n − 3)) with n replaced by the effective size of the finite-population
- * correction, as `interval` does; exact when n = N, uninformative below 4 effective pairs. */
+/** A 95 % interval for Pearson's r seen on n of N pairs drawn without replacement: Fisher's z,
+ * atanh r ± 1.96·√(1 / (n − 3) · (N − n) / (N − 1)) (its variance times the finite-population
+ * correction); exact when n = N, uninformative with 3 pairs or fewer. */
 export function correlationInterval(r, n, N) {
   if (n >= N) return [r, r];
-  if (!Number.isFinite(r)) return [-1, 1];
-  const nEff = Number.isFinite(N) ? (n * (N - 1)) / (N - n) : n;
-  if (nEff <= 3) return [-1, 1];
-  const z = Math.atanh(Math.max(-0.999999, Math.min(0.999999, r))), half = 1.96 / Math.sqrt(nEff - 3);
+  if (!Number.isFinite(r) || n <= 3) return [-1, 1];
+  const fpc = Number.isFinite(N) ? (N - n) / (N - 1) : 1;
+  const z = Math.atanh(Math.max(-0.999999, Math.min(0.999999, r))), half = 1.96 * Math.sqrt(fpc / (n - 3));
   return [Math.tanh(z - half), Math.tanh(z + half)];
 }
 

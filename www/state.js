@@ -34,7 +34,7 @@ export const state = {
   manual: [],                 // heads the reader toggled: 'l.h' strings, flipped relative to the criterion's set
   plan: null,                 // { key, heads: [[l, h]] } the criterion's set (iterative plans come from the worker)
   pruned: [],                 // the heads removed: plan ⊕ manual, sorted
-  evaluation: null,           // { key, done, total, correct, agree, full_correct, final: Evaluation }
+  evaluation: null,           // { key, done, total, correct, agree, full_correct, pearson?, full_pearson?, final: Evaluation }
   latency: null,              // { key, ...Latency } medians in ms
   // Curves
   curves: null,

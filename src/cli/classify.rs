@@ -95,7 +95,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         }
     }
     if let Some(gold) = &gold {
-        let pred: Vec<f32> = out.iter().map(|c| c.label.map_or(c.logits[0], |k| k as f32)).collect();
+        let pred: Vec<f32> = out.iter().flat_map(|c| evaluate::predictions(&c.logits, c.logits.len())).collect();
         let summary = Summary {
             n: out.len(),
             accuracy: (!regression).then(|| evaluate::accuracy(&pred, gold)),

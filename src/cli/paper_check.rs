@@ -55,8 +55,8 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
     }
     println!("\nHIES / HIS    quality  stability  spread (HIS std / HIES std)");
     for r in &check.ratios {
-        let spread = r.spread.map_or("–".to_string(), |s| format!("{s:.2}"));
-        println!("{:>5.0} %      {:>6.3}   {:>6.3}     {:>6}", r.ratio * 100.0, r.quality, r.stability, spread);
+        let (quality, spread) = (r.quality.map_or("–".to_string(), |q| format!("{q:.3}")), r.spread.map_or("–".to_string(), |s| format!("{s:.2}")));
+        println!("{:>5.0} %      {:>6}   {:>6.3}     {:>6}", r.ratio * 100.0, quality, r.stability, spread);
     }
     Ok(())
 }

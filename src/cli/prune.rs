@@ -1,7 +1,7 @@
 //! `hies prune`: the heads a criterion removes, evaluated masked (and sliced) on the dev set in
 //! one pass, and timed.
 
-use hies::evaluate::SAME_SCORE;
+use hies::evaluate::{SAME_SCORE, agrees};
 use hies::prune::{Criterion, PruneOptions};
 use hies::report::{PruneReport, Removal};
 use hies::session::{LatencyRequest, PlanRequest};
@@ -61,7 +61,7 @@ pub fn run(assets: &Assets, a: Args) -> Res<()> {
         heads_pruned: plan.pruned.len(),
         pruned: plan.pruned,
         masked: masked_eval,
-        structural_equals_masked: structural.as_ref().map(|(_, pred)| pred.iter().zip(&masked_pred).all(|(a, b)| (a - b).abs() <= SAME_SCORE)),
+        structural_equals_masked: structural.as_ref().map(|(_, pred)| pred.iter().zip(&masked_pred).all(|(a, b)| agrees(*a, *b, SAME_SCORE))),
         structural: structural.map(|(e, _)| e),
         latency,
     };

@@ -238,6 +238,16 @@ fn classifier_checkpoints_that_would_be_silently_wrong_are_refused() {
     single["problem_type"] = "regression".into();
     let e = load_edited(&single, &one, &tok).expect("a declared one-output regression head loads");
     assert!(e.classifier().unwrap().is_regression());
+    // sentence-transformers' CrossEncoder: a sigmoid (or any other activation) on the score is
+    // refused; the raw logit (Identity) loads, with a notice.
+    single["sbert_ce_default_activation_function"] = "torch.nn.modules.activation.Sigmoid".into();
+    refused(&single, &one, &tok, &["CrossEncoder", "torch.nn.modules.activation.Sigmoid(logit)"]);
+    single["sbert_ce_default_activation_function"] = serde_json::Value::Null;
+    single["sentence_transformers"] = serde_json::json!({"activation_fn": "torch.nn.modules.activation.Tanh", "version": "4.1.0"});
+    refused(&single, &one, &tok, &["CrossEncoder", "Tanh(logit)"]);
+    single["sentence_transformers"]["activation_fn"] = "torch.nn.modules.linear.Identity".into();
+    let e = load_edited(&single, &one, &tok).expect("an Identity CrossEncoder loads");
+    assert!(e.notices().iter().any(|n| n.contains("CrossEncoder")), "{:?}", e.notices());
     // problem_type decides the loss: multi-label heads are not softmax classifiers, and a
     // regression head of several outputs is not one score.
     for (problem, words) in [
@@ -260,7 +270,7 @@ fn a_regression_head_matches_transformers_and_is_measured_by_correlation() {
     let (engine, fx, examples) = load("bert-sts");
     let c = engine.classifier().unwrap();
     assert!(c.is_regression() && c.outputs() == 1);
-    assert_eq!(examples[0].label, 4.2);
+    assert_eq!((examples[0].label, examples[3].label, examples[5].label), (4.2, 3.8, 3.8), "ties, for Spearman");
     let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(folder("bert-sts").join("expected.json")).unwrap()).unwrap();
     let want = |k: &str| raw[k].as_f64().unwrap();
 
@@ -298,6 +308,49 @@ fn a_regression_head_matches_transformers_and_is_measured_by_correlation() {
         (last.pearson.unwrap() - masked.pearson.unwrap()).abs() < 1e-12 && (last.full_pearson.unwrap() - masked.full_pearson.unwrap()).abs() < 1e-12
     );
 
+    // Curves and the α sweep measure r too: the unpruned point is the full model's r, the CSV
+    // names its columns so, and a sweep's wAUC (one ratio, weight 1) is the r of evaluating the
+    // head set HIES(α) prunes.
+    use hies::prune::{Criterion, PruneOptions};
+    session.set_calibration(examples.clone());
+    session.set_validation(&examples).unwrap();
+    let scores = ScoreOptions::default();
+    let options = hies::curves::CurveOptions {
+        criteria: vec![Criterion::Hies, Criterion::Random],
+        ratios: vec![0.0, 0.5],
+        seeds: vec![0, 1],
+        n: 8,
+        per_layer: false,
+        iterative_step: None,
+        scores,
+    };
+    let curves = pollster::block_on(session.curves(&options, None, &mut |_| {})).unwrap();
+    assert_eq!(curves.metric, hies::config::Metric::Pearson);
+    assert!((curves.full_accuracy - want("pearson")).abs() < 1e-5 && (curves.points[0].accuracy_mean - want("pearson")).abs() < 1e-5);
+    assert!(hies::report::curves_csv(&curves).starts_with("criterion,ratio,heads_pruned,pearson_mean,pearson_std,agreement_mean,"));
+    let sweep_options = hies::sweep::SweepOptions { alphas: vec![0.0, 1.0], ratios: vec![0.5], seeds: vec![0], n: 8, scores };
+    let sweep = pollster::block_on(session.alpha_sweep(&sweep_options, None, &mut |_| {})).unwrap();
+    assert_eq!(sweep.metric, hies::config::Metric::Pearson);
+    for p in &sweep.curve {
+        let prune = PruneOptions {
+            criterion: Criterion::Hies,
+            ratio: 0.5,
+            per_layer: false,
+            iterative_step: None,
+            scores: ScoreOptions { alpha: p.alpha, ..scores },
+            random_seed: 0,
+        };
+        let plan = pollster::block_on(
+            session.plan(&hies::session::PlanRequest { calibration: hies::session::Calibration { n: 8, seed: 0 }, options: prune }, &mut |_, _| {}),
+        )
+        .unwrap();
+        let r = pollster::block_on(session.evaluate(&hies::report::Removal { heads: plan.pruned, structural: false }, &mut |_| {}))
+            .unwrap()
+            .pearson
+            .unwrap();
+        assert!((p.wauc[0] - r).abs() < 1e-5, "α {}: wAUC {} vs r {r}", p.alpha, p.wauc[0]);
+    }
+
     // Inspect: the score, no softmax; importance is |∂ŷ/∂ξ| (nonzero: the loss against its own
     // prediction would be flat).
     let ex = &examples[0];
@@ -307,7 +360,10 @@ fn a_regression_head_matches_transformers_and_is_measured_by_correlation() {
         (got.full.logits[0] as f64 - fx.examples[0].logits[0]).abs() < 1e-4
             && (got.pruned.logits[0] as f64 - fx.examples[0].masked_logits[0]).abs() < 1e-4
     );
-    assert!(got.importance.iter().flatten().any(|&g| g > 1e-3), "{:?}", got.importance);
+    let grad: Vec<Vec<f64>> = serde_json::from_value(raw["examples"][0]["score_grad"].clone()).unwrap();
+    for (g, w) in got.importance.iter().flatten().zip(grad.iter().flatten()) {
+        assert!((g - w).abs() <= 1e-3 * w.abs() + 1e-6, "|dŷ/dξ| {:?} vs transformers {grad:?}", got.importance);
+    }
 
     // hies classify: the score as logits, no probs or label; --data ends on Pearson and Spearman.
     let model = folder("bert-sts");

@@ -54,11 +54,12 @@ test("Pearson's running interval: Fisher's z with the finite-population correcti
   assert.ok(Math.abs(lo - Math.tanh(Math.atanh(0.5) - 0.196)) < 1e-12 && Math.abs(hi - Math.tanh(Math.atanh(0.5) + 0.196)) < 1e-12);
   // The whole set: exact. Too few pairs, or no r yet: uninformative.
   assert.deepEqual(correlationInterval(0.3, 50, 50), [0.3, 0.3]);
-  assert.deepEqual(correlationInterval(0.3, 2, 50), [-1, 1]);
+  assert.deepEqual(correlationInterval(0.3, 3, 50), [-1, 1]);
   assert.deepEqual(correlationInterval(NaN, 20, 50), [-1, 1]);
-  // Half of a finite set is narrower than the same n from an infinite one.
-  const [a, b] = correlationInterval(0.5, 50, 100), [c, d] = correlationInterval(0.5, 50, Infinity);
-  assert.ok(b - a < d - c);
+  // Half of a finite set: the variance shrinks by (N − n) / (N − 1) = 50 / 99.
+  const [a, b] = correlationInterval(0.5, 50, 100);
+  const half = 1.96 * Math.sqrt(50 / 99 / 47);
+  assert.ok(Math.abs(a - Math.tanh(Math.atanh(0.5) - half)) < 1e-12 && Math.abs(b - Math.tanh(Math.atanh(0.5) + half)) < 1e-12);
   assert.equal(metricFormat('pearson').value(0.12345), '0.123');
   assert.equal(metricFormat('accuracy').value(0.5), '50.0 %');
 });

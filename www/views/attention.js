@@ -62,7 +62,7 @@ export function mountAttention(root, { onSentence, onPair }) {
     const rank = 1 + flatImp.filter((x) => x > imp[l][h]).length;
     const ent = a.entropy[l][h];
     const segB = a.segments?.some((x) => x === 1);
-    facts.innerHTML = `<b>Layer ${l}, head ${h}</b> on this ${segB ? 'pair' : 'sentence'} (${T} tokens${segB ? `, the second sentence’s in <i class="segment-b-text">italics</i>` : ''}${a.truncated ? ', truncated to the model’s limit' : ''}): entropy <b>${ent.toFixed(3)}</b> (0 = one token, 1 = all equally) · importance |∂L/∂ξ| <b>${imp[l][h].toExponential(2)}</b>, rank ${rank} of ${flatImp.length}${n < T ? ` · showing the first ${n} tokens` : ''}`;
+    facts.innerHTML = `<b>Layer ${l}, head ${h}</b> on this ${segB ? 'pair' : 'sentence'} (${T} tokens${segB ? `, the second sentence’s in <i class="segment-b-text">italics</i>` : ''}${a.truncated ? ', truncated to the model’s limit' : ''}): entropy <b>${ent.toFixed(3)}</b> (0 = one token, 1 = all equally) · importance ${state.engine?.problem_type === 'regression' ? '|∂ŷ/∂ξ|' : '|∂L/∂ξ|'} <b>${imp[l][h].toExponential(2)}</b>, rank ${rank} of ${flatImp.length}${n < T ? ` · showing the first ${n} tokens` : ''}`;
     const tokens = a.tokens.slice(0, n);
 
     // Matrix

@@ -62,7 +62,7 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     if (!c) { table.innerHTML = '<p class="muted">No check for this model yet: run it live.</p>'; return; }
     const rows = c.claims.map((k) => `<tr data-claim="${esc(k.id)}"><td>${esc(k.claim)}</td><td>${esc(k.paper)}</td><td>${esc(k.ours)}</td>`
       + `<td class="verdict verdict-${esc(k.verdict)}"><b>${VERDICT[k.verdict] ?? esc(k.verdict)}</b><br><span class="muted">${esc(k.how)}</span></td></tr>`).join('');
-    const ratios = c.ratios.map((r) => `<tr><td>${(r.ratio * 100).toFixed(0)} %</td><td>${r.quality.toFixed(3)}×</td><td>${r.stability.toFixed(3)}×</td><td>${r.spread == null ? '– (HIES did not vary)' : `${r.spread.toFixed(2)}×`}</td></tr>`).join('');
+    const ratios = c.ratios.map((r) => `<tr><td>${(r.ratio * 100).toFixed(0)} %</td><td>${r.quality == null ? '–' : `${r.quality.toFixed(3)}×`}</td><td>${r.stability.toFixed(3)}×</td><td>${r.spread == null ? '– (HIES did not vary)' : `${r.spread.toFixed(2)}×`}</td></tr>`).join('');
     table.innerHTML = `<table class="claims"><thead><tr><th>Claim</th><th>The paper</th><th>Here (mean ± std over ${c.options.seeds.length} seeds)</th><th>Verdict</th></tr></thead><tbody>${rows}</tbody></table>`
       + `<table class="ratios"><caption>HIES / HIS, as the paper's headline figures (up to 1.152× quality, 2.04× stability) compare them</caption>`
       + `<thead><tr><th>pruned</th><th>${metricFormat(c.curves?.metric).name}</th><th>agreement</th><th>seed spread (HIS std ÷ HIES std)</th></tr></thead><tbody>${ratios}</tbody></table>`;

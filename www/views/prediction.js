@@ -30,7 +30,7 @@ export function mountPrediction(root) {
     else if (!fresh) note.textContent = state.auto ? 'Classifying…' : 'Live analysis is off here (auto=0).';
     else {
       note.textContent = !p.full.probs
-        ? `Pruning moved the score by ${(p.pruned.logits[0] - p.full.logits[0]).toFixed(3)} (a regression head: one score per input, no labels).`
+        ? (state.pruned.length ? `Pruning moved the score by ${(p.pruned.logits[0] - p.full.logits[0]).toFixed(3)}` : 'Nothing is pruned') + ' (a regression model: one score per input, no labels).'
         : p.full.label === p.pruned.label ? 'Both models agree on this sentence.' : 'Pruning changed the prediction for this sentence.';
     }
   }

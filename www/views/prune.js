@@ -53,7 +53,8 @@ export function mountPrune(root) {
       $('r-accuracy').innerHTML = e.done >= N
         ? `${r}${e.final?.spearman != null ? `, Spearman ${metric.value(e.final.spearman)}` : ''} <span class="muted">(full model ${metric.value(e.full_pearson)}, ${N} dev examples)</span>`
         : `${r} <span class="muted">(95 % interval ${metric.value(lo)}–${metric.value(hi)}, ${e.done} of ${N} so far)</span>`;
-      $('r-agreement').innerHTML = `${estimate(e.agree, e.done, N)}${e.final ? ` <span class="muted">(a score within ±${e.final.agreement_tolerance.toFixed(2)}, 5 % of the gold range, of the full model's)</span>` : ''}`;
+      // The 5 % is the engine's AGREEMENT_SHARE (src/evaluate.rs); the tolerance comes from it.
+      $('r-agreement').innerHTML = `${estimate(e.agree, e.done, N)}${e.final ? ` <span class="muted">(a score within ±${e.final.agreement_tolerance.toFixed(2)} of the full model's: 5 % of the gold range)</span>` : ''}`;
       bar.value = e.done / N;
     } else if (e && e.done > 0) {
       const N = e.total;
