@@ -114,6 +114,13 @@ def export_onnx(model, path):
                                     "last_hidden_state": {0: "batch", 1: "sequence"}})
 
 
+def quantize_q8(fp32, out):
+    """transformers.js's dtype "q8" file, made as Hugging Face makes its q8 exports: onnxruntime's
+    dynamic quantisation (int8 weights, activations quantised per tensor at run time)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QUInt8)
+
+
 def torch_scores(model, calibration, tok):
     """bertology's compute_heads_importance with per-example gates, plus entropy (real rows/keys)."""
     classifier = load_file(CLASSIFIER)
@@ -163,6 +170,9 @@ def main():
     onnx_path = Path(a.onnx)
     if not onnx_path.exists():
         export_onnx(load_model(), onnx_path)  # its own copy: exporting rewrites modules in place
+    quantized = onnx_path.parent / "model_quantized.onnx"
+    if not quantized.exists():
+        quantize_q8(onnx_path, quantized)
     so = ort.SessionOptions()
     so.intra_op_num_threads = a.threads
     so.inter_op_num_threads = 1

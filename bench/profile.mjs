@@ -1,16 +1,18 @@
 // Where the wasm CPU forward spends its time: samples our engine in headless Chromium with the
 // V8 CPU profiler (the wasm keeps its name section) and sums self time per function, then per
-// kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score] [sentences]
+// kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score] [sentences] [exact|q8]
 // Needs www/pkg (scripts/build-wasm.sh release) and the assets. Writes bench/.cache/profile-<what>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch, root, startServer } from '../tests/browser/harness.mjs';
 
 const what = process.argv[2] ?? 'embed';
 const n = Number(process.argv[3] ?? 400);
+const compute = process.argv[4] ?? 'exact';
 
 // Function name → kind, first match wins.
 const KINDS = [
   ['matmul (gemm)', /gemm|microkernel|matmul/i],
+  ['int8 quantisation', /quantize_row|qgemm/i],
   ['erf (GELU)', /erf/i],
   ['exp (softmax)', /exp/i],
   ['copy / layout', /memcpy|memmove|copy|permute|strided|contiguous|reshape|swap/i],
@@ -24,7 +26,7 @@ const { url } = server;
 const browser = await launch({ webgpu: false }); // the CPU paths
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench/browser/profile.html`);
+  await page.goto(`${url}bench/browser/profile.html?compute=${compute}`);
   await page.waitForFunction(() => window.ready, null, { timeout: 300_000 });
   const run = () => page.evaluate(([w, k]) => (w === 'score' ? window.score() : window.embed(k)), [what, n]);
   await run(); // warm-up
@@ -65,7 +67,7 @@ try {
   const incl = [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 60).map(([name, c]) => ({ name, share: c / total }));
   const out = { what, sentences: what === 'score' ? 32 : n, ms, samples: total, kinds, top: top.slice(0, 40).map(([name, c]) => ({ name, share: c / total })), inclusive: incl };
   mkdirSync(`${root}/bench/.cache`, { recursive: true });
-  writeFileSync(`${root}/bench/.cache/profile-${what}.json`, `${JSON.stringify(out, null, 1)}\n`);
+  writeFileSync(`${root}/bench/.cache/profile-${what}-${compute}.json`, `${JSON.stringify(out, null, 1)}\n`);
   console.log(`${what}: ${ms.toFixed(0)} ms, ${total} samples`);
   for (const [k, v] of Object.entries(kinds).sort((a, b) => b[1] - a[1])) console.log(`  ${(100 * v).toFixed(1).padStart(5)} %  ${k}`);
   console.log('top functions:');

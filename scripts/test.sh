@@ -34,6 +34,8 @@ hies="$CARGO_TARGET_DIR/debug/hies"
 "$hies" curve --data $cal --dev $cal --n 8 --alpha 0.5 --criteria hies,random --ratios 0,0.5 --seeds 0,1 --json > artifacts/native-curve.json
 "$hies" alpha-sweep --data $cal --validation $cal --n 8 --alphas 0,0.5,1 --ratios 0.2,0.6 --seeds 0,1 --json > artifacts/native-sweep.json
 "$hies" paper-check --data $cal --dev $cal --n 8 --alpha 0.5 --seeds 0,1 --sizes 4,8,16 --json > artifacts/native-paper-check.json
+"$hies" prune --data $cal --dev $cal --n 16 --seed 0 --alpha 0.5 --criterion hies --ratio 0.5 --structural --compute q8 --json > artifacts/native-prune-q8.json
+cut -f2 $cal | "$hies" classify --compute q8 > artifacts/native-classify-q8.jsonl
 "$hies" inspect --text "The acting is wooden, but the score soars." --prune 0.1,3.4,5.11 > artifacts/native-inspect.json
 rm -rf artifacts/native-export && "$hies" export --out artifacts/native-export --prune 0.1,3.4,5.11 > /dev/null
 # What the page computes with its defaults: 32 calibration sentences (seed 0), the 800 dev sentences.

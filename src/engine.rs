@@ -19,7 +19,7 @@ use crate::device::Backend;
 use crate::error::{Error, Result};
 use crate::finetune::TrainingRecord;
 use crate::lora::Adapter;
-use crate::model::{Bert, BertOutput, pool};
+use crate::model::{Bert, BertOutput, Compute, pool};
 use crate::report::F32s;
 use crate::tokenize::{Encoded, TextTokenizer};
 
@@ -69,6 +69,10 @@ pub struct Engine {
     cancelled: AtomicBool,
     /// Per-head weight norms: fixed for a model, so computed once.
     pub(crate) weight_norm: OnceLock<Grid>,
+    /// Inference through int8 ([`Compute::Q8`]) instead of f32 ([`Engine::set_compute`]).
+    q8: AtomicBool,
+    /// `model` with every linear layer on the q8 path, built on first use.
+    q8_model: OnceLock<Bert>,
 }
 
 /// One sentence's pooled embedding.
@@ -169,7 +173,19 @@ impl Engine {
         if max_len != config.max_input_len() {
             tokenizer.set_max_len(max_len)?;
         }
-        Ok(Self { model, tokenizer, max_len, pooling, classifier, device, backend, cancelled: AtomicBool::new(false), weight_norm: OnceLock::new() })
+        Ok(Self {
+            model,
+            tokenizer,
+            max_len,
+            pooling,
+            classifier,
+            device,
+            backend,
+            cancelled: AtomicBool::new(false),
+            weight_norm: OnceLock::new(),
+            q8: AtomicBool::new(false),
+            q8_model: OnceLock::new(),
+        })
     }
 
     /// Truncate inputs at `max_len` tokens from now on (at most the model's positions).
@@ -289,11 +305,34 @@ impl Engine {
         self.tokenize_pair(&example.text, example.text_pair.as_deref())
     }
 
-    /// Runs the model on one padded batch. `head_mask`: [G, L, H] (G = 1 or B); none = ones.
-    /// Returns the output and the batch's attention mask [B, T].
+    /// Runs the model on one padded batch: the one inference uses ([`Engine::runner`]), or with
+    /// gradients (an autodiff head mask: scores, inspect) always f32's, whatever the compute.
+    /// `head_mask`: [G, L, H] (G = 1 or B); none = ones. Returns the output and the batch's
+    /// attention mask [B, T].
     pub fn forward(&self, batch: &Batch, head_mask: Option<Tensor<3>>, output_attentions: bool) -> (BertOutput, Tensor<2>) {
         let (ids, mask) = batch.tensors(&self.device);
-        (self.model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, output_attentions), mask)
+        let model = if head_mask.as_ref().is_some_and(|m| m.is_autodiff()) { &self.model } else { self.runner() };
+        (model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, output_attentions), mask)
+    }
+
+    /// How inference multiplies from now on: f32, or int8 weights and activations (q8, on the
+    /// CPU backend; the GPU and every gradient stay f32). Cached predictions computed the other
+    /// way are the caller's to drop (`Session::set_compute` does).
+    pub fn set_compute(&self, compute: Compute) {
+        self.q8.store(compute == Compute::Q8, Ordering::Relaxed);
+    }
+
+    pub fn compute(&self) -> Compute {
+        if self.q8.load(Ordering::Relaxed) { Compute::Q8 } else { Compute::Exact }
+    }
+
+    /// The model inference runs: `model`, or its q8 twin (the same weights, quantised per output
+    /// column when first used).
+    pub fn runner(&self) -> &Bert {
+        match self.compute() {
+            Compute::Exact => &self.model,
+            Compute::Q8 => self.q8_model.get_or_init(|| self.model.with_compute(Compute::Q8)),
+        }
     }
 
     /// The pooled sentence vectors, as the checkpoint defines them, in the order given.

@@ -153,6 +153,14 @@ impl EvalSet {
         pred.iter().zip(full).filter(|(a, b)| agrees(**a, **b, tolerance)).count() as f64 / pred.len() as f64
     }
 
+    /// Drops the unpruned predictions and layer inputs kept across passes (they were computed
+    /// another way: the compute path changed), giving their bytes back to the budget.
+    pub fn forget(&self) {
+        self.full.borrow_mut().iter_mut().for_each(|f| *f = None);
+        self.inputs.borrow_mut().iter_mut().for_each(|f| *f = None);
+        self.budget.give_back(self.held.replace(0));
+    }
+
     /// How far a regression score may move and still agree (0 for a classifier: the same label).
     pub fn agreement_tolerance(&self) -> f32 {
         match self.problem_type {
@@ -347,6 +355,7 @@ impl Engine {
     /// running it alone would).
     async fn pass_batch(&self, eb: &EvalBatch, kept: Option<(&EvalSet, usize)>, variants: &[Pruned<'_>]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let classifier = self.classifier()?;
+        let model = self.runner();
         let layers = self.config().num_hidden_layers;
         let (b, t) = (eb.batch.b, eb.batch.t);
         let firsts: Vec<usize> = variants.iter().map(|v| v.first_changed(layers)).collect();
@@ -360,10 +369,10 @@ impl Engine {
         let full = match kept_full {
             Some(full) => full,
             None => {
-                let embedded = self.model.embeddings.forward(ids.clone(), types.clone(), b, t); // [B, T, D]
+                let embedded = model.embeddings.forward(ids.clone(), types.clone(), b, t); // [B, T, D]
                 let keep = kept.is_some_and(|(set, _)| inputs.is_none() && set.budget.used() < set.budget.limit());
-                let out = self.model.encode(embedded, mask.clone(), 0, None, false, deepest > 0 || keep);
-                let logits = read(classifier.logits(&self.model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
+                let out = model.encode(embedded, mask.clone(), 0, None, false, deepest > 0 || keep);
+                let logits = read(classifier.logits(model, out.last_hidden_state, mask.clone(), self.pooling)).await?;
                 let full = predictions(&logits, classifier.outputs());
                 if let Some((set, k)) = kept {
                     set.full.borrow_mut()[k] = Some(full.clone());
@@ -382,8 +391,8 @@ impl Engine {
             }
         };
         if inputs.is_none() && deepest > 0 {
-            let embedded = self.model.embeddings.forward(ids.clone(), types.clone(), b, t);
-            inputs = Some(self.model.layer_inputs(embedded, mask.clone(), deepest));
+            let embedded = model.embeddings.forward(ids.clone(), types.clone(), b, t);
+            inputs = Some(model.layer_inputs(embedded, mask.clone(), deepest));
         }
 
         let mut pruned = vec![Vec::new(); variants.len()];
@@ -396,7 +405,7 @@ impl Engine {
             variants.iter().map(|v| (0..layers).map(|l| v.heads().iter().filter(|h| h.0 == l).map(|h| h.1).collect()).collect()).collect();
         let mut order: Vec<usize> = (0..variants.len()).filter(|&v| matches!(variants[v], Pruned::Mask(_)) && firsts[v] < layers).collect();
         order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        let additive = self.model.attention_bias(mask.clone());
+        let additive = model.attention_bias(mask.clone());
         let first_only = classifier.reads_first_token(self.pooling);
         let bulk = kept.is_none();
         let mut stack: Vec<Tensor<3>> = Vec::new(); // stack[l]: the input of layer l under the current prefix
@@ -408,7 +417,7 @@ impl Engine {
             while stack.len() <= layers {
                 let l = stack.len();
                 if l == 0 {
-                    stack.push(self.model.embeddings.forward(ids.clone(), types.clone(), b, t)); // [B, T, D]
+                    stack.push(model.embeddings.forward(ids.clone(), types.clone(), b, t)); // [B, T, D]
                 } else if l <= firsts[v] && l < layers {
                     // Still unpruned: the kept (or just computed) unpruned input of layer l.
                     stack.push(inputs.as_ref().expect("computed above for every start below `deepest`")[l - 1].clone());
@@ -417,13 +426,13 @@ impl Engine {
                     // Passes for totals only (`bulk`) run the layer without the masked heads' rows
                     // and columns: head mask 0's outputs (within 1e-5) without their work (the
                     // probe's α sweep: 13 % faster). Streamed passes mask.
-                    let sliced = (bulk && !off.is_empty()).then(|| self.model.layers[l - 1].without_heads(off));
+                    let sliced = (bulk && !off.is_empty()).then(|| model.layers[l - 1].without_heads(off));
                     let gate = (!bulk && !off.is_empty()).then(|| {
                         let mut g = vec![1f32; heads];
                         off.iter().for_each(|&h| g[h] = 0.0);
                         Tensor::<2>::from_data(TensorData::new(g, [1, heads]), &self.device) // [1, H]
                     });
-                    let layer = sliced.as_ref().unwrap_or(&self.model.layers[l - 1]);
+                    let layer = sliced.as_ref().unwrap_or(&model.layers[l - 1]);
                     stack.push(if l == layers && first_only {
                         layer.forward_first(x, additive.clone(), gate) // [B, 1, D]
                     } else {
@@ -431,7 +440,7 @@ impl Engine {
                     });
                 }
             }
-            let logits = read(classifier.logits(&self.model, stack[layers].clone(), mask.clone(), self.pooling)).await?;
+            let logits = read(classifier.logits(model, stack[layers].clone(), mask.clone(), self.pooling)).await?;
             pruned[v] = predictions(&logits, classifier.outputs());
             prev = Some(v);
             // Many variants in one batch (curves, sweeps): let a typed sentence or a cancel in every 50 ms.

@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod model;
 pub mod paper;
 pub mod prune;
+pub mod quantize;
 pub mod report;
 pub mod rng;
 pub mod scores;

@@ -10,6 +10,7 @@ use crate::config::{Metric, ProblemType};
 use crate::curves::Curves;
 use crate::device::Backend;
 use crate::engine::AttentionMaps;
+use crate::model::Compute;
 use crate::prune::PruneOptions;
 use crate::scores::Scores;
 
@@ -27,6 +28,23 @@ impl Serialize for F32s {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[cfg(target_family = "wasm")]
         return serde_wasm_bindgen::preserve::serialize(&js_sys::Float32Array::from(self.0.as_slice()), serializer);
+        #[cfg(not(target_family = "wasm"))]
+        serializer.collect_seq(&self.0)
+    }
+}
+
+/// A flat u32 list (token ids): a `Uint32Array` in JS, one copy, where serde-wasm-bindgen would
+/// set a JS array element by element (for the 800 dev sentences' ids that took longer than the
+/// forward pass itself: 56 % of an `embed` call in the V8 profile). A plain list in JSON.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Tsify)]
+#[serde(transparent)]
+#[tsify(type = "Uint32Array")]
+pub struct U32s(pub Vec<u32>);
+
+impl Serialize for U32s {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[cfg(target_family = "wasm")]
+        return serde_wasm_bindgen::preserve::serialize(&js_sys::Uint32Array::from(self.0.as_slice()), serializer);
         #[cfg(not(target_family = "wasm"))]
         serializer.collect_seq(&self.0)
     }
@@ -56,6 +74,8 @@ pub struct ModelInfo {
     /// as [layer, head]: their cells in every [L × H] grid are 0, the min-max leaves them out and
     /// every pruning order starts with them (`Scores::absent_heads`; a notice says so).
     pub absent_heads: Vec<(usize, usize)>,
+    /// How inference multiplies: f32, or int8 weights and activations (`Session::set_compute`).
+    pub compute: Compute,
     /// What the classifier predicts (none without a classifier).
     pub problem_type: Option<ProblemType>,
     /// Its metric: accuracy, or Pearson's r for a regression head.
@@ -271,14 +291,20 @@ pub struct PruneReport {
     pub latency: Latency,
 }
 
-/// Embeddings of several sentences, for the page: one flat array.
+/// Embeddings of several sentences, for the page: flat typed arrays, a constant number of JS
+/// values whatever N (each JS value crosses the boundary through wasm-bindgen's externref table:
+/// 200 sentences' ids as 200 arrays still took a tenth of an `embed` call).
 #[derive(Debug, Clone, Serialize, Tsify)]
 pub struct EmbeddingBatch {
     pub dim: usize,
     /// [N, dim]
     pub embeddings: F32s,
-    pub ids: Vec<Vec<u32>>,
-    pub truncated: Vec<bool>,
+    /// Every sentence's token ids, one after the other; sentence i has `lengths[i]`.
+    pub ids: U32s,
+    /// [N]
+    pub lengths: U32s,
+    /// [N], 1 where the sentence was cut to the model's input length.
+    pub truncated: U32s,
 }
 
 /// One row per head. The HIES column is for the scores' own α. Errors: grids that are not all

@@ -24,7 +24,7 @@ use crate::data::{self, Example};
 use crate::engine::{AttentionMaps, Embedded, Engine, read};
 use crate::error::{Error, Result};
 use crate::evaluate::{self, CacheBudget, EvalSet, Pass, Pruned, Streamed};
-use crate::model::Bert;
+use crate::model::{Bert, Compute};
 use crate::paper::{PaperCheck, PaperCheckOptions};
 use crate::prune::PruneOptions;
 use crate::report::Classified;
@@ -203,6 +203,7 @@ impl Session {
             normalize: e.pooling.normalize,
             classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),
             labels: e.classifier.as_ref().map(|c| c.labels.clone()).unwrap_or_default(),
+            compute: e.compute(),
             problem_type: e.classifier.as_ref().map(|c| c.problem_type),
             metric: e.classifier.as_ref().map(|c| c.problem_type.metric()),
             parameters: e.num_params(&e.model),
@@ -294,6 +295,19 @@ impl Session {
         Ok(Removal { heads: self.heads(&r.heads)?, structural: r.structural })
     }
 
+    /// How inference multiplies from now on ([`Engine::set_compute`]): f32, or int8 weights and
+    /// activations. What the sets kept from passes computed the other way is dropped.
+    pub fn set_compute(&self, compute: Compute) {
+        if compute == self.engine.compute() {
+            return;
+        }
+        self.engine.set_compute(compute);
+        for set in [self.evaluation.borrow().clone(), self.validation.borrow().clone()].into_iter().flatten() {
+            set.forget();
+        }
+        *self.sliced.borrow_mut() = None;
+    }
+
     /// The structurally pruned model without `heads`, reusing the last one built for the same set.
     pub fn sliced(&self, heads: &[Head]) -> Rc<Bert> {
         let mut key = heads.to_vec();
@@ -303,7 +317,7 @@ impl Session {
         {
             return m.clone();
         }
-        let m = Rc::new(self.engine.model.without_heads(&key));
+        let m = Rc::new(self.engine.runner().without_heads(&key));
         *self.sliced.borrow_mut() = Some((key, m.clone()));
         m
     }
@@ -513,7 +527,7 @@ impl Session {
         let logits = if removal.structural && !removal.heads.is_empty() {
             self.engine.logits_of(&self.sliced(&removal.heads), &encoded, &[]).await?
         } else {
-            self.engine.logits_of(&self.engine.model, &encoded, &removal.heads).await?
+            self.engine.logits_of(self.engine.runner(), &encoded, &removal.heads).await?
         };
         let k = classifier.outputs();
         Ok(encoded
@@ -547,7 +561,8 @@ impl Session {
             set.examples().iter().take(r.sentences.max(1)).map(|e| (e.text.as_str(), e.text_pair.as_deref())).collect();
         let heads = &removal.heads;
         let sliced = (removal.structural && !heads.is_empty()).then(|| self.sliced(heads));
-        let mut variants: Vec<(&Bert, &[Head])> = vec![(&self.engine.model, &[]), (&self.engine.model, heads)];
+        let runner = self.engine.runner();
+        let mut variants: Vec<(&Bert, &[Head])> = vec![(runner, &[]), (runner, heads)];
         if let Some(m) = &sliced {
             variants.push((m, &[]));
         }

@@ -19,6 +19,7 @@ use wasm_bindgen::prelude::*;
 use crate::classifier::ClassifierMeta;
 use crate::curves::Curves;
 use crate::engine::AdapterFiles;
+use crate::model::Compute;
 use crate::paper::PaperCheck;
 use crate::report::{self, Classified, EmbeddingBatch, EvalProgress, Evaluation, F32s, Inspection, Latency, ModelInfo, Plan};
 use crate::scores::Scores;
@@ -414,9 +415,18 @@ impl HiesSession {
         out(&EmbeddingBatch {
             dim: self.inner.engine().config().hidden_size,
             embeddings: F32s(rows.iter().flat_map(|e| e.embedding.iter().copied()).collect()),
-            ids: rows.iter().map(|e| e.ids.clone()).collect(),
-            truncated: rows.iter().map(|e| e.truncated).collect(),
+            ids: report::U32s(rows.iter().flat_map(|e| e.ids.iter().copied()).collect()),
+            lengths: report::U32s(rows.iter().map(|e| e.ids.len() as u32).collect()),
+            truncated: report::U32s(rows.iter().map(|e| u32::from(e.truncated)).collect()),
         })
+    }
+
+    /// How inference multiplies from now on: "exact" (f32) or "q8" (int8 weights and
+    /// activations, `crate::model::qgemm`); scores and attention keep f32.
+    #[wasm_bindgen(js_name = setCompute)]
+    pub fn set_compute(&self, compute: Ts<Compute>) -> Result<(), JsValue> {
+        self.inner.set_compute(compute.to_rust().map_err(bad_value)?);
+        Ok(())
     }
 
     /// Asks the running long job to stop at its next batch; its promise rejects with an error

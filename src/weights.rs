@@ -201,16 +201,42 @@ impl<'a> Weights<'a> {
         let stored = self
             .names
             .get(name)
+            .cloned()
             .ok_or_else(|| Error::weights(format!("missing tensor \"{}\" (expected shape {shape:?})", family_name(name, self.model_type))))?;
+        let stored = stored.as_str();
         let view = self.file.tensor(stored).map_err(|e| Error::weights(format!("tensor \"{stored}\" cannot be read: {e}")))?;
         if view.shape() != shape {
             return Err(Error::weights(format!("tensor \"{stored}\" has shape {:?}, but config.json implies {shape:?}", view.shape())));
         }
-        let values = to_f32(view.dtype(), view.data()).ok_or_else(|| {
-            Error::weights(format!("tensor \"{stored}\" has dtype {:?}; expected a float type (F32, F16, BF16, F64)", view.dtype()))
-        })?;
+        let values = match view.dtype() {
+            Dtype::I8 => self.dequantize(stored, view.data(), shape)?,
+            dtype => to_f32(dtype, view.data()).ok_or_else(|| {
+                Error::weights(format!("tensor \"{stored}\" has dtype {dtype:?}; expected a float type (F32, F16, BF16, F64) or I8 with a scale"))
+            })?,
+        };
         self.taken.insert(name.to_string());
         Ok(values)
+    }
+
+    /// An int8 tensor [rows, …] and its `…_scale` [rows, 1] (`crate::quantize`): q · scale per row.
+    fn dequantize(&mut self, stored: &str, q: &[u8], shape: &[usize]) -> Result<Vec<f32>> {
+        let scale_name = format!("{stored}{}", crate::quantize::SCALE_SUFFIX);
+        let rows = shape[0];
+        let scale = self
+            .file
+            .tensor(&scale_name)
+            .ok()
+            .filter(|v| v.shape().iter().product::<usize>() == rows && v.shape()[0] == rows)
+            .and_then(|v| to_f32(v.dtype(), v.data()))
+            .ok_or_else(|| {
+                Error::weights(format!(
+                    "tensor \"{stored}\" is int8 but has no float \"{scale_name}\" [{rows}, 1] beside it (the {} format)",
+                    crate::quantize::FORMAT
+                ))
+            })?;
+        self.taken.insert(canonical(&scale_name, self.model_type));
+        let cols = q.len() / rows.max(1);
+        Ok(q.iter().enumerate().map(|(i, &b)| b as i8 as f32 * scale[i / cols]).collect())
     }
 
     /// A vector [n].
@@ -335,7 +361,8 @@ pub fn other_format(file_name: &str) -> Option<(u8, String)> {
     }
 }
 
-pub(crate) fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+/// A float tensor's little-endian bytes as f32 (F32, F64, BF16, F16); none for other dtypes.
+pub fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     let v = match dtype {
         Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
         Dtype::F64 => data.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),

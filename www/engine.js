@@ -101,6 +101,9 @@ export class EngineClient {
   predict(texts, removal = { heads: [], structural: false }, textPairs = null) {
     return this.request('predict', { request: { texts, removal, ...(textPairs === null ? {} : { text_pairs: textPairs }) } });
   }
+  /** How inference multiplies from now on (queued behind the running long job).
+   *  @param {import('./pkg/hies.js').Compute} compute @returns {Job<ModelInfo>} */
+  setCompute(compute) { return this.request('compute', { compute }); }
   /** @param {string[]} texts @returns {Job<EmbeddingBatch>} */
   embed(texts) { return this.request('embed', { texts }); }
   /** @param {[number, number][]} heads @returns {Job<import('./pkg/hies.js').ExportedCheckpoint>} */

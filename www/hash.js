@@ -23,6 +23,7 @@ export function readHash(hash = location.hash) {
   const seed = num(p.get('seed'), 0, 999); if (seed !== undefined) patch.seed = Math.round(seed);
   if (p.has('it')) patch.iterative = p.get('it') === '1';
   if (p.has('st')) patch.structural = p.get('st') !== '0';
+  if (['exact', 'q8'].includes(p.get('q'))) patch.compute = p.get('q');
   if (p.has('m')) patch.manual = p.get('m').split(',').filter((x) => /^\d+\.\d+$/.test(x));
   if (['auto', 'gpu', 'cpu'].includes(p.get('backend'))) patch.backend = p.get('backend');
   if (p.has('embed')) patch.embed = p.get('embed') !== '0';
@@ -46,6 +47,7 @@ export function writeHash() {
   p.set('seed', String(state.seed));
   p.set('it', state.iterative ? '1' : '0');
   p.set('st', state.structural ? '1' : '0');
+  if (state.compute !== 'exact') p.set('q', state.compute);
   if (state.manual.length) p.set('m', state.manual.join(','));
   if (state.backend !== 'auto') p.set('backend', state.backend);
   if (state.embed) p.set('embed', '1');
@@ -54,7 +56,7 @@ export function writeHash() {
   return p.toString();
 }
 
-const SHARED = ['model', 'sentence', 'sentencePair', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'manual', 'backend', 'embed', 'hide'];
+const SHARED = ['model', 'sentence', 'sentencePair', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'compute', 'manual', 'backend', 'embed', 'hide'];
 
 /** Keeps the hash in step with the state (replaceState: no history entry per slider step). */
 export function syncHash(changed) {

@@ -129,6 +129,8 @@ async function loadModel(source) {
     update({ status: { text: `Could not load ${source.meta.custom ? 'your model' : 'the model'}: ${e.message}${state.engine ? ' — the previous model is still loaded.' : ''}`, error: true } });
     throw e;
   }
+  // A new session multiplies in f32: the reader's choice carries over.
+  if (state.compute !== 'exact') info = { ...info, ...(await client.setCompute(state.compute)) };
   const changedModel = source !== currentSource || !state.engine;
   currentSource = source;
   const meta = { ...source.meta, num_hidden_layers: info.num_hidden_layers, num_attention_heads: info.num_attention_heads, labels: info.labels };
@@ -198,7 +200,7 @@ function derivePruned() {
   if (pruned.map(headKey).join() !== state.pruned.map(headKey).join()) update({ pruned });
 }
 
-const evalKey = () => `${state.structural ? 's' : 'm'}|${state.pruned.map(headKey).join(',')}`;
+const evalKey = () => `${state.compute}|${state.structural ? 's' : 'm'}|${state.pruned.map(headKey).join(',')}`;
 
 function reevaluate() {
   if (!live() || (state.plan?.pending) || !state.engine.evaluation_size) return;
@@ -327,6 +329,16 @@ function refresh(changed) {
     if ((changed.has('pruned') || changed.has('structural')) && !changed.has('sentence') && !changed.has('sentencePair')) repredict();
   }
   if (changed.has('sentence') || changed.has('sentencePair')) reinspect();
+  if (changed.has('compute') && state.engine && state.engine.compute !== state.compute) recompute();
+}
+
+// f32 or int8: the running evaluation and latency were for the other; predictions are redone.
+function recompute() {
+  jobs.evaluate?.cancel();
+  jobs.latency?.cancel();
+  start('compute', client.setCompute(state.compute))
+    .then((info) => { update({ engine: info, evaluation: null, latency: null }); repredict(); })
+    .catch((e) => { if (!quiet(e)) update({ status: { text: `Could not switch to ${state.compute}: ${e.message}`, error: true } }); });
 }
 subscribe(refresh);
 refresh(new Set(['scores']));
@@ -353,4 +365,5 @@ window.hies = {
   paperCheck: (request, onProgress) => client.paperCheck(request, onProgress),
   csv: (table) => client.csv(table),
   exportCheckpoint: (heads) => client.exportCheckpoint(heads),
+  setCompute: (compute) => client.setCompute(compute),
 };

@@ -30,6 +30,7 @@ export const state = {
   count: 22,                  // heads to prune by the criterion
   iterative: false,
   structural: true,
+  compute: /** @type {import('./pkg/hies.js').Compute} */ ('exact'), // how inference multiplies: f32, or int8 (q8)
   seed: 0,
   manual: [],                 // heads the reader toggled: 'l.h' strings, flipped relative to the criterion's set
   plan: null,                 // { key, heads: [[l, h]] } the criterion's set (iterative plans come from the worker)

@@ -162,6 +162,8 @@ const longJobs = {
   curves: (id, { request }, job) => live().curves(request, tick(id, job)),
   alpha_sweep: (id, { request }, job) => live().alpha_sweep(request, tick(id, job)),
   paper_check: (id, { request }, job) => live().paper_check(request, tick(id, job)),
+  // A long job, so that it never lands in the middle of a pass.
+  compute: async (id, { compute }) => { live().setCompute(compute); return live().info(); },
 };
 
 /** @type {Record<string, (id: number, body: any) => Promise<any> | any>} */
@@ -180,6 +182,7 @@ async function recoverFromGpuLoss(/** @type {any} */ e) {
   if (!session || !files || session.info().backend !== 'gpu' || e?.kind !== 'backend') return false;
   const next = await build(files, 'cpu');
   next.data(data);
+  next.setCompute(session.info().compute);
   session.free();
   session = next;
   post({ type: 'notice', message: `The GPU stopped working (${e.message}); continuing on the CPU.`, info: session.info() });

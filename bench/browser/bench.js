@@ -1,6 +1,6 @@
 // One page, one thread each: our wasm CPU engine and transformers.js (onnxruntime-web, wasm, 1
-// thread, fp32, the ONNX export of the same weights from local files) on the same dev sentences,
-// batched alike; our structural pruning speedups; the page's wasm SIMD mul+add ceiling.
+// thread, fp32 and q8, the ONNX export of the same weights from local files) on the same dev
+// sentences, batched alike; our structural pruning speedups; the page's wasm SIMD mul+add ceiling.
 // Results land in window.bench (bench/browser.mjs collects them).
 import init, { HiesSession } from '/www/pkg/hies.js';
 import { env, pipeline } from '/bench/node_modules/@huggingface/transformers/dist/transformers.web.js';
@@ -67,7 +67,7 @@ async function main() {
 
   // Ours: `embed` batches internally exactly as `plan(lens, 4096, 64)`.
   const ours = await engine.embed(texts);
-  const lens = ours.ids.map((a) => a.length);
+  const lens = Array.from(ours.lengths);
   const batches = plan(lens, 4096, 64);
   const kept = Array(config.num_hidden_layers).fill(config.num_attention_heads);
   const totalFlops = batches.reduce((s, b) => s + flops(config, kept, b.length, Math.max(...b.map((i) => lens[i]))), 0);
@@ -114,10 +114,40 @@ async function main() {
   out.forward_transformers_js.sentences_per_s = texts.length / out.forward_transformers_js.median_s;
   log(`transformers.js: ${out.forward_transformers_js.sentences_per_s.toFixed(2)} sentences/s (max |diff| ${diff.toExponential(1)})`);
 
+  // int8: our q8 path against transformers.js's dtype 'q8' (onnxruntime's quantize_dynamic of the
+  // same ONNX export, as Hugging Face's q8 files are made), timed pair by pair so that both see
+  // the same clock; each one's embeddings against its own f32 ones.
+  const cos = (a, b) => { let d = 0, x = 0, y = 0; for (let k = 0; k < a.length; k++) { d += a[k] * b[k]; x += a[k] * a[k]; y += b[k] * b[k]; } return d / Math.sqrt(x * y); };
+  const minCos = (rowsOf) => Math.min(...texts.map((_, i) => cos(rowsOf(i), ours.embeddings.subarray(i * ours.dim, (i + 1) * ours.dim))));
+  const extractorQ8 = await pipeline('feature-extraction', 'minilm', { dtype: 'q8', device: 'wasm' });
+  const theirsQ8 = async () => {
+    const out = new Array(texts.length);
+    for (const b of batches) {
+      const t = await extractorQ8(b.map((i) => texts[i]), { pooling: 'mean', normalize: true });
+      const d = t.dims[1];
+      b.forEach((i, r) => { out[i] = t.data.slice(r * d, (r + 1) * d); });
+    }
+    return out;
+  };
+  engine.setCompute('q8');
+  const oursQ8 = await engine.embed(texts); // also the warm-up
+  const theirsQ8Rows = await theirsQ8();
+  out.q8_min_cosine_hies = minCos((i) => oursQ8.embeddings.subarray(i * ours.dim, (i + 1) * ours.dim));
+  out.q8_min_cosine_transformers_js = Math.min(...texts.map((_, i) => cos(theirsQ8Rows[i], rows[i])));
+  const q8Ours = [], q8Theirs = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t0 = performance.now(); await engine.embed(texts); q8Ours.push((performance.now() - t0) / 1000);
+    t0 = performance.now(); await theirsQ8(); q8Theirs.push((performance.now() - t0) / 1000);
+  }
+  engine.setCompute('exact');
+  out.forward_hies_q8 = { median_s: median(q8Ours), runs_s: q8Ours, sentences_per_s: texts.length / median(q8Ours) };
+  out.forward_transformers_js_q8 = { median_s: median(q8Theirs), runs_s: q8Theirs, sentences_per_s: texts.length / median(q8Theirs) };
+  log(`q8: hies ${out.forward_hies_q8.sentences_per_s.toFixed(2)} sentences/s (min cosine to f32 ${out.q8_min_cosine_hies.toFixed(4)}), transformers.js ${out.forward_transformers_js_q8.sentences_per_s.toFixed(2)} (min cosine ${out.q8_min_cosine_transformers_js.toFixed(4)})`);
+
   // Structural pruning in HIES order on a dev subset: measured vs FLOP-predicted speedup.
   engine.data({ calibration: await (await fetch('/assets/data/rotten-tomatoes/train.tsv')).text() });
   const scores = await engine.score({ n: 32, seed: 0 });
-  const keep = keepScore('hies', scores, 0.5, 0);
+  const keep = keepScore('hies', scores, { alpha: 0.5, preset: 'paper', per_layer_min_max: false }, 0);
   const sub = texts.slice(0, PRUNE_SENTENCES);
   const subBatches = plan(lens.slice(0, PRUNE_SENTENCES), 4096, 64);
   const run = (heads, structural) => async () => { for (const b of subBatches) await engine.predict({ texts: b.map((i) => sub[i]), removal: { heads, structural } }); };

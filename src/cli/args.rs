@@ -11,6 +11,7 @@ use hies::classifier::ClassifierMeta;
 use hies::data::{Example, Gold};
 use hies::engine::{AdapterFiles, ModelDir};
 use hies::manifest::manifest;
+use hies::model::Compute;
 use hies::scores::ScoreOptions;
 use hies::session::Calibration;
 use hies::sweep::AlphaTable;
@@ -67,6 +68,18 @@ pub struct ModelArgs {
     /// cpu (burn flex), gpu (wgpu) or auto (gpu when an adapter exists, else cpu).
     #[arg(long, default_value = "cpu")]
     pub backend: String,
+    /// How inference multiplies: exact (f32) or q8 (int8 weights, per output channel, and
+    /// int8 activations, per row; CPU only). Scores keep f32 gradients.
+    #[arg(long, default_value = "exact", value_parser = parse_compute)]
+    pub compute: Compute,
+}
+
+fn parse_compute(s: &str) -> Result<Compute, String> {
+    match s {
+        "exact" => Ok(Compute::Exact),
+        "q8" => Ok(Compute::Q8),
+        _ => Err(format!("\"{s}\": use exact or q8")),
+    }
 }
 
 /// What `--model` names.
@@ -119,7 +132,9 @@ impl ModelArgs {
         let hint = (!matches!(self.choice(), ModelChoice::Dir(_))).then(|| assets.hint());
         let files = ModelDir::read(&dir).map_err(|e| with_hint(e, &hint))?;
         let (device, backend) = self.device()?;
-        Ok(Engine::load(&files.files(), device, backend)?)
+        let engine = Engine::load(&files.files(), device, backend)?;
+        engine.set_compute(self.compute);
+        Ok(engine)
     }
 
     /// The engine `--model` names; for "finetuned", the base with the adapter merged. No
@@ -134,7 +149,9 @@ impl ModelArgs {
         model.adapter = Some(adapter.files());
         let (device, backend) = self.device()?;
         let dir = assets.path(&manifest().finetuned.dir);
-        Ok(Engine::load(&model, device, backend).map_err(|e| e.context(dir.display()))?)
+        let engine = Engine::load(&model, device, backend).map_err(|e| e.context(dir.display()))?;
+        engine.set_compute(self.compute);
+        Ok(engine)
     }
 }
 

@@ -12,6 +12,7 @@ mod fine_tune;
 mod inspect;
 mod paper_check;
 mod prune;
+mod quantize;
 mod score;
 mod train_classifier;
 
@@ -63,6 +64,9 @@ enum Command {
     /// without heads keeps a zero stand-in head, named in hies_zeroed_heads: transformers cannot
     /// run an empty layer).
     Export(export::Args),
+    /// Write a float checkpoint as int8 (hies-int8-v1: linear weights and word embeddings
+    /// per output channel with f32 scales, the rest f32): a quarter of the download.
+    Quantize(quantize::Args),
     /// Train the linear sentiment probe on frozen embeddings and write it with its sidecar.
     TrainClassifier(train_classifier::Args),
     /// Fine-tune the encoder as BertForSequenceClassification with LoRA; writes a PEFT adapter.
@@ -96,6 +100,7 @@ fn run(cli: Cli) -> Res<()> {
         Command::AlphaSweep(a) => alpha_sweep::run(&assets, a),
         Command::PaperCheck(a) => paper_check::run(&assets, a),
         Command::Export(a) => export::run(&assets, a),
+        Command::Quantize(a) => quantize::run(a),
         Command::Bench(a) => bench::run(&assets, a),
     }
 }

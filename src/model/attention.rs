@@ -159,6 +159,7 @@ impl SelfAttention {
                 l.weight.clone().select(1, idx.clone()), // [D, kept*dh]
                 l.bias.clone().select(0, idx.clone()),   // [kept*dh]
             )
+            .with_compute(l.compute)
         };
         Self {
             query: cut_out(&self.query),
@@ -167,7 +168,8 @@ impl SelfAttention {
             output_dense: Linear::new(
                 self.output_dense.weight.clone().select(0, idx.clone()), // [kept*dh, D]
                 self.output_dense.bias.clone(),
-            ),
+            )
+            .with_compute(self.output_dense.compute),
             output_layer_norm: self.output_layer_norm.clone(),
             heads: keep,
             num_heads: self.num_heads,

@@ -1,6 +1,6 @@
 use burn::tensor::{Device, Int, Tensor};
 
-use super::{Embeddings, Layer, Linear};
+use super::{Compute, Embeddings, Layer, Linear};
 use crate::config::{BertConfig, ModelType};
 use crate::error::{Error, Result};
 use crate::lora::Adapter;
@@ -155,6 +155,23 @@ impl Bert {
 }
 
 impl Bert {
+    /// The same model with every linear layer computing the `compute` way (the weights shared):
+    /// the query, key, value and output projections, the feed-forward layers, ELECTRA's
+    /// embedding projection, the pooler and the classifier, as onnxruntime's dynamic
+    /// quantisation quantises every MatMul.
+    pub fn with_compute(&self, compute: Compute) -> Self {
+        let mut out = self.clone();
+        let set = |l: &mut Linear| *l = l.with_compute(compute);
+        for layer in &mut out.layers {
+            let a = &mut layer.attention;
+            for l in [&mut a.query, &mut a.key, &mut a.value, &mut a.output_dense, &mut layer.intermediate_dense, &mut layer.output_dense] {
+                set(l);
+            }
+        }
+        out.embeddings.project.iter_mut().chain(out.pooler.iter_mut()).chain(out.classifier.iter_mut()).for_each(set);
+        out
+    }
+
     /// Structural pruning: a smaller model without the heads in `remove` ([layer, head]).
     /// Masking the same heads gives the same outputs; this one does less work.
     pub fn without_heads(&self, remove: &[(usize, usize)]) -> Self {

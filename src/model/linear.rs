@@ -1,19 +1,35 @@
 use std::sync::{Arc, OnceLock};
 
 use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 
+use super::qgemm::{self, QWeight};
 use super::sgemm;
 use crate::error::Result;
 use crate::weights::Weights;
+
+/// How inference multiplies: in f32 ("exact"), or with int8 weights and activations ("q8",
+/// `super::qgemm`). Gradients (scoring) and the GPU always run f32.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum Compute {
+    #[default]
+    Exact,
+    Q8,
+}
 
 /// `y = x @ weight + bias`, with `weight` kept as [in, out] (transposed once at load).
 #[derive(Clone, Debug)]
 pub struct Linear {
     pub weight: Tensor<2>, // [in, out]
     pub bias: Tensor<1>,   // [out]
+    pub compute: Compute,
     /// The browser's CPU inference path multiplies with `sgemm`: the weight packed for it and
     /// the bias, copied out of burn once, on first use (clones share them).
     host: Arc<Host>,
+    /// The same for the q8 path: the weight quantised per output column and packed.
+    quantized: Arc<OnceLock<(QWeight, Vec<f32>)>>,
 }
 
 #[derive(Default)]
@@ -27,7 +43,12 @@ impl std::fmt::Debug for Host {
 
 impl Linear {
     pub fn new(weight: Tensor<2>, bias: Tensor<1>) -> Self {
-        Self { weight, bias, host: Arc::default() }
+        Self { weight, bias, compute: Compute::Exact, host: Arc::default(), quantized: Arc::default() }
+    }
+
+    /// The same layer computing the `compute` way (clones share the weights and what was packed).
+    pub fn with_compute(&self, compute: Compute) -> Self {
+        Self { compute, ..self.clone() }
     }
 
     /// Loads `{prefix}.weight` [out, in] and `{prefix}.bias` [out].
@@ -38,6 +59,9 @@ impl Linear {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [b, t, d_in] = x.dims();
         let [_, d_out] = self.weight.dims();
+        if self.use_q8(&x, d_out) {
+            return self.forward_q8(x.reshape([b * t, d_in])).reshape([b, t, d_out]);
+        }
         if use_sgemm(&x, d_out) {
             return self.forward_host(x.reshape([b * t, d_in])).reshape([b, t, d_out]);
         }
@@ -47,6 +71,9 @@ impl Linear {
 
     pub fn forward2(&self, x: Tensor<2>) -> Tensor<2> {
         let [_, d_out] = self.weight.dims();
+        if self.use_q8(&x, d_out) {
+            return self.forward_q8(x);
+        }
         if use_sgemm(&x, d_out) {
             return self.forward_host(x);
         }
@@ -62,6 +89,25 @@ impl Linear {
         let xs: &[f32] = data.as_slice().expect("f32 activations");
         let mut out = vec![0f32; m * n];
         sgemm::sgemm(xs, w, bias, &mut out, m, k, n);
+        Tensor::from_data(TensorData::new(out, [m, n]), &device) // [M, out]
+    }
+}
+
+impl Linear {
+    /// q8 runs on the CPU backend outside autodiff, natively and in wasm.
+    fn use_q8<const D: usize>(&self, x: &Tensor<D>, n: usize) -> bool {
+        self.compute == Compute::Q8 && qgemm::supports(n) && !x.is_autodiff() && x.device() == Device::flex()
+    }
+
+    fn forward_q8(&self, x: Tensor<2>) -> Tensor<2> {
+        let [m, k] = x.dims();
+        let [_, n] = self.weight.dims();
+        let device = x.device();
+        let (w, bias) = self.quantized.get_or_init(|| (QWeight::quantize(&host(self.weight.clone()), k, n), host(self.bias.clone())));
+        let data = x.into_data();
+        let xs: &[f32] = data.as_slice().expect("f32 activations");
+        let mut out = vec![0f32; m * n];
+        qgemm::qgemm(xs, w, bias, &mut out, m);
         Tensor::from_data(TensorData::new(out, [m, n]), &device) // [M, out]
     }
 }

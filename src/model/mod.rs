@@ -8,6 +8,7 @@ mod layer;
 mod layer_norm;
 mod linear;
 mod pooling;
+mod qgemm;
 mod sgemm;
 
 pub use attention::SelfAttention;
@@ -16,5 +17,6 @@ pub use embeddings::Embeddings;
 pub use gelu::gelu;
 pub use layer::Layer;
 pub use layer_norm::LayerNorm;
-pub use linear::Linear;
+pub use linear::{Compute, Linear};
 pub use pooling::pool;
+pub use qgemm::{QWeight, quantize_row};

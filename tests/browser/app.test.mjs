@@ -22,7 +22,7 @@ const state = (page, f) => page.evaluate(f);
 // The evaluation on screen is the one for the heads now pruned (not a stale, cancelled one).
 const current = () => {
   const s = window.hies.state;
-  return s.evaluation && s.evaluation.key === `${s.structural ? 's' : 'm'}|${s.pruned.map((h) => h.join('.')).join(',')}` ? s.evaluation : null;
+  return s.evaluation && s.evaluation.key === `${s.compute}|${s.structural ? 's' : 'm'}|${s.pruned.map((h) => h.join('.')).join(',')}` ? s.evaluation : null;
 };
 const waitState = (page, f, timeout = 300_000) => page.waitForFunction(f, null, { timeout, polling: 100 });
 
@@ -377,6 +377,13 @@ test('your own model: bad files are explained and the old model keeps working; a
     assert.equal(s.badge, 'none yet');
     await waitState(page, () => /^(NEG|POS)/.test(document.querySelector('#pred-full .label').textContent), 60_000);
     await page.locator('#model-view').screenshot({ path: `${artifacts}/view-upload-custom.png` });
+    // int8: the switch re-runs the evaluation and the latency on the q8 path, and the hash keeps it.
+    await page.click('input[name=compute][value=q8]');
+    await waitState(page, () => window.hies.state.engine.compute === 'q8');
+    await waitState(page, () => window.current()?.final && window.hies.state.evaluation.key.startsWith('q8|'));
+    assert.match(await state(page, () => location.hash), /q=q8/);
+    await waitState(page, () => /int8, batch of 1/.test(document.querySelector('#r-latency').textContent), 120_000);
+    await page.locator('#prune-view').screenshot({ path: `${artifacts}/view-prune-q8.png` });
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

@@ -71,9 +71,14 @@ export function maxAbsDiff(a, b) {
 export function embedInPage(page, texts) {
   return page.evaluate(async (texts) => {
     const r = await window.hies.embed(texts);
-    const rows = [];
-    for (let i = 0; i < texts.length; i++) rows.push(Array.from(r.embeddings.subarray(i * r.dim, (i + 1) * r.dim)));
-    return { rows, ids: r.ids.map((a) => Array.from(a)), truncated: r.truncated, ms: r.ms };
+    const rows = [], ids = [];
+    let at = 0;
+    for (let i = 0; i < texts.length; i++) {
+      rows.push(Array.from(r.embeddings.subarray(i * r.dim, (i + 1) * r.dim)));
+      ids.push(Array.from(r.ids.subarray(at, at + r.lengths[i])));
+      at += r.lengths[i];
+    }
+    return { rows, ids, truncated: Array.from(r.truncated, (t) => t === 1), ms: r.ms };
   }, texts);
 }
 

@@ -9,6 +9,7 @@ mod export;
 mod finetuned;
 mod gate;
 mod parity;
+mod quantize;
 mod ranking;
 mod scores;
 mod session;

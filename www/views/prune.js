@@ -18,6 +18,7 @@ export function mountPrune(root) {
   seed.addEventListener('change', () => update({ seed: Math.max(0, Math.min(999, Math.round(+seed.value) || 0)) }));
   for (const r of root.querySelectorAll('input[name=mode]')) r.addEventListener('change', () => update({ iterative: r.value === 'iterative' && r.checked }));
   for (const r of root.querySelectorAll('input[name=removal]')) r.addEventListener('change', () => update({ structural: r.value === 'structural' && r.checked }));
+  for (const r of root.querySelectorAll('input[name=compute]')) r.addEventListener('change', () => { if (r.checked) update({ compute: r.value }); });
   $('reset-manual').addEventListener('click', () => update({ manual: [] }));
 
   function estimate(k, n, N) {
@@ -34,6 +35,7 @@ export function mountPrune(root) {
     seed.value = state.seed;
     for (const r of root.querySelectorAll('input[name=mode]')) r.checked = (r.value === 'iterative') === state.iterative;
     for (const r of root.querySelectorAll('input[name=removal]')) r.checked = (r.value === 'structural') === state.structural;
+    for (const r of root.querySelectorAll('input[name=compute]')) r.checked = r.value === state.compute;
     $('reset-manual').disabled = !state.manual.length;
     const manual = state.manual.length ? `, ${state.manual.length} toggled by hand` : '';
     $('r-heads').textContent = `${state.pruned.length} of ${total}${manual}${state.plan?.pending ? ' (planning…)' : ''}`;
@@ -87,9 +89,9 @@ export function mountPrune(root) {
     else {
       const speed = t.full_ms / t.structural_ms;
       const verdict = speed >= 1 ? `${speed.toFixed(2)}× faster` : `${(1 / speed).toFixed(2)}× slower`;
-      $('r-latency').innerHTML = `full <b>${t.full_ms.toFixed(1)} ms</b> · masked ${t.masked_ms.toFixed(1)} ms (no faster: same work) · sliced <b>${t.structural_ms.toFixed(1)} ms</b>, <b>${verdict}</b> <span class="muted">(median of ${t.runs} runs, ${state.engine?.backend === 'gpu' ? 'WebGPU' : 'CPU'}, batch of 1)</span>`;
+      $('r-latency').innerHTML = `full <b>${t.full_ms.toFixed(1)} ms</b> · masked ${t.masked_ms.toFixed(1)} ms (no faster: same work) · sliced <b>${t.structural_ms.toFixed(1)} ms</b>, <b>${verdict}</b> <span class="muted">(median of ${t.runs} runs, ${state.engine?.backend === 'gpu' ? 'WebGPU' : 'CPU'}${state.engine?.compute === 'q8' ? ', int8' : ''}, batch of 1)</span>`;
     }
   }
-  subscribe((c) => { if (['criterion', 'count', 'seed', 'iterative', 'structural', 'manual', 'pruned', 'plan', 'evaluation', 'latency', 'model', 'engine'].some((k) => c.has(k))) draw(); });
+  subscribe((c) => { if (['criterion', 'count', 'seed', 'iterative', 'structural', 'compute', 'manual', 'pruned', 'plan', 'evaluation', 'latency', 'model', 'engine'].some((k) => c.has(k))) draw(); });
   draw();
 }
