@@ -14,6 +14,7 @@ use crate::data::{self, Example};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::evaluate::{EvalSet, Pruned};
+use crate::model::Compute;
 use crate::prune::{Criterion, PruneOptions, keep_score};
 use crate::scores::ScoreOptions;
 
@@ -56,6 +57,9 @@ pub struct Curves {
     /// What the `accuracy*` fields hold: accuracy, or Pearson's r for a regression head.
     #[serde(default)]
     pub metric: Metric,
+    /// How the evaluations multiplied: f32, or int8 (q8).
+    #[serde(default)]
+    pub compute: Compute,
     /// The unpruned model's accuracy (or r) on the evaluation set.
     pub full_accuracy: f64,
     /// Sentences in the evaluation set.
@@ -155,7 +159,15 @@ impl Engine {
                 });
             }
         }
-        Ok(Curves { metric: set.problem_type.metric(), full_accuracy, evaluation_size: set.len(), points, options: options.clone(), evaluations })
+        Ok(Curves {
+            metric: set.problem_type.metric(),
+            compute: self.compute(),
+            full_accuracy,
+            evaluation_size: set.len(),
+            points,
+            options: options.clone(),
+            evaluations,
+        })
     }
 
     /// (the task's metric, agreement with the unpruned model) of every head set in `sets` (each sorted),

@@ -315,11 +315,15 @@ impl Engine {
         (model.forward(ids, mask.clone(), batch.token_type_ids(&self.device), head_mask, output_attentions), mask)
     }
 
-    /// How inference multiplies from now on: f32, or int8 weights and activations (q8, on the
-    /// CPU backend; the GPU and every gradient stay f32). Cached predictions computed the other
-    /// way are the caller's to drop (`Session::set_compute` does).
-    pub fn set_compute(&self, compute: Compute) {
+    /// How inference multiplies from now on: f32, or int8 weights and activations (q8; every
+    /// gradient stays f32). Cached predictions computed the other way are the caller's to drop
+    /// (`Session::set_compute` does). Errors: q8 on the GPU backend, which multiplies in f32.
+    pub fn set_compute(&self, compute: Compute) -> Result<()> {
+        if compute == Compute::Q8 && self.backend != Backend::Cpu {
+            return Err(Error::input("q8 runs on the CPU backend; the GPU multiplies in f32 (use --backend cpu, or the CPU in the page)"));
+        }
         self.q8.store(compute == Compute::Q8, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn compute(&self) -> Compute {
@@ -357,7 +361,9 @@ impl Engine {
     pub async fn attentions(&self, text: &str) -> Result<AttentionMaps> {
         let e = self.tokenize(text)?;
         let batch = Batch::from_encoded(&[&e], self.config().pad_token_id);
-        let (out, _) = self.forward(&batch, None, true);
+        // Attention maps are the f32 model's, whatever the compute (as scores are).
+        let (ids, mask) = batch.tensors(&self.device);
+        let out = self.model.forward(ids, mask, batch.token_type_ids(&self.device), None, true);
         let (l, h, t) = (out.attentions.len(), self.config().num_attention_heads, batch.t);
         let all = Tensor::cat(out.attentions, 0); // [L, H, T, T]
         let attentions = F32s(read(all).await?);

@@ -9,11 +9,14 @@
 //!   max_c |w[r, c]| / 127`, `q = round(w / scale)` half away from zero, in [−127, 127]; a row of
 //!   zeros has scale 0;
 //! - every other tensor (biases, LayerNorms, the position and token type embeddings) stays as it
-//!   was, as F32;
+//!   was, in its dtype;
 //! - the header's metadata says `"quantization": "hies-int8-v1"`.
 //!
 //! Loading (`crate::weights`) turns each I8 tensor back into f32 with its scale; the q8 compute
-//! path re-quantises those values per output channel and gets the same integers back.
+//! path re-quantises those values per output channel and gets the same integers back. The file
+//! takes the place of `model.safetensors` in a checkpoint folder (one file: shards are joined
+//! first). From F32 weights it is a quarter of the size in the quantised tensors (MiniLM: 90.9
+//! MB → 23.0 MB); from F16 or BF16 a half.
 
 use std::collections::BTreeMap;
 
@@ -52,7 +55,7 @@ pub fn quantize(bytes: &[u8]) -> Result<Vec<u8>> {
         };
         let shape = view.shape().to_vec();
         if !quantized(&name, &shape) {
-            out.insert(name, (Dtype::F32, shape, values.iter().flat_map(|x| x.to_le_bytes()).collect()));
+            out.insert(name, (view.dtype(), shape, view.data().to_vec()));
             continue;
         }
         let (rows, cols) = (shape[0], shape[1]);
@@ -71,6 +74,7 @@ pub fn quantize(bytes: &[u8]) -> Result<Vec<u8>> {
         .map(|(n, (d, s, b))| TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::weights(format!("cannot write the int8 file: {e}")))?;
-    let metadata = [("format".to_string(), "pt".to_string()), ("quantization".to_string(), FORMAT.to_string())].into_iter().collect();
+    // One key: the metadata is a HashMap, so two keys would be written in either order.
+    let metadata = [("quantization".to_string(), FORMAT.to_string())].into_iter().collect();
     safetensors::serialize(views, Some(metadata)).map_err(|e| Error::weights(format!("cannot write the int8 file: {e}")))
 }

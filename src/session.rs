@@ -297,15 +297,17 @@ impl Session {
 
     /// How inference multiplies from now on ([`Engine::set_compute`]): f32, or int8 weights and
     /// activations. What the sets kept from passes computed the other way is dropped.
-    pub fn set_compute(&self, compute: Compute) {
+    /// Errors: q8 on the GPU backend.
+    pub fn set_compute(&self, compute: Compute) -> Result<()> {
         if compute == self.engine.compute() {
-            return;
+            return Ok(());
         }
-        self.engine.set_compute(compute);
+        self.engine.set_compute(compute)?;
         for set in [self.evaluation.borrow().clone(), self.validation.borrow().clone()].into_iter().flatten() {
             set.forget();
         }
         *self.sliced.borrow_mut() = None;
+        Ok(())
     }
 
     /// The structurally pruned model without `heads`, reusing the last one built for the same set.

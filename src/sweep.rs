@@ -17,6 +17,7 @@ use crate::data::{self, Example};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::evaluate::EvalSet;
+use crate::model::Compute;
 use crate::prune::{Criterion, keep_score};
 use crate::scores::ScoreOptions;
 
@@ -71,6 +72,9 @@ pub struct Sweep {
     /// What `accuracy_mean`, `wauc*` and `full_accuracy` are in: accuracy, or Pearson's r.
     #[serde(default)]
     pub metric: Metric,
+    /// How the evaluations multiplied: f32, or int8 (q8).
+    #[serde(default)]
+    pub compute: Compute,
     /// The unpruned model's accuracy (or r) on the validation split.
     pub full_accuracy: f64,
     pub validation_size: usize,
@@ -157,6 +161,7 @@ impl Engine {
             weights,
             weighting: "proportional to the pruning ratio (normalised to sum 1)".into(),
             metric: validation.problem_type.metric(),
+            compute: self.compute(),
             full_accuracy: done.full_accuracy,
             validation_size: validation.len(),
             evaluations: done.distinct,

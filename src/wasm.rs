@@ -425,8 +425,7 @@ impl HiesSession {
     /// activations, `crate::model::qgemm`); scores and attention keep f32.
     #[wasm_bindgen(js_name = setCompute)]
     pub fn set_compute(&self, compute: Ts<Compute>) -> Result<(), JsValue> {
-        self.inner.set_compute(compute.to_rust().map_err(bad_value)?);
-        Ok(())
+        self.inner.set_compute(compute.to_rust().map_err(bad_value)?).map_err(js_error)
     }
 
     /// Asks the running long job to stop at its next batch; its promise rejects with an error

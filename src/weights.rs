@@ -185,6 +185,10 @@ impl<'a> Weights<'a> {
                 return Err(Error::weights(format!("adapter tensor \"{name}\" has shape {have:?}, but the model needs {shape:?}")));
             }
             self.taken.insert(name.to_string());
+            // An int8 base's scale goes with the tensor the adapter replaced.
+            if let Some(stored) = self.names.get(name) {
+                self.taken.insert(canonical(&format!("{stored}{}", crate::quantize::SCALE_SUFFIX), self.model_type));
+            }
             return Ok(values.clone());
         }
         let mut values = self.take_stored(name, shape)?;
@@ -222,16 +226,16 @@ impl<'a> Weights<'a> {
     fn dequantize(&mut self, stored: &str, q: &[u8], shape: &[usize]) -> Result<Vec<f32>> {
         let scale_name = format!("{stored}{}", crate::quantize::SCALE_SUFFIX);
         let rows = shape[0];
-        let scale = self
-            .file
-            .tensor(&scale_name)
-            .ok()
-            .filter(|v| v.shape().iter().product::<usize>() == rows && v.shape()[0] == rows)
-            .and_then(|v| to_f32(v.dtype(), v.data()))
+        let view = self.file.tensor(&scale_name).map_err(|_| {
+            Error::weights(format!("tensor \"{stored}\" is int8 but has no \"{scale_name}\" beside it (the {} format)", crate::quantize::FORMAT))
+        })?;
+        let scale = to_f32(view.dtype(), view.data())
+            .filter(|s| view.shape().first() == Some(&rows) && s.len() == rows && s.iter().all(|x| x.is_finite() && *x >= 0.0))
             .ok_or_else(|| {
                 Error::weights(format!(
-                    "tensor \"{stored}\" is int8 but has no float \"{scale_name}\" [{rows}, 1] beside it (the {} format)",
-                    crate::quantize::FORMAT
+                    "tensor \"{scale_name}\" must hold {rows} finite, non-negative floats as [{rows}, 1]; it is {:?} {:?}",
+                    view.dtype(),
+                    view.shape()
                 ))
             })?;
         self.taken.insert(canonical(&scale_name, self.model_type));

@@ -129,8 +129,10 @@ async function loadModel(source) {
     update({ status: { text: `Could not load ${source.meta.custom ? 'your model' : 'the model'}: ${e.message}${state.engine ? ' — the previous model is still loaded.' : ''}`, error: true } });
     throw e;
   }
-  // A new session multiplies in f32: the reader's choice carries over.
-  if (state.compute !== 'exact') info = { ...info, ...(await client.setCompute(state.compute)) };
+  // A new session multiplies in f32: the reader's choice carries over (not to the GPU, which is f32 only).
+  if (state.compute !== 'exact') {
+    try { info = { ...info, ...(await client.setCompute(state.compute)) }; } catch { update({ compute: 'exact' }); }
+  }
   const changedModel = source !== currentSource || !state.engine;
   currentSource = source;
   const meta = { ...source.meta, num_hidden_layers: info.num_hidden_layers, num_attention_heads: info.num_attention_heads, labels: info.labels };
@@ -245,14 +247,18 @@ function reinspect() {
     if (!live()) return;
     const text = state.sentence, pair = state.sentencePair, heads = state.pruned, sliced = state.structural && heads.length > 0;
     const same = () => state.sentence === text && state.sentencePair === pair;
-    const inspected = client.inspect(text, sliced ? [] : heads, pair);
-    const pruned = sliced ? client.predict([text], { heads, structural: true }, pair === null ? null : [pair]) : null;
+    // inspect runs f32 (its gradients need it): on the int8 path both predictions come from predict.
+    const q8 = state.engine.compute === 'q8', pairs = pair === null ? null : [pair];
+    const inspected = client.inspect(text, sliced || q8 ? [] : heads, pair);
+    const full = q8 ? client.predict([text], undefined, pairs) : null;
+    const pruned = sliced || (q8 && heads.length) ? client.predict([text], { heads, structural: state.structural }, pairs) : null;
     inspected
       .then((a) => { if (same()) update({ inspection: { ...a, text_pair: pair, live: true } }); })
       .catch((e) => update({ inspection: { text, text_pair: pair, error: e.message } }));
-    Promise.all([inspected, pruned])
-      .then(([a, p]) => {
-        if (same() && state.pruned === heads) update({ prediction: { text, pair, full: a.full, pruned: p?.[0] ?? a.pruned, heads: heads.length, live: true } });
+    Promise.all([inspected, full, pruned])
+      .then(([a, f, p]) => {
+        const fullPrediction = f?.[0] ?? a.full;
+        if (same() && state.pruned === heads) update({ prediction: { text, pair, full: fullPrediction, pruned: p?.[0] ?? (q8 ? fullPrediction : a.pruned), heads: heads.length, live: true } });
       })
       .catch((e) => update({ prediction: { text, pair, error: e.message } }));
   }, 250);
@@ -264,7 +270,8 @@ function repredict() {
   const text = state.sentence, pair = state.sentencePair, heads = state.pruned, structural = state.structural;
   const pairs = pair === null ? null : [pair];
   const same = () => state.sentence === text && state.sentencePair === pair;
-  const full = state.inspection?.text === text && state.inspection.text_pair === pair && state.inspection.full
+  // The inspection's prediction is f32's: reused only on the f32 path.
+  const full = state.engine.compute !== 'q8' && state.inspection?.text === text && state.inspection.text_pair === pair && state.inspection.full
     ? Promise.resolve([state.inspection.full]) : client.predict([text], undefined, pairs);
   Promise.all([full, heads.length ? client.predict([text], { heads, structural }, pairs) : null])
     .then(([[f], pruned]) => {
@@ -329,16 +336,26 @@ function refresh(changed) {
     if ((changed.has('pruned') || changed.has('structural')) && !changed.has('sentence') && !changed.has('sentencePair')) repredict();
   }
   if (changed.has('sentence') || changed.has('sentencePair')) reinspect();
-  if (changed.has('compute') && state.engine && state.engine.compute !== state.compute) recompute();
+  if (changed.has('compute') && state.engine) recompute();
 }
 
 // f32 or int8: the running evaluation and latency were for the other; predictions are redone.
+// The switch waits in the worker's queue behind a long job: a newer choice cancels an older one
+// still waiting, and the answer is checked against the choice now.
 function recompute() {
   jobs.evaluate?.cancel();
   jobs.latency?.cancel();
-  start('compute', client.setCompute(state.compute))
-    .then((info) => { update({ engine: info, evaluation: null, latency: null }); repredict(); })
-    .catch((e) => { if (!quiet(e)) update({ status: { text: `Could not switch to ${state.compute}: ${e.message}`, error: true } }); });
+  const asked = state.compute;
+  start('compute', client.setCompute(asked))
+    .then((info) => {
+      if (state.compute !== asked) return;
+      update({ engine: info, evaluation: null, latency: null });
+      repredict();
+    })
+    .catch((e) => {
+      if (quiet(e)) return;
+      update({ compute: state.engine?.compute ?? 'exact', status: { text: `Could not switch to ${asked}: ${e.message}`, error: true } });
+    });
 }
 subscribe(refresh);
 refresh(new Set(['scores']));

@@ -68,8 +68,8 @@ pub struct ModelArgs {
     /// cpu (burn flex), gpu (wgpu) or auto (gpu when an adapter exists, else cpu).
     #[arg(long, default_value = "cpu")]
     pub backend: String,
-    /// How inference multiplies: exact (f32) or q8 (int8 weights, per output channel, and
-    /// int8 activations, per row; CPU only). Scores keep f32 gradients.
+    /// How inference multiplies: exact (f32) or q8 (int8 weights per output channel, int8
+    /// activations per block of 32 inputs; CPU only). Scores, attention maps and training keep f32.
     #[arg(long, default_value = "exact", value_parser = parse_compute)]
     pub compute: Compute,
 }
@@ -118,6 +118,16 @@ impl ModelArgs {
         }
     }
 
+    /// Refuses `--compute q8` for a command that trains: training (and what it caches) is f32.
+    pub fn f32_only(&self, command: &str) -> Res<()> {
+        if self.compute == Compute::Q8 {
+            return Err(
+                format!("{command} trains in f32: --compute q8 is for inference (embed, classify, score's evaluations, prune, curve, …)").into()
+            );
+        }
+        Ok(())
+    }
+
     fn device(&self) -> Res<(burn::tensor::Device, hies::Backend)> {
         let (device, backend, fallback) = block(device::choose(BackendChoice::parse(&self.backend)?))?;
         if let Some(why) = fallback {
@@ -133,7 +143,7 @@ impl ModelArgs {
         let files = ModelDir::read(&dir).map_err(|e| with_hint(e, &hint))?;
         let (device, backend) = self.device()?;
         let engine = Engine::load(&files.files(), device, backend)?;
-        engine.set_compute(self.compute);
+        engine.set_compute(self.compute)?;
         Ok(engine)
     }
 
@@ -150,7 +160,7 @@ impl ModelArgs {
         let (device, backend) = self.device()?;
         let dir = assets.path(&manifest().finetuned.dir);
         let engine = Engine::load(&model, device, backend).map_err(|e| e.context(dir.display()))?;
-        engine.set_compute(self.compute);
+        engine.set_compute(self.compute)?;
         Ok(engine)
     }
 }

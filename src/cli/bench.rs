@@ -100,14 +100,14 @@ fn time_pruning(engine: &Engine, batches: &[Batch], keep: &Grid, ratio: f64, run
     let flops = |kept: &[usize]| batches.iter().map(|b| encoder_flops(c, kept, b.b, b.t)).sum::<f64>();
     let count = analysis::heads_for_ratio(ratio, c.num_hidden_layers * c.num_attention_heads);
     let off = analysis::select_pruned(keep, count, false, &[]);
-    let small = engine.model.without_heads(&off);
+    let small = engine.runner().without_heads(&off);
     eprintln!("bench: pruning {} heads", off.len());
     let (mut full_t, mut small_t) = (Vec::new(), Vec::new());
-    encode_all(&engine.model)?;
+    encode_all(engine.runner())?;
     encode_all(&small)?;
     for _ in 0..runs {
         let t = Instant::now();
-        encode_all(&engine.model)?;
+        encode_all(engine.runner())?;
         full_t.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         encode_all(&small)?;

@@ -57,6 +57,7 @@ pub struct Args {
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
+    a.model.f32_only("fine-tune")?;
     let started = Instant::now();
     let mut engine = a.model.base_engine(assets)?;
     // Trained as the BertForSequenceClassification it becomes (the merged model reads up to its

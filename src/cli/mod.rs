@@ -65,7 +65,8 @@ enum Command {
     /// run an empty layer).
     Export(export::Args),
     /// Write a float checkpoint as int8 (hies-int8-v1: linear weights and word embeddings
-    /// per output channel with f32 scales, the rest f32): a quarter of the download.
+    /// per output channel with f32 scales, the rest as it was): a quarter of an f32 file. Use it
+    /// as the folder's model.safetensors.
     Quantize(quantize::Args),
     /// Train the linear sentiment probe on frozen embeddings and write it with its sidecar.
     TrainClassifier(train_classifier::Args),

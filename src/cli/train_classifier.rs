@@ -53,6 +53,7 @@ struct Report<'a> {
 }
 
 pub fn run(assets: &Assets, a: Args) -> Res<()> {
+    a.model.f32_only("train-classifier")?;
     let engine = a.model.base_engine(assets)?;
     let started = Instant::now();
     let train = read_tsv(assets.pick(&a.train, &manifest().data.calibration), Gold::Labels(&a.labels))?;

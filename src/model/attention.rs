@@ -153,7 +153,7 @@ impl SelfAttention {
         let device = self.query.weight.device();
         let features: Vec<i32> = positions.iter().flat_map(|&p| (p * dh..(p + 1) * dh).map(|i| i as i32)).collect();
         let n = features.len();
-        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(features, [n]), &device);
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(features.clone(), [n]), &device);
         let cut_out = |l: &Linear| {
             Linear::new(
                 l.weight.clone().select(1, idx.clone()), // [D, kept*dh]
@@ -165,11 +165,7 @@ impl SelfAttention {
             query: cut_out(&self.query),
             key: cut_out(&self.key),
             value: cut_out(&self.value),
-            output_dense: Linear::new(
-                self.output_dense.weight.clone().select(0, idx.clone()), // [kept*dh, D]
-                self.output_dense.bias.clone(),
-            )
-            .with_compute(self.output_dense.compute),
+            output_dense: self.output_dense.keep_inputs(&features.iter().map(|&f| f as usize).collect::<Vec<_>>()), // [kept*dh, D]
             output_layer_norm: self.output_layer_norm.clone(),
             heads: keep,
             num_heads: self.num_heads,

@@ -155,10 +155,11 @@ impl Bert {
 }
 
 impl Bert {
-    /// The same model with every linear layer computing the `compute` way (the weights shared):
-    /// the query, key, value and output projections, the feed-forward layers, ELECTRA's
-    /// embedding projection, the pooler and the classifier, as onnxruntime's dynamic
-    /// quantisation quantises every MatMul.
+    /// The same model with every linear layer of the encoder computing the `compute` way (the
+    /// weights shared): the query, key, value and output projections, the feed-forward layers,
+    /// ELECTRA's embedding projection and the pooler, as onnxruntime's dynamic quantisation
+    /// quantises every MatMul. The classifier's output layer (labels × hidden, read through
+    /// `Classifier`) stays f32.
     pub fn with_compute(&self, compute: Compute) -> Self {
         let mut out = self.clone();
         let set = |l: &mut Linear| *l = l.with_compute(compute);
@@ -168,7 +169,7 @@ impl Bert {
                 set(l);
             }
         }
-        out.embeddings.project.iter_mut().chain(out.pooler.iter_mut()).chain(out.classifier.iter_mut()).for_each(set);
+        out.embeddings.project.iter_mut().chain(out.pooler.iter_mut()).for_each(set);
         out
     }
 

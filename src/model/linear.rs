@@ -1,6 +1,6 @@
 use std::sync::{Arc, OnceLock};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
@@ -94,6 +94,28 @@ impl Linear {
 }
 
 impl Linear {
+    /// The layer reading only the input features `rows` (structural pruning of
+    /// attention.output.dense). On the q8 path the kept rows keep the whole layer's integers and
+    /// column scales, so the sliced layer multiplies exactly as the whole one does with the other
+    /// inputs at 0 (masking), as long as the removed inputs fill whole activation blocks (a head
+    /// size that is a multiple of 32: MiniLM's, BERT-base's).
+    pub fn keep_inputs(&self, rows: &[usize]) -> Self {
+        let device = self.weight.device();
+        let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(rows.iter().map(|&r| r as i32).collect::<Vec<_>>(), [rows.len()]), &device);
+        let out = Linear::new(self.weight.clone().select(0, idx), self.bias.clone()).with_compute(self.compute); // [kept, out]
+        if self.compute == Compute::Q8 {
+            let (w, b) = self.quantized();
+            let _ = out.quantized.set((w.select_rows(rows), b.clone()));
+        }
+        out
+    }
+
+    /// The weight quantised per output column and packed, and the bias (computed once, shared by clones).
+    fn quantized(&self) -> &(QWeight, Vec<f32>) {
+        let [k, n] = self.weight.dims();
+        self.quantized.get_or_init(|| (QWeight::quantize(&host(self.weight.clone()), k, n), host(self.bias.clone())))
+    }
+
     /// q8 runs on the CPU backend outside autodiff, natively and in wasm.
     fn use_q8<const D: usize>(&self, x: &Tensor<D>, n: usize) -> bool {
         self.compute == Compute::Q8 && qgemm::supports(n) && !x.is_autodiff() && x.device() == Device::flex()
@@ -103,7 +125,8 @@ impl Linear {
         let [m, k] = x.dims();
         let [_, n] = self.weight.dims();
         let device = x.device();
-        let (w, bias) = self.quantized.get_or_init(|| (QWeight::quantize(&host(self.weight.clone()), k, n), host(self.bias.clone())));
+        let (w, bias) = self.quantized();
+        debug_assert_eq!((w.k, w.n), (k, n));
         let data = x.into_data();
         let xs: &[f32] = data.as_slice().expect("f32 activations");
         let mut out = vec![0f32; m * n];

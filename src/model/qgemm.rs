@@ -16,6 +16,10 @@
 //! native body is portable and gives the same integers and the same f32 epilogue, so the page's
 //! q8 and the native q8 agree to the bit on the linear layers.
 
+// The kernels read a pair of i16 written in order as one little-endian i32.
+#[cfg(target_endian = "big")]
+compile_error!("qgemm packs i16 pairs into i32 little-endian");
+
 /// Rows per register block and columns per panel (two i32x4 accumulators per row).
 const MR: usize = 4;
 pub const NR: usize = 8;
@@ -62,7 +66,7 @@ impl QWeight {
     }
 
     /// Packs int8 values `q` [k, n] row-major with their column scales.
-    pub fn pack(q: &[i8], scale: Vec<f32>, k: usize, n: usize) -> Self {
+    fn pack(q: &[i8], scale: Vec<f32>, k: usize, n: usize) -> Self {
         assert!(supports(n) && q.len() == k * n && scale.len() == n);
         let pairs = k.div_ceil(2);
         let at = |p: usize, j: usize| if p < k { q[p * n + j] as i16 } else { 0 };
@@ -78,8 +82,35 @@ impl QWeight {
         Self { k, n, packed, scale }
     }
 
+    /// The integers, [k, n] row-major.
+    fn ints(&self) -> Vec<i8> {
+        let pairs = self.k.div_ceil(2);
+        let mut q = vec![0i8; self.k * self.n];
+        for (c, panel) in self.packed.chunks(pairs * NR * 2).enumerate() {
+            for (pp, block) in panel.chunks(NR * 2).enumerate() {
+                for (jj, pair) in block.chunks(2).enumerate() {
+                    for (h, &v) in pair.iter().enumerate() {
+                        if 2 * pp + h < self.k {
+                            q[(2 * pp + h) * self.n + c * NR + jj] = v as i8;
+                        }
+                    }
+                }
+            }
+        }
+        q
+    }
+
+    /// Only the rows (input features) `rows`, with the same integers and column scales: a layer
+    /// sliced this way multiplies exactly as the whole one does with the other inputs at 0.
+    pub fn select_rows(&self, rows: &[usize]) -> Self {
+        let q = self.ints();
+        let kept: Vec<i8> = rows.iter().flat_map(|&r| q[r * self.n..(r + 1) * self.n].iter().copied()).collect();
+        Self::pack(&kept, self.scale.clone(), rows.len(), self.n)
+    }
+
     /// The weight as f32 again (q · scale), [k, n] row-major.
-    pub fn dequantize(&self) -> Vec<f32> {
+    #[cfg(test)]
+    fn dequantize(&self) -> Vec<f32> {
         let pairs = self.k.div_ceil(2);
         let mut w = vec![0f32; self.k * self.n];
         for (c, panel) in self.packed.chunks(pairs * NR * 2).enumerate() {
@@ -145,8 +176,9 @@ fn quantize_activations(x: &[f32], m: usize, k: usize) -> (Vec<i32>, Vec<f32>) {
 }
 
 /// One block of activations into `out` (as many i16); returns its scale. In wasm a full block is
-/// 8 f32x4 for the maximum and 4 × (multiply, `f32x4.nearest`, saturating convert, narrow): the
-/// scalar loop took a fifth of the q8 linear layers' time. Both give the same integers.
+/// quantised 8 at a time (multiply, `f32x4.nearest`, saturating convert, narrow): the scalar
+/// loop took a fifth of the q8 linear layers' time. Both give the same integers (NaN becomes 0
+/// in both: an activation that is NaN has already made the f32 model's output NaN).
 #[inline(always)]
 fn quantize_block(chunk: &[f32], out: &mut [i16]) -> f32 {
     let (scale, inv) = activation_step(chunk);
@@ -178,7 +210,8 @@ pub fn activation_step(block: &[f32]) -> (f32, f32) {
     // A compare and select, not f32::max: in wasm that is a libm call (it must ignore NaN,
     // which f32.max does not), and it took 5 % of a q8 forward.
     let max = block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
-    (max / 127.0, if max > 0.0 { 127.0 / max } else { 0.0 })
+    // Below f32's smallest normal, 127 / max would overflow: such a block counts as zeros.
+    if max >= f32::MIN_POSITIVE { (max / 127.0, 127.0 / max) } else { (0.0, 0.0) }
 }
 
 /// One activation in int8: `x · inv` to the nearest integer, ties to even (`f32.nearest` in wasm,
@@ -291,8 +324,10 @@ mod tests {
     /// the same f32 epilogue, so equal to the bit.
     #[test]
     fn matches_an_integer_reference_on_awkward_shapes() {
-        for &(m, k, n) in &[(1, 1, 8), (2, 3, 16), (7, 33, 8), (6, 5, 8), (9, 64, 24), (13, 385, 40), (5, 96, 8)] {
-            let (x, w) = (data(m * k, 37, 101), data(k * n, 53, 89));
+        for &(m, k, n) in &[(0, 4, 8), (1, 1, 8), (2, 3, 16), (7, 33, 8), (6, 5, 8), (9, 64, 24), (13, 385, 40), (5, 96, 8)] {
+            let (mut x, w) = (data(m * k, 37, 101), data(k * n, 53, 89));
+            // A block of zeros (scale 0) in the first row.
+            x.iter_mut().take(k.min(BLOCK)).for_each(|v| *v = 0.0);
             let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.1 - 1.0).collect();
             let qw = QWeight::quantize(&w, k, n);
             let mut out = vec![f32::NAN; m * n];

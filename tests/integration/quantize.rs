@@ -35,7 +35,7 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     }
     let bytes = std::fs::read(&a).unwrap();
-    assert_eq!(bytes, std::fs::read(&b).unwrap(), "deterministic");
+    assert!(bytes == std::fs::read(&b).unwrap(), "the same input gives the same bytes");
     let float = std::fs::read(tiny("bert-pair").join("model.safetensors")).unwrap();
     let (st, orig) = (safetensors::SafeTensors::deserialize(&bytes).unwrap(), safetensors::SafeTensors::deserialize(&float).unwrap());
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
@@ -43,8 +43,11 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
     for (name, view) in orig.tensors() {
         let got = st.tensor(&name).unwrap();
         let q = hies::quantize::quantized(&name, view.shape());
-        assert_eq!(got.dtype(), if q { safetensors::Dtype::I8 } else { safetensors::Dtype::F32 }, "{name}");
+        assert_eq!(got.dtype(), if q { safetensors::Dtype::I8 } else { view.dtype() }, "{name}: int8, or as it was");
         assert_eq!(got.shape(), view.shape());
+        if !q {
+            assert_eq!(got.data(), view.data(), "{name} unchanged");
+        }
         if q {
             // Row by row: the scale and integers the format defines.
             let w = hies::weights::to_f32(view.dtype(), view.data()).unwrap();
@@ -83,14 +86,14 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
         .into_iter()
         .filter(|(n, _)| !n.ends_with("_scale"))
         .map(|(n, v)| {
-            let data = if v.dtype() == safetensors::Dtype::I8 {
+            if v.dtype() == safetensors::Dtype::I8 {
                 let s = hies::weights::to_f32(safetensors::Dtype::F32, st.tensor(&format!("{n}_scale")).unwrap().data()).unwrap();
                 let cols = v.shape()[1];
-                v.data().iter().enumerate().flat_map(|(i, &q)| (q as i8 as f32 * s[i / cols]).to_le_bytes()).collect()
+                let data = v.data().iter().enumerate().flat_map(|(i, &q)| (q as i8 as f32 * s[i / cols]).to_le_bytes()).collect();
+                (n, safetensors::Dtype::F32, v.shape().to_vec(), data)
             } else {
-                v.data().to_vec()
-            };
-            (n, safetensors::Dtype::F32, v.shape().to_vec(), data)
+                (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())
+            }
         })
         .collect();
     let twin =
@@ -98,8 +101,8 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
             .unwrap();
     let (twin, _) = files(&twin).unwrap();
     assert_eq!(pollster::block_on(twin.logits(&twin.model, &inputs, &[])).unwrap(), li);
-    int8.set_compute(Compute::Q8);
-    twin.set_compute(Compute::Q8);
+    int8.set_compute(Compute::Q8).unwrap();
+    twin.set_compute(Compute::Q8).unwrap();
     let (qi, qt) = (
         pollster::block_on(int8.logits(int8.runner(), &inputs, &[])).unwrap(),
         pollster::block_on(twin.logits(twin.runner(), &inputs, &[])).unwrap(),
@@ -113,7 +116,26 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
     let views: Vec<_> = st.tensors().into_iter().filter(|(n, _)| !n.ends_with("query.weight_scale")).collect();
     let broken = safetensors::serialize(views.iter().map(|(n, v)| (n.clone(), v.clone())), None).unwrap();
     let e = files(&broken).err().expect("refused").to_string();
-    assert!(e.contains("query.weight") && e.contains("is int8 but has no float") && e.contains("_scale"), "{e}");
+    assert!(e.contains("query.weight") && e.contains("is int8 but has no") && e.contains("weight_scale"), "{e}");
+    // A scale of the wrong shape or with a negative value is named too.
+    let views: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            if n.ends_with("query.weight_scale") {
+                let data: Vec<u8> =
+                    v.data().chunks(4).enumerate().flat_map(|(i, b)| if i == 0 { (-1f32).to_le_bytes() } else { b.try_into().unwrap() }).collect();
+                (n, v.dtype(), v.shape().to_vec(), data)
+            } else {
+                (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())
+            }
+        })
+        .collect();
+    let negative =
+        safetensors::serialize(views.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())), None)
+            .unwrap();
+    let e = files(&negative).err().expect("refused").to_string();
+    assert!(e.contains("query.weight_scale") && e.contains("finite, non-negative"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -143,7 +165,7 @@ fn q8_inference_stays_close_to_f32_and_scoring_stays_f32() {
         &mut |_, _| {},
     ))
     .unwrap();
-    session.set_compute(Compute::Q8);
+    session.set_compute(Compute::Q8).unwrap();
     assert_eq!(session.info().compute, Compute::Q8);
     let q8 = pollster::block_on(session.evaluate(&removal, &mut |_| {})).unwrap();
     let q8_emb = pollster::block_on(session.embed(&texts)).unwrap();
@@ -165,10 +187,21 @@ fn q8_inference_stays_close_to_f32_and_scoring_stays_f32() {
     assert!(min_cos >= 0.99, "{min_cos}");
     assert!((q8.accuracy.unwrap() - exact.accuracy.unwrap()).abs() <= 1.0 / 16.0 + 1e-12);
     assert_eq!(q8.agreement, sliced.agreement, "sliced q8 predicts what masked q8 does");
+    // Slicing keeps the whole layer's integers and scales (MiniLM's heads fill whole blocks of
+    // 32): the sliced and the masked q8 logits are the same numbers.
+    let classify =
+        |r: &Removal| pollster::block_on(session.classify(&texts, None, r)).unwrap().into_iter().flat_map(|c| c.logits).collect::<Vec<f32>>();
+    let (masked_logits, sliced_logits) = (classify(&removal), classify(&Removal { structural: true, ..removal.clone() }));
+    assert!(max_abs_diff(&masked_logits, &sliced_logits) <= 1e-5, "{}", max_abs_diff(&masked_logits, &sliced_logits));
+    // A session that was q8 from the start gives the same evaluation: the switch kept nothing
+    // from the f32 passes.
+    let fresh = Session::new(session.engine().clone(), SessionOptions::default());
+    fresh.set_evaluation(&examples).unwrap();
+    assert_eq!(pollster::block_on(fresh.evaluate(&removal, &mut |_| {})).unwrap(), q8, "no f32 predictions kept into the q8 pass");
     assert_eq!(exact_scores.his_raw, q8_scores.his_raw, "scores keep f32 gradients");
     assert_eq!(exact_scores.entropy, q8_scores.entropy, "and f32 attention");
 
-    session.set_compute(Compute::Exact);
+    session.set_compute(Compute::Exact).unwrap();
     let again = pollster::block_on(session.evaluate(&removal, &mut |_| {})).unwrap();
     assert_eq!(again, exact, "back to f32: nothing kept from the q8 passes");
 }

@@ -45,7 +45,7 @@ export function mountCurves(root, { onRun, onCancel }) {
     const note = $('curve-note');
     if (p?.error) note.innerHTML = `<span class="error">${esc(p.error)}</span>`;
     else if (p) note.textContent = `Live run: ${p.stage} ${p.done}/${p.total}…`;
-    else if (c) note.textContent = `${state.curvesLive ? 'Live' : 'Precomputed'}: ${c.evaluation_size} dev sentences, ${c.options.seeds.length} seed${c.options.seeds.length > 1 ? 's' : ''}, ${c.options.n} calibration sentences, masked one-shot pruning (α = ${c.options.scores.alpha}, ${presetOf(c.options.scores.his_norm)} HIS${c.options.scores.per_layer_min_max ? ', per-layer min-max' : ''}); full model ${task.name} ${task.value(c.full_accuracy)}.`;
+    else if (c) note.textContent = `${state.curvesLive ? 'Live' : 'Precomputed'}: ${c.evaluation_size} dev sentences, ${c.options.seeds.length} seed${c.options.seeds.length > 1 ? 's' : ''}, ${c.options.n} calibration sentences, masked one-shot pruning (α = ${c.options.scores.alpha}, ${presetOf(c.options.scores.his_norm)} HIS${c.options.scores.per_layer_min_max ? ', per-layer min-max' : ''}); full model ${task.name} ${task.value(c.full_accuracy)}${c.compute === 'q8' ? '; int8 (q8)' : ''}.`;
     else note.textContent = 'No curves for this model yet: recompute them live.';
     box.replaceChildren();
     if (!c) return;

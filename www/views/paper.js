@@ -87,10 +87,10 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     const note = [];
     if (p?.error) note.push(`<span class="error">${esc(p.error)}</span>`);
     else if (busy) note.push(`Live run: ${esc(p.what)}, ${esc(p.stage)} ${p.done}/${p.total}…`);
-    if (s) note.push(`α sweep: ${s.validation_size} validation sentences (never the dev set), ${s.options.seeds.length} calibration seeds of ${s.options.n}, pruning ${s.ratios.map((r) => `${Math.round(r * 100)}`).join('/')} %; wAUC weights ∝ ratio; ${s.evaluations} distinct head sets.`);
+    if (s) note.push(`α sweep: ${s.validation_size} validation sentences (never the dev set), ${s.options.seeds.length} calibration seeds of ${s.options.n}, pruning ${s.ratios.map((r) => `${Math.round(r * 100)}`).join('/')} %; wAUC weights ∝ ratio; ${s.evaluations} distinct head sets${s.compute === 'q8' ? '; int8 (q8)' : ''}.`);
     if (c && c.options.alpha >= 1) note.push('<b>α = 1 here: the validation split preferred HIS alone, so HIES ranks exactly as HIS and every HIES–HIS difference is zero by construction.</b> Move α and check the claims live to see what entropy adds or costs.');
     if (c && c.options.alpha <= 0) note.push('<b>α = 0 here: HIES is attention entropy alone.</b>');
-    if (c) note.push(`Claims: HIES at α = ${c.options.alpha} vs HIS on ${c.evaluation_size} dev sentences. “Stability” is agreement with the unpruned model's predictions: the paper gives no definition, this is ours.`);
+    if (c) note.push(`Claims: HIES at α = ${c.options.alpha} vs HIS on ${c.evaluation_size} dev sentences${c.curves?.compute === 'q8' ? ' (int8, q8)' : ''}. “Stability” is agreement with the unpruned model's predictions: the paper gives no definition, this is ours.`);
     $('paper-note').innerHTML = note.join(' ');
     drawSweep();
     drawClaims();

@@ -35,7 +35,11 @@ export function mountPrune(root) {
     seed.value = state.seed;
     for (const r of root.querySelectorAll('input[name=mode]')) r.checked = (r.value === 'iterative') === state.iterative;
     for (const r of root.querySelectorAll('input[name=removal]')) r.checked = (r.value === 'structural') === state.structural;
-    for (const r of root.querySelectorAll('input[name=compute]')) r.checked = r.value === state.compute;
+    for (const r of root.querySelectorAll('input[name=compute]')) {
+      r.checked = r.value === state.compute;
+      // The GPU multiplies in f32: int8 is a CPU path.
+      r.disabled = r.value === 'q8' && state.engine?.backend === 'gpu';
+    }
     $('reset-manual').disabled = !state.manual.length;
     const manual = state.manual.length ? `, ${state.manual.length} toggled by hand` : '';
     $('r-heads').textContent = `${state.pruned.length} of ${total}${manual}${state.plan?.pending ? ' (planning…)' : ''}`;
