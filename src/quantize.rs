@@ -14,9 +14,9 @@
 //!
 //! Loading (`crate::weights`) turns each I8 tensor back into f32 with its scale; the q8 compute
 //! path re-quantises those values per output channel and gets the same integers back. The file
-//! takes the place of `model.safetensors` in a checkpoint folder (one file: shards are joined
-//! first). From F32 weights it is a quarter of the size in the quantised tensors (MiniLM: 90.9
-//! MB → 23.0 MB); from F16 or BF16 a half.
+//! takes the place of `model.safetensors` in a checkpoint folder (one file: `hies quantize` joins
+//! shards first). From F32 weights it is a quarter of the size in the quantised tensors (MiniLM:
+//! 90.9 MB → 23.6 MB); from F16 or BF16 a half.
 
 use std::collections::BTreeMap;
 

@@ -96,8 +96,8 @@ async function main() {
   env.backends.onnx.wasm.numThreads = 1;
   env.backends.onnx.wasm.proxy = false;
   env.backends.onnx.wasm.wasmPaths = '/bench/node_modules/onnxruntime-web/dist/';
-  const extractor = await pipeline('feature-extraction', 'minilm', { dtype: 'fp32', device: 'wasm' });
-  const theirs = async () => {
+  // One transformers.js pipeline over the same batches as ours, rows in sentence order.
+  const runWith = (extractor) => async () => {
     const rows = new Array(texts.length);
     for (const b of batches) {
       const t = await extractor(b.map((i) => texts[i]), { pooling: 'mean', normalize: true });
@@ -106,6 +106,7 @@ async function main() {
     }
     return rows;
   };
+  const theirs = runWith(await pipeline('feature-extraction', 'minilm', { dtype: 'fp32', device: 'wasm' }));
   const rows = await theirs();
   let diff = 0;
   rows.forEach((r, i) => r.forEach((x, k) => { diff = Math.max(diff, Math.abs(x - ours.embeddings[i * ours.dim + k])); }));
@@ -119,16 +120,7 @@ async function main() {
   // the same clock; each one's embeddings against its own f32 ones.
   const cos = (a, b) => { let d = 0, x = 0, y = 0; for (let k = 0; k < a.length; k++) { d += a[k] * b[k]; x += a[k] * a[k]; y += b[k] * b[k]; } return d / Math.sqrt(x * y); };
   const minCos = (rowsOf) => Math.min(...texts.map((_, i) => cos(rowsOf(i), ours.embeddings.subarray(i * ours.dim, (i + 1) * ours.dim))));
-  const extractorQ8 = await pipeline('feature-extraction', 'minilm', { dtype: 'q8', device: 'wasm' });
-  const theirsQ8 = async () => {
-    const out = new Array(texts.length);
-    for (const b of batches) {
-      const t = await extractorQ8(b.map((i) => texts[i]), { pooling: 'mean', normalize: true });
-      const d = t.dims[1];
-      b.forEach((i, r) => { out[i] = t.data.slice(r * d, (r + 1) * d); });
-    }
-    return out;
-  };
+  const theirsQ8 = runWith(await pipeline('feature-extraction', 'minilm', { dtype: 'q8', device: 'wasm' }));
   engine.setCompute('q8');
   const oursQ8 = await engine.embed(texts); // also the warm-up
   const theirsQ8Rows = await theirsQ8();

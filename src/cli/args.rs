@@ -129,7 +129,15 @@ impl ModelArgs {
     }
 
     fn device(&self) -> Res<(burn::tensor::Device, hies::Backend)> {
-        let (device, backend, fallback) = block(device::choose(BackendChoice::parse(&self.backend)?))?;
+        // q8 is a CPU path: "auto" means the CPU then, and "gpu" is refused before any probing.
+        let choice = match (BackendChoice::parse(&self.backend)?, self.compute) {
+            (BackendChoice::Gpu, Compute::Q8) => {
+                return Err("--compute q8 runs on the CPU; the GPU multiplies in f32 (use --backend cpu or auto)".into());
+            }
+            (BackendChoice::Auto, Compute::Q8) => BackendChoice::Cpu,
+            (choice, _) => choice,
+        };
+        let (device, backend, fallback) = block(device::choose(choice))?;
         if let Some(why) = fallback {
             eprintln!("hies: no GPU ({why}); running on the CPU");
         }

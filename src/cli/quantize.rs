@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 
+use hies::weights::ShardIndex;
+
 use super::args::{Res, write};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The float checkpoint (model.safetensors: F32, F16, BF16 or F64).
+    /// The float checkpoint: model.safetensors (F32, F16, BF16 or F64), or a sharded one's
+    /// model.safetensors.index.json (its shards are joined into one file).
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
     /// The int8 file to write.
@@ -16,7 +19,20 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Res<()> {
-    let bytes = std::fs::read(&a.input).map_err(|e| format!("cannot read {} ({e})", a.input.display()))?;
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {} ({e})", p.display()));
+    let name = a.input.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let bytes = if name.ends_with(".index.json") {
+        let index = ShardIndex::parse(&read(&a.input)?).map_err(|e| e.context(a.input.display()))?;
+        let dir = a.input.parent().unwrap_or(std::path::Path::new("."));
+        let shards = index.files().into_iter().map(|f| Ok((f.clone(), read(&dir.join(&f))?))).collect::<Res<Vec<_>>>()?;
+        index.merge(&shards)?
+    } else if name.contains("-of-") {
+        return Err(
+            format!("{}: one shard of a sharded checkpoint; give its model.safetensors.index.json to quantise them all", a.input.display()).into()
+        );
+    } else {
+        read(&a.input)?
+    };
     let int8 = hies::quantize::quantize(&bytes).map_err(|e| e.context(a.input.display()))?;
     write(&a.out, &int8)?;
     eprintln!("hies: wrote {} ({:.1} MB from {:.1} MB)", a.out.display(), int8.len() as f64 / 1e6, bytes.len() as f64 / 1e6);

@@ -36,6 +36,16 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
     }
     let bytes = std::fs::read(&a).unwrap();
     assert!(bytes == std::fs::read(&b).unwrap(), "the same input gives the same bytes");
+    // A sharded checkpoint through its index: the same tensors, so the same file; a lone shard
+    // is refused with the way to give them all.
+    let sharded = dir.join("sharded.safetensors");
+    let run = quantize_cli(&tiny("bert-pair-sharded").join("model.safetensors.index.json"), &sharded);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(std::fs::read(&sharded).unwrap() == bytes, "the shards joined quantise as the single file");
+    let shard =
+        std::fs::read_dir(tiny("bert-pair-sharded")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("-of-")).unwrap();
+    let run = quantize_cli(&shard, &dir.join("shard.safetensors"));
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("index.json"), "{}", String::from_utf8_lossy(&run.stderr));
     let float = std::fs::read(tiny("bert-pair").join("model.safetensors")).unwrap();
     let (st, orig) = (safetensors::SafeTensors::deserialize(&bytes).unwrap(), safetensors::SafeTensors::deserialize(&float).unwrap());
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
@@ -156,28 +166,17 @@ fn q8_inference_stays_close_to_f32_and_scoring_stays_f32() {
 
     let exact = pollster::block_on(session.evaluate(&removal, &mut |_| {})).unwrap();
     let exact_emb = pollster::block_on(session.embed(&texts)).unwrap();
-    let exact_scores = pollster::block_on(session.score(
-        &hies::session::ScoreRequest {
-            calibration: hies::session::Calibration { n: 8, seed: 0 },
-            off: vec![],
-            options: Some(ScoreOptions::default()),
-        },
-        &mut |_, _| {},
-    ))
-    .unwrap();
+    let request = hies::session::ScoreRequest {
+        calibration: hies::session::Calibration { n: 8, seed: 0 },
+        off: vec![],
+        options: Some(ScoreOptions::default()),
+    };
+    let exact_scores = pollster::block_on(session.score(&request, &mut |_, _| {})).unwrap();
     session.set_compute(Compute::Q8).unwrap();
     assert_eq!(session.info().compute, Compute::Q8);
     let q8 = pollster::block_on(session.evaluate(&removal, &mut |_| {})).unwrap();
     let q8_emb = pollster::block_on(session.embed(&texts)).unwrap();
-    let q8_scores = pollster::block_on(session.score(
-        &hies::session::ScoreRequest {
-            calibration: hies::session::Calibration { n: 8, seed: 0 },
-            off: vec![],
-            options: Some(ScoreOptions::default()),
-        },
-        &mut |_, _| {},
-    ))
-    .unwrap();
+    let q8_scores = pollster::block_on(session.score(&request, &mut |_, _| {})).unwrap();
     let sliced = pollster::block_on(session.evaluate(&Removal { structural: true, ..removal.clone() }, &mut |_| {})).unwrap();
 
     let min_cos = exact_emb.iter().zip(&q8_emb).map(|(a, b)| cosine(&a.embedding, &b.embedding)).fold(1.0, f64::min);
