@@ -1,24 +1,9 @@
 //! Broken or mismatched model files give an error that names the problem; nothing panics.
 
 use hies::{Backend, Engine, ErrorKind, ModelFiles};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::Dtype;
 
 use crate::common::*;
-
-/// The real checkpoint as owned (name, dtype, shape, bytes) to edit and re-serialize.
-type Owned = Vec<(String, Dtype, Vec<usize>, Vec<u8>)>;
-
-fn tensors(bytes: &[u8]) -> Owned {
-    let st = SafeTensors::deserialize(bytes).unwrap();
-    let mut v: Owned = st.tensors().into_iter().map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec())).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
-fn serialize(t: &Owned) -> Vec<u8> {
-    let views: Vec<(String, TensorView)> = t.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
-    safetensors::serialize(views, None).unwrap()
-}
 
 fn load(config: &[u8], weights: &[u8], tokenizer: &[u8]) -> hies::Result<Engine> {
     let files = ModelFiles { config, weights, tokenizer, modules: None, pooling: None, sentence_bert_config: None, adapter: None };

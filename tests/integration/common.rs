@@ -99,6 +99,22 @@ pub fn fixture() -> Fixture {
     serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("fixture parses")
 }
 
+/// A checkpoint's tensors as owned (name, dtype, shape, bytes), sorted by name, to edit and
+/// re-serialize.
+pub type Owned = Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>;
+
+pub fn tensors(bytes: &[u8]) -> Owned {
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let mut v: Owned = st.tensors().into_iter().map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+pub fn serialize(t: &Owned) -> Vec<u8> {
+    let views: Vec<_> = t.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)

@@ -91,7 +91,7 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
     assert!(d > 0.0 && d < 0.1, "{d}");
     // The int8 file is exactly its dequantised f32 twin (q · scale written as F32): the same
     // logits to the bit, and q8 on either re-quantises to the same integers.
-    let twin: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+    let twin: Owned = st
         .tensors()
         .into_iter()
         .filter(|(n, _)| !n.ends_with("_scale"))
@@ -106,9 +106,7 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
             }
         })
         .collect();
-    let twin =
-        safetensors::serialize(twin.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())), None)
-            .unwrap();
+    let twin = serialize(&twin);
     let (twin, _) = files(&twin).unwrap();
     assert_eq!(pollster::block_on(twin.logits(&twin.model, &inputs, &[])).unwrap(), li);
     int8.set_compute(Compute::Q8).unwrap();
@@ -128,7 +126,7 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
     let e = files(&broken).err().expect("refused").to_string();
     assert!(e.contains("query.weight") && e.contains("is int8 but has no") && e.contains("weight_scale"), "{e}");
     // A scale of the wrong shape or with a negative value is named too.
-    let views: Vec<_> = st
+    let views: Owned = st
         .tensors()
         .into_iter()
         .map(|(n, v)| {
@@ -141,9 +139,7 @@ fn the_int8_checkpoint_is_deterministic_and_loads_as_q_times_scale() {
             }
         })
         .collect();
-    let negative =
-        safetensors::serialize(views.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())), None)
-            .unwrap();
+    let negative = serialize(&views);
     let e = files(&negative).err().expect("refused").to_string();
     assert!(e.contains("query.weight_scale") && e.contains("finite, non-negative"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();

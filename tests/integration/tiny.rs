@@ -179,23 +179,16 @@ fn passes_over_a_data_set_predict_what_transformers_does() {
     assert_eq!(parsed, examples);
 }
 
-/// Tensors as owned (name, dtype, shape, bytes), to edit and re-serialize.
-type Owned = Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>;
-
 /// The tiny pair checkpoint's files, to edit: (config, tensors, tokenizer).
 fn pair_files() -> (serde_json::Value, Owned, Vec<u8>) {
     let dir = folder("bert-pair");
     let config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut t: Vec<_> = st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
-    t.sort_by(|a, b| a.0.cmp(&b.0));
+    let t = tensors(&std::fs::read(dir.join("model.safetensors")).unwrap());
     (config, t, std::fs::read(dir.join("tokenizer.json")).unwrap())
 }
 
 fn load_edited(config: &serde_json::Value, t: &Owned, tokenizer: &[u8]) -> hies::Result<Engine> {
-    let views: Vec<_> = t.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
-    let weights = safetensors::serialize(views, None).unwrap();
+    let weights = serialize(t);
     let config = serde_json::to_vec(config).unwrap();
     let files =
         hies::ModelFiles { config: &config, weights: &weights, tokenizer, modules: None, pooling: None, sentence_bert_config: None, adapter: None };
