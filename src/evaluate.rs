@@ -255,6 +255,36 @@ pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
     analysis::pearson(&wide(a), &wide(b))
 }
 
+/// Pearson's r of pairs as they arrive, in one pass (Welford's co-moments: stable, O(1) a pair),
+/// for the estimate a streamed evaluation shows after every batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunningPearson {
+    n: f64,
+    mean_x: f64,
+    mean_y: f64,
+    cxx: f64,
+    cyy: f64,
+    cxy: f64,
+}
+
+impl RunningPearson {
+    pub fn push(&mut self, x: f32, y: f32) {
+        let (x, y) = (x as f64, y as f64);
+        self.n += 1.0;
+        let (dx, dy) = (x - self.mean_x, y - self.mean_y);
+        self.mean_x += dx / self.n;
+        self.mean_y += dy / self.n;
+        self.cxx += dx * (x - self.mean_x);
+        self.cyy += dy * (y - self.mean_y);
+        self.cxy += dx * (y - self.mean_y);
+    }
+
+    /// r so far (NaN with fewer than 2 pairs or a constant side, as [`pearson`]).
+    pub fn r(&self) -> f64 {
+        if self.n < 2.0 || self.cxx == 0.0 || self.cyy == 0.0 { f64::NAN } else { self.cxy / (self.cxx * self.cyy).sqrt() }
+    }
+}
+
 /// Spearman's ρ of two prediction lists ([`analysis::spearman`]).
 pub fn spearman(a: &[f32], b: &[f32]) -> f64 {
     analysis::spearman(&wide(a), &wide(b))
@@ -472,5 +502,22 @@ impl Engine {
             }
         }
         Ok((full, pruned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_pearson_is_the_two_pass_one() {
+        let (x, y) = ([1.0f32, 2.5, 0.5, 4.0, 3.0, 1000.0], [0.2f32, 0.9, 0.1, 0.7, 0.8, 5.0]);
+        let mut run = RunningPearson::default();
+        assert!(run.r().is_nan());
+        for (k, (&a, &b)) in x.iter().zip(&y).enumerate() {
+            run.push(a, b);
+            let want = pearson(&x[..=k], &y[..=k]);
+            assert!(k == 0 && run.r().is_nan() || (run.r() - want).abs() < 1e-12, "after {}: {} vs {want}", k + 1, run.r());
+        }
     }
 }

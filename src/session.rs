@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use burn::tensor::{Tensor, TensorData, activation::log_softmax};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
@@ -401,7 +401,7 @@ impl Session {
         let set = self.evaluation()?;
         let mut counts = EvalProgress { total: set.len(), ..EvalProgress::default() };
         let (regression, tolerance) = (set.problem_type == ProblemType::Regression, set.agreement_tolerance());
-        let (mut gold, mut pruned, mut full) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut pruned_r, mut full_r) = (evaluate::RunningPearson::default(), evaluate::RunningPearson::default());
         let (set, pass, models) = self
             .pass(std::slice::from_ref(removal), &mut |b| {
                 for (r, &i) in b.rows.iter().enumerate() {
@@ -411,13 +411,12 @@ impl Session {
                     counts.full_correct += usize::from(!regression && f == y);
                     counts.agree += usize::from(evaluate::agrees(p, f, tolerance));
                     if regression {
-                        gold.push(y);
-                        pruned.push(p);
-                        full.push(f);
+                        pruned_r.push(p, y);
+                        full_r.push(f, y);
                     }
                 }
                 if regression {
-                    (counts.pearson, counts.full_pearson) = (Some(evaluate::pearson(&pruned, &gold)), Some(evaluate::pearson(&full, &gold)));
+                    (counts.pearson, counts.full_pearson) = (Some(pruned_r.r()), Some(full_r.r()));
                 }
                 progress(&counts);
             })
@@ -471,14 +470,10 @@ impl Session {
 
         // Row 0 alone: ∂L/∂ξ of its mask, L the cross-entropy against its own prediction; for a
         // regression head (whose squared error against itself is flat) the score ŷ itself.
+        let row0 = logits.slice([0..1, 0..labels]); // [1, C]
         let loss = match full.label {
-            Some(label) => {
-                let mut onehot = vec![0f32; rows * labels];
-                onehot[label] = 1.0;
-                let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [rows, labels]), &e.device);
-                -(log_softmax(logits, 1) * onehot).sum()
-            }
-            None => logits.slice([0..1, 0..1]).sum(),
+            Some(label) => crate::scores::loss_sum(row0, &[label as f32], classifier.problem_type, &e.device),
+            None => row0.sum(),
         };
         let attentions = Tensor::cat(out.attentions, 1).detach(); // [rows, L*H, T, T]
         let [_, lh, _, _] = attentions.dims();
