@@ -9,7 +9,7 @@ import { defineConfig } from 'vite';
 const manifest = JSON.parse(readFileSync('src/manifest.json', 'utf8'));
 const files = manifest.checkpoint_files;
 const assetFiles = [
-  ...Object.values(files).map((f) => `${manifest.model.dir}/${f}`),
+  ...Object.values(files).map((f) => `${manifest.model.dir}/${f}`), `${manifest.model.dir}/${manifest.model.int8_weights}`,
   ...Object.values(manifest.finetuned.files).map((f) => `${manifest.finetuned.dir}/${f}`),
   manifest.classifier.weights, manifest.classifier.meta, manifest.data.calibration, manifest.data.evaluation, manifest.data.validation,
 ];

@@ -1,6 +1,6 @@
 // Where the wasm CPU forward spends its time: samples our engine in headless Chromium with the
 // V8 CPU profiler (the wasm keeps its name section) and sums self time per function, then per
-// kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score] [sentences] [exact|q8]
+// kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score|load] [sentences] [exact|q8]
 // Needs www/pkg (scripts/build-wasm.sh release) and the assets. Writes bench/.cache/profile-<what>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch, root, startServer } from '../tests/browser/harness.mjs';
@@ -28,7 +28,7 @@ try {
   const page = await browser.newPage();
   await page.goto(`${url}bench/browser/profile.html?compute=${compute}`);
   await page.waitForFunction(() => window.ready, null, { timeout: 300_000 });
-  const run = () => page.evaluate(([w, k]) => (w === 'score' ? window.score() : window.embed(k)), [what, n]);
+  const run = () => page.evaluate(([w, k]) => (w === 'score' ? window.score() : w === 'load' ? window.load() : window.embed(k)), [what, n]);
   await run(); // warm-up
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Profiler.enable');

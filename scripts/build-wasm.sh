@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the wasm engine into www/pkg (with hies.d.ts, the types of every value that crosses the
-# boundary, which www/ reads through JSDoc).   scripts/build-wasm.sh [dist|release]
-#   dist    : fat LTO + wasm-opt, the shipped build (about 20 min clean on 2 cores)
-#   release : no LTO, no wasm-opt, for tests (minutes)
+# Builds the wasm engine twice, each with hies.d.ts (the types of every value that crosses the
+# boundary, which www/ reads through JSDoc):   scripts/build-wasm.sh [dist|release]
+#   www/pkg      the CPU module the page loads first (no `gpu` feature: 7 MB instead of 19)
+#   www/pkg-gpu  the same engine with burn's wgpu backend, fetched when the reader picks WebGPU
+# dist    : fat LTO + wasm-opt, the shipped build (about 20 min clean per module on 2 cores)
+# release : no LTO, no wasm-opt, for tests (minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-dist}
@@ -16,23 +18,31 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; th
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
-cargo build --lib --target wasm32-unknown-unknown --profile "$profile"
-wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/hies.wasm"
-# wasm-bindgen and wasm-opt again only when cargo produced a new module.
-signature="$profile $(stat -c %Y:%s "$wasm")"
-if [ "$(cat www/pkg/.built-from 2>/dev/null)" = "$signature" ]; then
-  echo "build-wasm: www/pkg is up to date"
-  exit 0
-fi
-rm -rf www/pkg
-wasm-bindgen --target web --out-dir www/pkg "$wasm"
-if [ "$profile" = dist ]; then
-  # npm binaryen 132: Debian's binaryen 108 breaks wasm-bindgen's externref table.
-  echo "build-wasm: wasm-opt -O3 (a minute or two)"
-  node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    www/pkg/hies_bg.wasm -o www/pkg/hies_bg.opt.wasm
-  mv www/pkg/hies_bg.opt.wasm www/pkg/hies_bg.wasm
-fi
-echo "$signature" > www/pkg/.built-from
-ls -l www/pkg/hies_bg.wasm
+# module PROFILE OUT [cargo args…]
+module() {
+  local profile=$1 out=$2
+  shift 2
+  cargo build --lib --target wasm32-unknown-unknown --profile "$profile" "$@"
+  local wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/hies.wasm"
+  # wasm-bindgen and wasm-opt again only when cargo produced a new module.
+  local signature="$profile $(stat -c %Y:%s "$wasm")"
+  if [ "$(cat "$out/.built-from" 2>/dev/null)" = "$signature" ]; then
+    echo "build-wasm: $out is up to date"
+    return
+  fi
+  rm -rf "$out"
+  wasm-bindgen --target web --out-dir "$out" "$wasm"
+  case $profile in dist*)
+    # npm binaryen 132: Debian's binaryen 108 breaks wasm-bindgen's externref table.
+    echo "build-wasm: wasm-opt -O3 on $out (a minute or two)"
+    node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$out/hies_bg.wasm" -o "$out/hies_bg.opt.wasm"
+    mv "$out/hies_bg.opt.wasm" "$out/hies_bg.wasm"
+  esac
+  echo "$signature" > "$out/.built-from"
+  ls -l "$out/hies_bg.wasm"
+}
+
+module "$profile" www/pkg --no-default-features
+module "$profile-gpu" www/pkg-gpu

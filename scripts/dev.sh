@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build-wasm.sh release
+node scripts/quantize-default.mjs
 exec node_modules/.bin/vite --host 127.0.0.1 --port "${PORT:-5173}"

@@ -2,8 +2,6 @@
 //! browser, Vulkan/Metal/DX12 natively, Mesa lavapipe on a machine without a GPU). And the two
 //! things long jobs need from their host: a clock and a way to let the event loop run.
 
-use std::sync::OnceLock;
-
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
@@ -40,24 +38,36 @@ impl BackendChoice {
 }
 
 // The wgpu runtime can be initialised once per process; later engines reuse its device.
-static GPU: OnceLock<Device> = OnceLock::new();
+#[cfg(feature = "gpu")]
+static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
 
 /// The device for `backend`. Errors: no GPU adapter (kind `Backend`, with wgpu's reason).
 pub async fn device(backend: Backend) -> Result<Device> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),
-        Backend::Gpu => {
-            if let Some(d) = GPU.get() {
-                return Ok(d.clone());
-            }
-            let d = Device::wgpu_options().init_async().await.map_err(|e| Error::backend(adapter_error(&e.to_string())))?;
-            Ok(GPU.get_or_init(|| d).clone())
-        }
+        Backend::Gpu => gpu().await,
     }
+}
+
+#[cfg(feature = "gpu")]
+async fn gpu() -> Result<Device> {
+    if let Some(d) = GPU.get() {
+        return Ok(d.clone());
+    }
+    let d = Device::wgpu_options().init_async().await.map_err(|e| Error::backend(adapter_error(&e.to_string())))?;
+    Ok(GPU.get_or_init(|| d).clone())
+}
+
+/// Built without the `gpu` feature (the page's default CPU module): "auto" falls back with this
+/// reason and "gpu" is refused with it.
+#[cfg(not(feature = "gpu"))]
+async fn gpu() -> Result<Device> {
+    Err(Error::backend("no GPU backend in this build (it was built without the `gpu` feature)"))
 }
 
 /// A reader-facing reason from wgpu's error, which lists every API it tried and ends in Rust
 /// debug output: its first sentence, without the `{ … }` part.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 fn adapter_error(detail: &str) -> String {
     let first = detail.split(['\n', ':']).next().unwrap_or(detail);
     let plain = first.split(" for ").next().unwrap_or(first).split('{').next().unwrap_or(first).trim();
@@ -90,7 +100,7 @@ pub fn now_ms() -> f64 {
 
 #[cfg(not(target_family = "wasm"))]
 pub fn now_ms() -> f64 {
-    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1e3
 }
 

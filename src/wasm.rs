@@ -443,3 +443,11 @@ pub fn csv(table: Ts<CsvTable>) -> Result<String, JsValue> {
         CsvTable::Curves(c) => report::curves_csv(&c),
     })
 }
+
+/// A float safetensors checkpoint (`model.safetensors` bytes) as the int8 file `hies quantize`
+/// writes (format hies-int8-v1, [`crate::quantize`]): the same bytes, natively or here. The build
+/// makes the page's default download with it, in Node, without a native binary.
+#[wasm_bindgen]
+pub fn quantize(weights: &[u8]) -> Result<Vec<u8>, JsValue> {
+    crate::quantize::quantize(weights).map_err(js_error)
+}

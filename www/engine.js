@@ -36,11 +36,25 @@
 export class EngineClient {
   /** @param {{ onNotice?: (notice: { message: string, info: ModelInfo }) => void }} [options] */
   constructor({ onNotice } = {}) {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    // One engine for all the site's frames where the browser has SharedWorker (five embeds on a
+    // page hold one model, not five); else a worker per frame. The same worker code serves both.
+    // (globalThis: this file's types are also read in the worker's scope, which has no SharedWorker.)
+    const { SharedWorker } = /** @type {any} */ (globalThis);
+    /** @type {any} */
+    const worker = typeof SharedWorker === 'function'
+      ? new SharedWorker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'hies-engine' })
+      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    /** @type {{ postMessage: (msg: any) => void, onmessage: ((e: MessageEvent) => void) | null }} */
+    this.port = worker instanceof Worker ? worker : worker.port;
+    this.shared = !(worker instanceof Worker);
     /** @type {Map<number, { resolve: (v: any) => void, reject: (e: EngineError) => void, onProgress?: (p: any) => void }>} */
     this.pending = new Map();
     this.nextId = 1;
-    this.worker.onmessage = ({ data }) => {
+    // The shared worker lets this frame's session go when the frame does (a frame restored from
+    // the back/forward cache starts again).
+    addEventListener('pagehide', () => this.port.postMessage({ type: 'close' }));
+    addEventListener('pageshow', (/** @type {any} */ e) => { if (e.persisted) /** @type {any} */ (globalThis).location.reload(); });
+    this.port.onmessage = ({ data }) => {
       if (data.type === 'notice') { onNotice?.(data); return; }
       const p = this.pending.get(data.id);
       if (!p) return;
@@ -49,7 +63,7 @@ export class EngineClient {
       if (data.type === 'result') p.resolve(data.value);
       else p.reject(Object.assign(new Error(data.message), { kind: data.kind }));
     };
-    this.worker.onerror = (e) => {
+    worker.onerror = (/** @type {any} */ e) => {
       for (const p of this.pending.values()) p.reject(new Error(`the engine worker failed: ${e.message ?? 'unknown error'}`));
       this.pending.clear();
     };
@@ -67,10 +81,10 @@ export class EngineClient {
     const id = this.nextId++;
     const promise = /** @type {Job<T>} */ (new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ id, type, ...body });
+      this.port.postMessage({ id, type, ...body });
     }));
     promise.id = id;
-    promise.cancel = () => this.worker.postMessage({ type: 'cancel', target: id });
+    promise.cancel = () => this.port.postMessage({ type: 'cancel', target: id });
     return promise;
   }
 

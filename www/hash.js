@@ -18,6 +18,7 @@ export function readHash(hash = location.hash) {
   const a = num(p.get('a'), 0, 1); if (a !== undefined) patch.alpha = a;
   if (['paper', 'bertology'].includes(p.get('p'))) patch.preset = p.get('p');
   if (['finetuned', 'probe'].includes(p.get('model'))) patch.modelId = p.get('model');
+  if (['int8', 'fp32'].includes(p.get('w'))) patch.weights = p.get('w');
   if (p.has('lmm')) patch.perLayerMinMax = p.get('lmm') === '1';
   const k = num(p.get('k'), 0, 10000); if (k !== undefined) patch.count = Math.round(k);
   const seed = num(p.get('seed'), 0, 999); if (seed !== undefined) patch.seed = Math.round(seed);
@@ -42,6 +43,7 @@ export function writeHash() {
   p.set('a', String(+state.alpha.toFixed(2)));
   p.set('p', state.preset);
   if (state.model && !state.model.custom) p.set('model', state.model.id);
+  if (state.weights !== 'int8') p.set('w', state.weights);
   if (state.perLayerMinMax) p.set('lmm', '1');
   p.set('k', String(state.count));
   p.set('seed', String(state.seed));
@@ -49,14 +51,14 @@ export function writeHash() {
   p.set('st', state.structural ? '1' : '0');
   if (state.compute !== 'exact') p.set('q', state.compute);
   if (state.manual.length) p.set('m', state.manual.join(','));
-  if (state.backend !== 'auto') p.set('backend', state.backend);
+  if (state.backend !== 'cpu') p.set('backend', state.backend);
   if (state.embed) p.set('embed', '1');
   if (state.hide.length) p.set('hide', state.hide.join(','));
   if (!state.auto) p.set('auto', '0');
   return p.toString();
 }
 
-const SHARED = ['model', 'sentence', 'sentencePair', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'compute', 'manual', 'backend', 'embed', 'hide'];
+const SHARED = ['model', 'weights', 'sentence', 'sentencePair', 'selected', 'metric', 'criterion', 'alpha', 'preset', 'perLayerMinMax', 'count', 'seed', 'iterative', 'structural', 'compute', 'manual', 'backend', 'embed', 'hide'];
 
 /** Keeps the hash in step with the state (replaceState: no history entry per slider step). */
 export function syncHash(changed) {

@@ -24,19 +24,24 @@ const url = (path) => new URL(path, document.baseURI).href;
 // The built-in models, classifier and data at the paths the manifest gives (the same under
 // `npm run dev`, which serves the repository, and in dist/, where the build copies them): the
 // fine-tuned model (the base checkpoint + its LoRA adapter, merged in the engine) and the frozen
-// encoder with its linear probe.
+// encoder with its linear probe. The base checkpoint's weights come in int8 by default (the
+// build writes model.int8.safetensors, a quarter of the bytes) or as the fp32 original.
 const files = MANIFEST.checkpoint_files;
 const BASE = Object.fromEntries(Object.entries(files).map(([role, name]) => [role, url(`${MANIFEST.model.dir}/${name}`)]));
+const INT8 = url(`${MANIFEST.model.dir}/${MANIFEST.model.int8_weights}`);
 const adapterFiles = MANIFEST.finetuned.files;
 const DEFAULT_DATA = { calibration: url(MANIFEST.data.calibration), evaluation: url(MANIFEST.data.evaluation), validation: url(MANIFEST.data.validation), builtin: true };
-const builtinMeta = (id) => ({ id, custom: false, ...precomputed.models[id].model });
-const BUILTIN = {
-  finetuned: {
-    model: { ...BASE, adapter: Object.fromEntries(Object.entries(adapterFiles).map(([role, name]) => [role, url(`${MANIFEST.finetuned.dir}/${name}`)])) },
-    data: DEFAULT_DATA, meta: builtinMeta('finetuned'),
-  },
-  probe: { model: { ...BASE, classifier: { weights: url(MANIFEST.classifier.weights), meta: url(MANIFEST.classifier.meta) } }, data: DEFAULT_DATA, meta: builtinMeta('probe') },
-};
+const BUILTIN_IDS = ['finetuned', 'probe'];
+const sources = {};
+/** A built-in model's source with the weights the reader chose (one object per pair, so that
+ *  loading another pair reads as another model). */
+const builtin = (id, weights = state.weights) => (sources[`${id}:${weights}`] ??= {
+  model: { ...BASE, weights: weights === 'int8' ? INT8 : BASE.weights,
+    ...(id === 'finetuned'
+      ? { adapter: Object.fromEntries(Object.entries(adapterFiles).map(([role, name]) => [role, url(`${MANIFEST.finetuned.dir}/${name}`)])) }
+      : { classifier: { weights: url(MANIFEST.classifier.weights), meta: url(MANIFEST.classifier.meta) } }) },
+  data: DEFAULT_DATA, meta: { id, custom: false, weights, ...precomputed.models[id].model },
+});
 /** The precomputed numbers of a built-in model (none for a reader's own). */
 const pre = (id) => precomputed.models[id] ?? null;
 /** Paper view: the precomputed sweep and check for a built-in model and preset (global min-max only). */
@@ -49,10 +54,10 @@ const client = new EngineClient({
 
 // ---- first paint: the URL's state over the precomputed numbers of the chosen built-in model ----
 const fromHash = readHash();
-const firstId = fromHash.modelId in BUILTIN ? fromHash.modelId : 'finetuned';
+const firstId = BUILTIN_IDS.includes(fromHash.modelId) ? fromHash.modelId : 'finetuned';
 const firstPreset = fromHash.preset ?? state.preset;
 update({
-  model: BUILTIN[firstId].meta,
+  model: builtin(firstId, fromHash.weights ?? state.weights).meta,
   scores: pre(firstId).scores,
   curves: pre(firstId).curves,
   inspection: null,
@@ -62,14 +67,18 @@ update({
 });
 document.body.classList.toggle('embed', state.embed);
 
-mountStatus(document, { onBackend: (backend) => { update({ backend }); loadModel(currentSource); }, onModel: (id) => loadModel(BUILTIN[id]).catch(() => {}) });
+mountStatus(document, {
+  onBackend: (backend) => { update({ backend }); loadModel(currentSource); },
+  onModel: (id) => loadModel(builtin(id)).catch(() => {}),
+  onWeights: (weights) => update({ weights }),
+});
 mountGrid(document, { onClick: clickHead });
 mountAttention(document, { onSentence: (sentence) => update({ sentence }), onPair: (sentencePair) => update({ sentencePair }) });
 mountPrediction(document);
 mountPrune(document);
 mountCurves(document, { onRun: runCurves, onCancel: () => jobs.curves?.cancel() });
 mountPaper(document, { onSweep: runSweep, onCheck: runCheck, onCancel: () => jobs.paper?.cancel() });
-mountUpload(document, { onFiles: loadUpload, onDefault: () => loadModel(BUILTIN.finetuned) });
+mountUpload(document, { onFiles: loadUpload, onDefault: () => loadModel(builtin('finetuned')) });
 mountShare(document, { csv: (table) => client.csv(table), exportCheckpoint: (heads) => client.exportCheckpoint(heads) });
 subscribe(syncHash);
 subscribe(applyHidden);
@@ -107,7 +116,7 @@ function start(kind, promise) {
 const live = () => !!state.engine && state.auto;
 const quiet = (e) => e.kind === 'cancelled';
 
-let currentSource = BUILTIN[firstId];
+let currentSource = builtin(firstId);
 let readyResolve;
 const ready = new Promise((r) => { readyResolve = r; });
 
@@ -140,8 +149,9 @@ async function loadModel(source) {
   // A pair model reads two sentences: a second box, filled from the data's first example.
   if (source.example) Object.assign(patch, { sentence: source.example.text, sentencePair: source.example.pair });
   if (info.sentence_pairs !== ((patch.sentencePair ?? state.sentencePair) !== null)) patch.sentencePair = info.sentence_pairs ? '' : null;
-  if (changedModel && state.model?.id !== source.meta.id) {
-    // Another model: nothing measured on the old one applies (the built-in ones have precomputed numbers).
+  if (changedModel && (state.model?.id !== source.meta.id || state.model?.weights !== source.meta.weights)) {
+    // Another model (or its other weights): nothing measured on the old one applies (the
+    // built-in ones have precomputed numbers, from their fp32 weights).
     const p = pre(source.meta.id);
     Object.assign(patch, { scores: p?.scores ?? null, scoresLive: false, curves: p?.curves ?? null,
       curvesLive: false, manual: [], plan: null, pruned: [], count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0],
@@ -320,7 +330,10 @@ function runCheck() {
 let evalTimer = null;
 function refresh(changed) {
   // The URL names another built-in model.
-  if (changed.has('modelId') && state.modelId in BUILTIN && state.modelId !== state.model?.id && state.engine) loadModel(BUILTIN[state.modelId]).catch(() => {});
+  if (changed.has('modelId') && BUILTIN_IDS.includes(state.modelId) && state.modelId !== state.model?.id && state.engine) loadModel(builtin(state.modelId)).catch(() => {});
+  else if (changed.has('weights') && state.engine && !state.model?.custom && state.model?.weights !== state.weights) {
+    loadModel(builtin(state.model.id)).catch(() => update({ weights: state.model?.weights ?? 'int8' })); // the old weights stay loaded
+  }
   // Another HIS preset or min-max: its α* (unless the same change sets α, as a shared link does)
   // and, for a built-in model, its precomputed sweep and check.
   if ((changed.has('preset') || changed.has('perLayerMinMax')) && !state.model?.custom) {

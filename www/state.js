@@ -4,12 +4,13 @@
 
 export const state = {
   // Engine and model
-  backend: /** @type {import('./pkg/hies.js').BackendChoice} */ ('auto'), // what the reader asked for
+  backend: /** @type {import('./pkg/hies.js').BackendChoice} */ ('cpu'), // what the reader asked for (WebGPU loads a second build)
   engine: null,               // the engine's ModelInfo once live: { backend, fallback, num_hidden_layers, labels, parameters, … }
   status: { text: 'Starting…', error: false, progress: null },
   notice: null,
   model: null,                // { id, name, custom, num_hidden_layers, num_attention_heads, labels }
   modelId: null,              // the built-in model the URL asks for ('finetuned' | 'probe')
+  weights: 'int8',            // the built-in models' weights file: 'int8' (hies-int8-v1, 23.6 MB) or 'fp32' (90.9 MB)
   // Scores
   scores: null,               // the engine's Scores ([L][H] grids), precomputed until the live ones arrive
   scoresLive: false,

@@ -1,42 +1,100 @@
 // @ts-check
-// The engine's Web Worker. It fetches (or is handed) the model files, builds the wasm session and
+// The engine's worker. It fetches (or is handed) the model files, builds the wasm session and
 // answers requests, so the page never blocks on the model. Values pass through as the engine
 // returns them (types in pkg/hies.d.ts, generated from the Rust structs).
 //
-// In:  { id, type, ...body }. Long jobs (score, plan, evaluate, latency, curves, alpha_sweep,
+// One engine for every embed: where the browser has SharedWorker, the page's frames (several
+// embeds on one page, or tabs of the site) connect to one worker, and frames that ask for the
+// same model, backend, data and compute share one session (one copy of the weights). A frame
+// that changes its data or compute moves to a session of its own, built from the bytes already
+// here. Elsewhere each frame has a dedicated worker, the same code with one client.
+//
+// In:  { id, type, ...body } (ids are per frame). Long jobs (score, plan, evaluate, latency, curves, alpha_sweep,
 //      paper_check, data) run one at a time in order and can be cancelled: { type: 'cancel', target: id }. Short ones
 //      (inspect, predict, embed, info, csv, export) run at once, between the long job's batches.
 // Out: { id, type: 'progress', progress }   while a request runs
 //      { id, type: 'result', value }         the answer
 //      { id, type: 'error', message, kind }  kind: the engine's error kind ("weights", "cancelled", …)
 //      { type: 'notice', message, info }     unasked: e.g. the GPU was lost and the CPU took over
-import init, { HiesSession, csv } from './pkg/hies.js';
+//      { type: 'close' } from the page when it goes away (pagehide): its session is let go
+import initCpu, * as cpuBuild from './pkg/hies.js';
 import { dropOldCaches, fetchBytes } from './assets.js';
 
 /** @typedef {import('./pkg/hies.js').CheckpointBytes} CheckpointBytes */
 /** @typedef {import('./pkg/hies.js').ModelInfo} ModelInfo */
 /** @typedef {import('./pkg/hies.js').BackendChoice} BackendChoice */
+/** @typedef {import('./pkg/hies.js').HiesSession} HiesSession */
 /** @typedef {import('./engine.js').Source} Source */
 /** @typedef {import('./engine.js').ModelSource} ModelSource */
 /** @typedef {import('./engine.js').DataSource} DataSource */
-/** @typedef {{ id: number, cancelled: boolean }} Job */
+/** @typedef {{ id: number, cancelled: boolean, client: Client }} Job */
+/** @typedef {import('./pkg/hies.js').DataText} DataText */
+/** @typedef {import('./pkg/hies.js').Compute} Compute */
+/**
+ * A session and what it was built from; `key` names the model, backend, data and compute, so
+ * that frames asking for the same thing share it.
+ * @typedef {{ key: string, session: HiesSession, files: CheckpointBytes, model: string, backend: BackendChoice,
+ *   data: DataText, dataNote: string | null, compute: Compute, clients: Set<Client> }} Entry
+ */
+/** @typedef {{ port: { postMessage: (msg: any, transfer?: Transferable[]) => void }, entry: Entry | null }} Client */
 
-const wasmReady = init();
+/** @typedef {typeof import('./pkg/hies.js')} Build */
+// Two builds of the same engine: the CPU one (pkg/) starts at once; the one with burn's wgpu
+// backend (pkg-gpu/, 2.6× the bytes) is fetched the first time WebGPU is asked for.
+/** @type {Promise<Build>} */
+const cpuReady = initCpu().then(() => cpuBuild);
+/** @type {Promise<Build> | null} */
+let gpuReady = null;
 dropOldCaches().catch(() => {});
 
-/** @type {HiesSession | null} */
-let session = null;
-/** @type {CheckpointBytes | null} the loaded model's bytes, to rebuild on the CPU if the GPU is lost */
-let files = null;
-/** @type {import('./pkg/hies.js').DataText} the data texts (and file names) now set */
-let data = {};
+/** Why "auto" runs on the CPU, per session, where the worker chose that (no adapter, the GPU
+ *  build missing); the engine reports its own reasons in `info().fallback`. */
+const fallbacks = new WeakMap();
+
+/** The build for a backend choice, the choice to hand it, and why "auto" became the CPU. */
+async function buildFor(/** @type {BackendChoice} */ backend) {
+  let fallback = null;
+  if (backend === 'cpu') return { build: await cpuReady, backend, fallback };
+  if (backend === 'auto') {
+    let adapter = null;
+    const { gpu } = /** @type {any} */ (navigator);
+    try { adapter = await gpu?.requestAdapter(); } catch { /* as none */ }
+    if (!adapter) {
+      fallback = gpu ? 'the browser offers no WebGPU adapter' : 'this browser has no WebGPU';
+      return { build: await cpuReady, backend: /** @type {BackendChoice} */ ('cpu'), fallback };
+    }
+  }
+  // The same API as pkg/ (one Rust source); its InitOutput type lists more wasm exports.
+  gpuReady ??= import('./pkg-gpu/hies.js').then(async (m) => { await m.default(); return /** @type {Build} */ (/** @type {unknown} */ (m)); });
+  try {
+    return { build: await gpuReady, backend, fallback };
+  } catch (e) {
+    gpuReady = null;
+    if (backend === 'gpu') throw fail('network', `cannot load the GPU engine: ${e.message}`);
+    fallback = `the GPU engine could not be loaded (${e.message})`;
+    return { build: await cpuReady, backend: /** @type {BackendChoice} */ ('cpu'), fallback };
+  }
+}
+
+/** The session's ModelInfo, with the worker's own reason when "auto" chose the CPU build. */
+const infoOf = (/** @type {HiesSession} */ s) => {
+  const info = s.info();
+  const fallback = fallbacks.get(s);
+  return fallback && !info.fallback ? { ...info, fallback } : info;
+};
+
+
+/** @type {Map<string, Entry>} */
+const entries = new Map();
 /** @type {Job | null} */
 let running = null;
+/** Long jobs and loads of every client, one at a time (the engine is single-threaded, and a
+ *  long job yields between its batches). @type {{ client: Client, id: number, type: string, body: any }[]} */
+const queue = [];
 
-const post = (/** @type {any} */ msg) => postMessage(msg);
 /** A long job's progress callback: returning false tells the engine to stop at its next batch. */
-const tick = (/** @type {number} */ id, /** @type {Job | null} */ job) => (/** @type {any} */ progress) => {
-  post({ id, type: 'progress', progress });
+const tick = (/** @type {Client} */ client, /** @type {number} */ id, /** @type {Job | null} */ job) => (/** @type {any} */ progress) => {
+  client.port.postMessage({ id, type: 'progress', progress });
   return !job?.cancelled;
 };
 
@@ -88,8 +146,24 @@ async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => v
   return f;
 }
 
-async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice} */ backend) {
-  const next = await HiesSession.create(f, backend);
+/** Picked files get a key of their own (never shared); URLs are shared by name. */
+let picked = 0;
+const sourceKey = (/** @type {any} */ s) => (s === undefined || s === null ? null : typeof s === 'string' ? s
+  : s instanceof Blob ? `picked:${++picked}` : Array.isArray(s) ? s.map(sourceKey) : Object.fromEntries(Object.entries(s).map(([k, v]) => [k, sourceKey(v)])));
+/** A short fingerprint of the data texts (FNV-1a over the JSON), for the session key. */
+function dataKey(/** @type {DataText} */ data) {
+  let h = 0x811c9dc5;
+  const text = JSON.stringify(data);
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return `${text.length}:${(h >>> 0).toString(16)}`;
+}
+const keyOf = (/** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ data, /** @type {Compute} */ compute) =>
+  JSON.stringify([model, backend, dataKey(data), compute]);
+
+async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice} */ choice) {
+  const { build: engine, backend, fallback } = await buildFor(choice);
+  const next = await engine.HiesSession.create(f, backend);
+  if (fallback) fallbacks.set(next, fallback);
   if (!next.info().classifier) {
     next.free();
     throw fail('classifier', 'classifier: this checkpoint has no classifier (classifier.weight / classifier.bias), which importance scores and accuracy need: use a …ForSequenceClassification checkpoint (BERT, DistilBERT, RoBERTa, XLM-RoBERTa or ELECTRA)');
@@ -97,32 +171,83 @@ async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice}
   return next;
 }
 
-/** Loads a model and its data; only when all of it works is the old session replaced. */
-async function load(/** @type {number} */ id, /** @type {{ model: ModelSource, backend: BackendChoice, data?: DataSource }} */ { model, backend, data: source }) {
-  await wasmReady;
-  const onProgress = (/** @type {any} */ p) => post({ id, type: 'progress', progress: p });
-  const [f, texts] = await Promise.all([fetchModel(model, onProgress), readData(source ?? {}, onProgress)]);
-  post({ id, type: 'progress', progress: { stage: 'building the engine' } });
-  const next = await build(f, backend);
+/** A new entry, registered: a session over `files` with `texts` set and `compute`. On a load
+ *  (`lenient`), built-in data that does not fit the model's labels is left out: the model loads
+ *  without data (attention and predictions work) and says why. */
+async function newEntry(/** @type {CheckpointBytes} */ files, /** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ texts, /** @type {Compute} */ compute, lenient = false) {
+  const session = await build(files, backend);
   // Only this model's data: another model's splits (the built-in validation split, say) would be
-  // read with this model's labels. Built-in data that does not fit the model's labels is left
-  // out: the model loads without data (attention and predictions work) and says why.
-  let nextData = texts, dataNote = null;
+  // read with this model's labels.
+  let data = texts, dataNote = null;
   try {
-    next.data(nextData);
-  } catch (e) {
-    if (!(texts.builtin && /** @type {any} */ (e).kind === 'data')) {
-      next.free();
-      throw e;
+    try {
+      session.data(data);
+    } catch (e) {
+      if (!(lenient && texts.builtin && /** @type {any} */ (e).kind === 'data')) throw e;
+      dataNote = /** @type {Error} */ (e).message;
+      data = {};
     }
-    dataNote = /** @type {Error} */ (e).message;
-    nextData = {};
+    if (compute !== 'exact') session.setCompute(compute);
+  } catch (e) {
+    session.free();
+    throw e;
   }
-  if (session) session.free();
-  session = next;
-  files = f;
-  data = nextData;
-  return { ...session.info(), data_note: dataNote };
+  /** @type {Entry} */
+  const entry = { key: keyOf(model, backend, data, compute), session, files, model, backend, data, dataNote, compute, clients: new Set() };
+  entries.set(entry.key, entry);
+  return entry;
+}
+
+/** Moves a client to `entry`; the entry it leaves is freed when no one else uses it. */
+function attach(/** @type {Client} */ client, /** @type {Entry | null} */ entry) {
+  const old = client.entry;
+  if (old === entry) return;
+  entry?.clients.add(client);
+  client.entry = entry;
+  if (old) {
+    old.clients.delete(client);
+    if (!old.clients.size) {
+      entries.delete(old.key);
+      old.session.free();
+    }
+  }
+}
+
+/** The entry for what `client` has, with its data or compute changed: its own when no one
+ *  shares it (changed in place), else another frame's identical one, else a new one built from
+ *  the bytes already here. */
+async function moved(/** @type {Client} */ client, /** @type {{ data?: DataText, compute?: Compute }} */ change) {
+  const from = live(client);
+  const data = change.data ?? from.data, compute = change.compute ?? from.compute;
+  const key = keyOf(from.model, from.backend, data, compute);
+  const there = entries.get(key);
+  if (there) return there;
+  if (from.clients.size === 1) {
+    if (change.data) from.session.data(data);
+    if (change.compute) from.session.setCompute(compute);
+    entries.delete(from.key);
+    Object.assign(from, { key, data, compute });
+    entries.set(key, from);
+    return from;
+  }
+  return newEntry(from.files, from.model, from.backend, data, compute);
+}
+
+/** Loads a model and its data (or joins a frame that has them); only when all of it works does
+ *  the client leave its old session. */
+async function load(/** @type {Client} */ client, /** @type {number} */ id, /** @type {{ model: ModelSource, backend: BackendChoice, data?: DataSource }} */ { model, backend, data: source }) {
+  const onProgress = (/** @type {any} */ p) => client.port.postMessage({ id, type: 'progress', progress: p });
+  const texts = await readData(source ?? {}, onProgress);
+  const modelKey = JSON.stringify(sourceKey(model));
+  let entry = entries.get(keyOf(modelKey, backend, texts, 'exact'))
+    ?? [...entries.values()].find((e) => e.model === modelKey && e.backend === backend && e.compute === 'exact' && e.dataNote && texts.builtin);
+  if (!entry) {
+    const files = await fetchModel(model, onProgress);
+    onProgress({ stage: backend === 'cpu' ? 'building the engine' : 'loading the WebGPU engine' });
+    entry = await newEntry(files, modelKey, backend, texts, 'exact', true);
+  }
+  attach(client, entry);
+  return { ...infoOf(entry.session), data_note: entry.dataNote };
 }
 
 /** The texts (and names) of the data files given; one file for both is read once. */
@@ -139,106 +264,134 @@ async function readData(/** @type {DataSource} */ source, /** @type {(p: any) =>
   return out;
 }
 
-/** Replaces the evaluation and/or calibration data of the loaded model. */
-async function setData(/** @type {number} */ id, /** @type {DataSource} */ source) {
-  const next = await readData(source, (p) => post({ id, type: 'progress', progress: p }));
-  const sizes = live().data(next);
-  data = { ...data, ...next };
-  return sizes;
+/** Replaces the evaluation and/or calibration data of the client's model. */
+async function setData(/** @type {Client} */ client, /** @type {number} */ id, /** @type {DataSource} */ source) {
+  const next = await readData(source, (p) => client.port.postMessage({ id, type: 'progress', progress: p }));
+  const entry = await moved(client, { data: { ...live(client).data, ...next } });
+  attach(client, entry);
+  return entry.session.data(entry.data);
 }
 
-const live = () => {
-  if (!session) throw fail('input', 'no model loaded yet');
-  return session;
+const live = (/** @type {Client} */ client) => {
+  if (!client.entry) throw fail('input', 'no model loaded yet');
+  return client.entry;
 };
+const session = (/** @type {Client} */ client) => live(client).session;
 
-/** @type {Record<string, (id: number, body: any, job: Job) => Promise<any>>} */
+/** @type {Record<string, (client: Client, id: number, body: any, job: Job) => Promise<any>>} */
 const longJobs = {
   data: setData,
-  score: (id, { request }, job) => live().score(request, tick(id, job)),
-  plan: (id, { request }, job) => live().plan(request, tick(id, job)),
-  evaluate: (id, { removal }, job) => live().evaluate(removal, tick(id, job)),
-  latency: (id, { request }, job) => live().latency(request, tick(id, job)),
-  curves: (id, { request }, job) => live().curves(request, tick(id, job)),
-  alpha_sweep: (id, { request }, job) => live().alpha_sweep(request, tick(id, job)),
-  paper_check: (id, { request }, job) => live().paper_check(request, tick(id, job)),
+  score: (c, id, { request }, job) => session(c).score(request, tick(c, id, job)),
+  plan: (c, id, { request }, job) => session(c).plan(request, tick(c, id, job)),
+  evaluate: (c, id, { removal }, job) => session(c).evaluate(removal, tick(c, id, job)),
+  latency: (c, id, { request }, job) => session(c).latency(request, tick(c, id, job)),
+  curves: (c, id, { request }, job) => session(c).curves(request, tick(c, id, job)),
+  alpha_sweep: (c, id, { request }, job) => session(c).alpha_sweep(request, tick(c, id, job)),
+  paper_check: (c, id, { request }, job) => session(c).paper_check(request, tick(c, id, job)),
   // A long job, so that it never lands in the middle of a pass.
-  compute: async (id, { compute }) => { live().setCompute(compute); return live().info(); },
+  compute: async (c, id, { compute }) => {
+    attach(c, await moved(c, { compute }));
+    return infoOf(session(c));
+  },
 };
 
-/** @type {Record<string, (id: number, body: any) => Promise<any> | any>} */
+/** @type {Record<string, (client: Client, id: number, body: any) => Promise<any> | any>} */
 const shortJobs = {
-  inspect: (id, { request }) => live().inspect(request),
-  predict: (id, { request }) => live().predict(request),
-  embed: (id, { texts }) => live().embed(texts),
-  info: () => live().info(),
-  csv: (id, { table }) => csv(table),
+  inspect: (c, id, { request }) => session(c).inspect(request),
+  predict: (c, id, { request }) => session(c).predict(request),
+  embed: (c, id, { texts }) => session(c).embed(texts),
+  info: (c) => infoOf(session(c)),
+  csv: async (c, id, { table }) => (await cpuReady).csv(table),
   // The checkpoint's own tokenizer.json goes with it (a copy: the original stays for a rebuild).
-  export: async (id, { heads }) => ({ ...(await live().export_checkpoint({ config: files.config, heads })), tokenizer: files.tokenizer.slice() }),
+  export: async (c, id, { heads }) => {
+    const { session: s, files } = live(c);
+    return { ...(await s.export_checkpoint({ config: files.config, heads })), tokenizer: files.tokenizer.slice() };
+  },
 };
 
-/** A lost GPU device: rebuild the same model on the CPU and say so. Returns true if it did. */
-async function recoverFromGpuLoss(/** @type {any} */ e) {
-  if (!session || !files || session.info().backend !== 'gpu' || e?.kind !== 'backend') return false;
-  const next = await build(files, 'cpu');
-  next.data(data);
-  next.setCompute(session.info().compute);
-  session.free();
-  session = next;
-  post({ type: 'notice', message: `The GPU stopped working (${e.message}); continuing on the CPU.`, info: session.info() });
+/** A lost GPU device: rebuild the client's model on the CPU, for every frame that shares it, and
+ *  say so. Returns true if it did. */
+async function recoverFromGpuLoss(/** @type {Client} */ client, /** @type {any} */ e) {
+  const entry = client.entry;
+  if (!entry || entry.session.info().backend !== 'gpu' || e?.kind !== 'backend') return false;
+  const next = await build(entry.files, 'cpu');
+  next.data(entry.data);
+  next.setCompute(entry.compute);
+  entry.session.free();
+  entry.session = next;
+  for (const c of entry.clients) c.port.postMessage({ type: 'notice', message: `The GPU stopped working (${e.message}); continuing on the CPU.`, info: infoOf(next) });
   return true;
 }
 
-async function run(/** @type {number} */ id, /** @type {Function} */ fn, /** @type {any} */ body, /** @type {Job | null} */ job) {
+async function run(/** @type {Client} */ client, /** @type {number} */ id, /** @type {Function} */ fn, /** @type {any} */ body, /** @type {Job | null} */ job) {
   try {
     let value;
     try {
-      value = await fn(id, body, job);
+      value = await fn(client, id, body, job);
     } catch (e) {
-      if (!(await recoverFromGpuLoss(e))) throw e;
-      value = await fn(id, body, job);
+      if (!(await recoverFromGpuLoss(client, e))) throw e;
+      value = await fn(client, id, body, job);
     }
     // Typed arrays (attention maps, embeddings) move to the page instead of being copied.
     const transfer = [value?.attentions, value?.embeddings, value?.weights, value?.tokenizer].filter((a) => a instanceof Float32Array || a instanceof Uint8Array).map((a) => a.buffer);
-    postMessage({ id, type: 'result', value }, { transfer });
+    client.port.postMessage({ id, type: 'result', value }, transfer);
   } catch (e) {
     const err = /** @type {any} */ (e);
-    post({ id, type: 'error', message: err instanceof Error ? err.message : String(err), kind: err?.kind ?? (job?.cancelled ? 'cancelled' : undefined) });
+    client.port.postMessage({ id, type: 'error', message: err instanceof Error ? err.message : String(err), kind: err?.kind ?? (job?.cancelled ? 'cancelled' : undefined) });
   }
 }
 
-// Long jobs (and loads) form one queue; short ones run as soon as they arrive.
-/** @type {{ id: number, type: string, body: any }[]} */
-const queue = [];
 async function pump() {
   if (running || !queue.length) return;
   const next = queue.shift();
   if (!next) return;
-  const { id, type, body } = next;
-  running = { id, cancelled: false };
-  await run(id, type === 'load' ? load : longJobs[type], body, running);
+  const { client, id, type, body } = next;
+  running = { id, cancelled: false, client };
+  await run(client, id, type === 'load' ? load : longJobs[type], body, running);
   running = null;
   pump();
 }
 
-onmessage = async ({ data: msg }) => {
-  const { id, type, ...body } = msg;
-  if (type === 'cancel') {
-    const i = queue.findIndex((q) => q.id === body.target);
-    if (i >= 0) {
-      queue.splice(i, 1);
-      post({ id: body.target, type: 'error', message: 'cancelled: before it started', kind: 'cancelled' });
-    } else if (running?.id === body.target) {
-      running.cancelled = true; // seen by the job's next progress callback
+/** Serves one frame: its messages, answered on its port. */
+function connect(/** @type {Client['port'] & { onmessage: any }} */ port) {
+  /** @type {Client} */
+  const client = { port, entry: null };
+  port.onmessage = async (/** @type {MessageEvent} */ { data: msg }) => {
+    const { id, type, ...body } = msg;
+    if (type === 'close') {
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i].client === client) queue.splice(i, 1);
+      if (running?.client === client) running.cancelled = true;
+      attach(client, null);
+      return;
     }
-    return;
-  }
-  if (type === 'load' || longJobs[type]) {
-    queue.push({ id, type, body });
-    pump();
-    return;
-  }
-  if (!shortJobs[type]) return post({ id, type: 'error', message: `unknown request ${type}`, kind: 'input' });
-  await wasmReady;
-  await run(id, shortJobs[type], body, null);
-};
+    if (type === 'cancel') {
+      const i = queue.findIndex((q) => q.client === client && q.id === body.target);
+      if (i >= 0) {
+        queue.splice(i, 1);
+        port.postMessage({ id: body.target, type: 'error', message: 'cancelled: before it started', kind: 'cancelled' });
+      } else if (running?.id === body.target && running.client === client) {
+        running.cancelled = true; // seen by the job's next progress callback
+      }
+      return;
+    }
+    if (type === 'load' || longJobs[type]) {
+      queue.push({ client, id, type, body });
+      pump();
+      return;
+    }
+    if (!shortJobs[type]) return port.postMessage({ id, type: 'error', message: `unknown request ${type}`, kind: 'input' });
+    await cpuReady;
+    await run(client, id, shortJobs[type], body, null);
+  };
+}
+
+if ('onconnect' in globalThis) {
+  // A SharedWorker: one port per frame.
+  /** @type {any} */ (globalThis).onconnect = (/** @type {MessageEvent} */ e) => {
+    const port = /** @type {MessagePort} */ (e.ports[0]);
+    connect(/** @type {any} */ (port));
+    port.start();
+  };
+} else {
+  connect(/** @type {any} */ (globalThis));
+}

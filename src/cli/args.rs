@@ -72,6 +72,11 @@ pub struct ModelArgs {
     /// activations per block of 32 inputs; CPU only). Scores, attention maps and training keep f32.
     #[arg(long, default_value = "exact", value_parser = parse_compute)]
     pub compute: Compute,
+    /// The built-in models' weights: fp32 (model.safetensors) or int8 (that file quantised in
+    /// memory to exactly the bytes `hies quantize` writes, which the page downloads by default).
+    /// A folder's weights are whatever its model.safetensors holds.
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "int8"])]
+    pub weights: String,
 }
 
 fn parse_compute(s: &str) -> Result<Compute, String> {
@@ -118,12 +123,16 @@ impl ModelArgs {
         }
     }
 
-    /// Refuses `--compute q8` for a command that trains: training (and what it caches) is f32.
+    /// Refuses `--compute q8` and `--weights int8` for a command that trains: training (and what
+    /// it caches) is f32, on the fp32 weights the built-in adapter and probe were trained on.
     pub fn f32_only(&self, command: &str) -> Res<()> {
         if self.compute == Compute::Q8 {
             return Err(
                 format!("{command} trains in f32: --compute q8 is for inference (embed, classify, score's evaluations, prune, curve, …)").into()
             );
+        }
+        if self.weights == "int8" {
+            return Err(format!("{command} trains on the fp32 weights: --weights int8 is for inference and scoring").into());
         }
         Ok(())
     }
@@ -144,11 +153,27 @@ impl ModelArgs {
         Ok((device, backend))
     }
 
+    /// The checkpoint folder's files, with the built-in weights in int8 for `--weights int8`.
+    fn read_base(&self, assets: &Assets) -> Res<ModelDir> {
+        let dir = self.base_dir(assets);
+        let builtin = !matches!(self.choice(), ModelChoice::Dir(_));
+        if self.weights == "int8" && !builtin {
+            return Err(format!(
+                "--weights int8 is for the built-in models; for {}, write the int8 file with `hies quantize` and use a folder that holds it",
+                dir.display()
+            )
+            .into());
+        }
+        let mut files = ModelDir::read(&dir).map_err(|e| with_hint(e, &builtin.then(|| assets.hint())))?;
+        if self.weights == "int8" {
+            files.weights = hies::quantize::quantize(&files.weights).map_err(|e| e.context(dir.display()))?;
+        }
+        Ok(files)
+    }
+
     /// The checkpoint folder's engine, never with the fine-tuned adapter (embeddings, training).
     pub fn base_engine(&self, assets: &Assets) -> Res<Engine> {
-        let dir = self.base_dir(assets);
-        let hint = (!matches!(self.choice(), ModelChoice::Dir(_))).then(|| assets.hint());
-        let files = ModelDir::read(&dir).map_err(|e| with_hint(e, &hint))?;
+        let files = self.read_base(assets)?;
         let (device, backend) = self.device()?;
         let engine = Engine::load(&files.files(), device, backend)?;
         engine.set_compute(self.compute)?;
@@ -161,7 +186,7 @@ impl ModelArgs {
         if self.choice() != ModelChoice::Finetuned {
             return self.base_engine(assets);
         }
-        let files = ModelDir::read(&assets.path(&manifest().model.dir)).map_err(|e| with_hint(e, &Some(assets.hint())))?;
+        let files = self.read_base(assets)?;
         let adapter = AdapterDir::read(&assets.path(&manifest().finetuned.dir))?;
         let mut model = files.files();
         model.adapter = Some(adapter.files());

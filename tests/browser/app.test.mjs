@@ -41,7 +41,7 @@ test('the reader’s path: precomputed paint, live scores, slider, prediction, a
     await page.waitForSelector('#grid [data-head="0.0"]');
     const paint = await state(page, () => ({ ms: performance.now(), badge: document.querySelector('#scores-badge').textContent, live: window.hies.state.scoresLive, label: document.querySelector('#grid [data-head="2.3"]').getAttribute('aria-label') }));
     timings.first_grid_paint_ms = Math.round(paint.ms);
-    assert.equal(paint.badge, 'precomputed');
+    assert.equal(paint.badge, 'precomputed · fp32');
     assert.equal(paint.live, false);
     const pre = precomputed.models.finetuned.scores.hies[2][3];
     assert.match(paint.label, new RegExp(`layer 2 head 3: ${pre.toFixed(3)}`));
@@ -193,7 +193,7 @@ test('the URL hash holds the state and round-trips through a reload', { timeout:
     assert.equal(await page.isVisible('#curve-progress'), true);
     await page.click('#curve-cancel');
     await waitState(page, () => window.hies.state.curveProgress === null, 120_000);
-    assert.equal(await page.textContent('#curves-badge'), 'precomputed');
+    assert.equal(await page.textContent('#curves-badge'), 'precomputed · fp32');
     assert.equal(await page.isEnabled('#curve-run'), true);
     // The paper view: the precomputed sweep (α* marked) and a verdict per claim; a live sweep
     // shows progress and can be cancelled.
@@ -203,14 +203,14 @@ test('the URL hash holds the state and round-trips through a reload', { timeout:
     }));
     assert.equal(paper.claims, precomputed.models.finetuned.paper_check.paper.claims.length);
     assert.ok(paper.star, 'α* is marked on the sweep');
-    assert.equal(paper.badge, 'precomputed');
+    assert.equal(paper.badge, 'precomputed · fp32');
     assert.ok(paper.verdicts.every((v) => ['holds', 'does not hold', 'within the seed spread'].includes(v)), paper.verdicts.join());
     await page.click('#sweep-run');
     await waitState(page, () => window.hies.state.paperProgress?.stage === 'scoring', 120_000);
     assert.equal(await page.isVisible('#paper-progress'), true);
     await page.click('#paper-cancel');
     await waitState(page, () => window.hies.state.paperProgress === null, 120_000);
-    assert.equal(await page.textContent('#paper-badge'), 'precomputed');
+    assert.equal(await page.textContent('#paper-badge'), 'precomputed · fp32');
     await page.locator('#paper-view').screenshot({ path: `${artifacts}/view-paper.png` });
     // The share box carries the same state.
     assert.match(await page.inputValue('#share-link'), /#s=Hello\+there.*c=entropy/);
@@ -221,9 +221,10 @@ test('the URL hash holds the state and round-trips through a reload', { timeout:
   }
 });
 
-test('embed mode hides what it says, and two embeds on one page do not interfere', { timeout: 300_000 }, async () => {
+test('embed mode hides what it says, and two embeds on one page share one engine without interfering', { timeout: 300_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
+    const seen = server.requests.length;
     const page = await openPage(browser, `${server.url}tests/browser/pages/two-embeds.html`, { width: 1700, height: 800 });
     const a = page.frameLocator('#a'), b = page.frameLocator('#b');
     const frames = () => page.frames().filter((f) => f !== page.mainFrame());
@@ -241,12 +242,20 @@ test('embed mode hides what it says, and two embeds on one page do not interfere
     const sb = await fb.evaluate(() => ({ count: window.hies.state.count, c: window.hies.state.criterion, embed: document.body.classList.contains('embed'), n: window.hies.state.pruned.length }));
     assert.deepEqual([sa.count, sa.c, sa.embed, sa.n], [5, 'his', true, 5]);
     assert.deepEqual([sb.count, sb.c, sb.embed, sb.n], [40, 'entropy', true, 40]);
-    // Each has its own engine: both answer, and changing one leaves the other alone.
+    // Both answer, and changing one leaves the other alone.
     const [pa, pb] = await Promise.all([fa.evaluate(() => window.hies.predict(['a fine film'])), fb.evaluate(() => window.hies.predict(['a fine film']))]);
     assert.deepEqual(pa[0].probs.map((x) => x.toFixed(5)), pb[0].probs.map((x) => x.toFixed(5)));
     await a.locator('#ratio').fill('12');
     assert.equal(await fb.evaluate(() => window.hies.state.count), 40);
     assert.equal(await fa.evaluate(() => window.hies.state.count), 12);
+    // One engine (a SharedWorker): the weights were fetched once for the two.
+    const weights = server.requests.slice(seen).filter((r) => r.endsWith('/model.int8.safetensors'));
+    assert.equal(weights.length, 1, `one download of the weights for two embeds: ${weights.join(' ')}`);
+    // B multiplies in int8 from now on: it moves to a session of its own; A's stays f32.
+    assert.equal((await fb.evaluate(() => window.hies.setCompute('q8'))).compute, 'q8');
+    const [qa, qb] = await Promise.all([fa.evaluate(() => window.hies.predict(['a fine film'])), fb.evaluate(() => window.hies.predict(['a fine film']))]);
+    assert.deepEqual(qa[0].probs, pa[0].probs, 'A still multiplies in f32');
+    assert.notDeepEqual(qb[0].probs, pa[0].probs, 'B multiplies in int8');
     await page.screenshot({ path: `${artifacts}/view-two-embeds.png` });
     assert.deepEqual(page.errors, []);
   } finally {
@@ -257,7 +266,7 @@ test('embed mode hides what it says, and two embeds on one page do not interfere
 test('a second visit reads the model from the Cache API, not the network', { timeout: 300_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const weights = () => server.requests.filter((r) => r.endsWith('/model.safetensors')).length;
+    const weights = () => server.requests.filter((r) => r.endsWith('/model.int8.safetensors')).length;
     const before = weights();
     const page = await openPage(browser, server.app('backend=cpu&auto=0'));
     await page.evaluate(() => window.hies.ready);
@@ -272,6 +281,13 @@ test('a second visit reads the model from the Cache API, not the network', { tim
     await page.waitForFunction(() => caches.keys().then((k) => !k.includes('hies-lab-000000000000')));
     const names = await state(page, () => caches.keys());
     assert.equal(names.filter((n) => n.startsWith('hies-lab-')).length, 1, JSON.stringify(names));
+    // The fp32 original on request: the Weights switch fetches it, reloads and says so in the hash.
+    const fp32 = () => server.requests.filter((r) => r.endsWith('/model.safetensors')).length;
+    const fp32Before = fp32();
+    await page.selectOption('#weights-pick', 'fp32');
+    await waitState(page, () => window.hies.state.model?.weights === 'fp32' && window.hies.state.status.text === 'Ready.');
+    assert.equal(fp32(), fp32Before + 1);
+    assert.match(await state(page, () => location.hash), /&w=fp32/);
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

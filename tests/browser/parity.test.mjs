@@ -21,10 +21,15 @@ after(() => server?.stop());
 test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the reference', { timeout: 600_000 }, async () => {
   const browser = await launch();
   try {
-    const page = await openPage(browser, server.app('backend=cpu&auto=0&model=probe'));
+    const seen = server.requests.length;
+    const page = await openPage(browser, server.app('backend=cpu&auto=0&model=probe&w=fp32'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');
+    // The CPU build only: the GPU build is not fetched unless WebGPU is asked for.
+    const fetched = server.requests.slice(seen);
+    assert.equal(fetched.filter((p) => p.endsWith('.wasm')).length, 1, `one wasm module: ${fetched.join(' ')}`);
+    assert.ok(fetched.some((p) => p.endsWith('/model.safetensors')) && !fetched.some((p) => p.endsWith('model.int8.safetensors')), 'w=fp32 fetches the fp32 weights only');
     assert.deepEqual([info.num_hidden_layers, info.num_attention_heads, info.hidden_size], [6, 12, 384]);
 
     const s = fixture.sentences;
@@ -56,10 +61,13 @@ test('CPU backend: ids, embeddings (≤1e-4) and attention (≤1e-5) match the r
 test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3)', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const page = await openPage(browser, server.app('backend=gpu&auto=0&model=probe'));
+    const seen = server.requests.length;
+    const page = await openPage(browser, server.app('backend=gpu&auto=0&model=probe&w=fp32'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'gpu', `WebGPU should be used: ${JSON.stringify(info)}`);
+    const wasm = server.requests.slice(seen).filter((p) => p.endsWith('.wasm'));
+    assert.equal(wasm.length, 2, `the CPU build, then the GPU build: ${wasm.join(' ')}`);
     const s = fixture.sentences.slice(0, 2);
     const out = await embedInPage(page, s.map((x) => x.text));
     s.forEach((x, i) => {
@@ -82,7 +90,7 @@ test('WebGPU backend (SwiftShader): short sentences match the reference (≤1e-3
 test('without WebGPU, auto falls back to the CPU and says why', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
   try {
-    const page = await openPage(browser, server.app('model=probe'));
+    const page = await openPage(browser, server.app('backend=auto&model=probe&w=fp32'));
     await page.evaluate(() => window.hies.ready);
     const info = await page.evaluate(() => window.hies.info());
     assert.equal(info.backend, 'cpu');

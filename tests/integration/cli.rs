@@ -110,3 +110,41 @@ fn bad_data_file_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown criterion \"magic\"") && err.contains("weight_norm"), "{err}");
 }
+
+#[test]
+fn int8_weights_are_the_bytes_hies_quantize_writes_and_refused_where_they_do_not_apply() {
+    // A folder holding `hies quantize`'s file as its model.safetensors, beside the built-in files.
+    let base = root().join("assets/models/all-MiniLM-L6-v2");
+    let dir = std::env::temp_dir().join(format!("hies-int8-cli-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("1_Pooling")).unwrap();
+    for f in ["config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"] {
+        std::fs::copy(base.join(f), dir.join(f)).unwrap();
+    }
+    let out = run_in(
+        &root(),
+        &["quantize", "--in", base.join("model.safetensors").to_str().unwrap(), "--out", dir.join("model.safetensors").to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let embed = |args: &[&str]| -> Vec<f64> {
+        let v = hies(&[&["embed", "--text", "The acting is wooden, but the score soars."], args].concat());
+        v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    };
+    let int8 = embed(&["--model", "probe", "--weights", "int8"]);
+    assert_eq!(int8, embed(&["--model", dir.to_str().unwrap()]), "--weights int8 loads what hies quantize writes");
+    let fp32 = embed(&["--model", "probe"]);
+    let d = int8.iter().zip(&fp32).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(d > 1e-5 && d < 2e-2, "int8 weights move the embedding a little: max |diff| {d}");
+
+    let refused = |args: &[&str], want: &[&str]| {
+        let out = run_in(&root(), args);
+        assert!(!out.status.success(), "{args:?} should be refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(want.iter().all(|w| err.contains(w)), "{args:?}: {err}");
+    };
+    refused(
+        &["embed", "--text", "x", "--model", dir.to_str().unwrap(), "--weights", "int8"],
+        &["--weights int8 is for the built-in models", "hies quantize"],
+    );
+    refused(&["fine-tune", "--weights", "int8"], &["fine-tune trains on the fp32 weights"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

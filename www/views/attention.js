@@ -46,7 +46,7 @@ export function mountAttention(root, { onSentence, onPair }) {
     const [l, h] = state.selected;
     matrix.replaceChildren();
     lines.replaceChildren();
-    badge.textContent = a?.live ? 'live' : a ? 'precomputed' : 'computing…';
+    badge.textContent = a?.live ? 'live' : a ? 'precomputed · fp32' : 'computing…';
     badge.classList.toggle('live', !!a?.live);
     if (state.inspection?.error && state.inspection.text === state.sentence && (state.inspection.text_pair ?? null) === state.sentencePair) {
       facts.innerHTML = `<span class="error">${esc(state.inspection.error)}</span>`;

@@ -29,7 +29,7 @@ export function mountCurves(root, { onRun, onCancel }) {
   function draw() {
     const c = state.curves;
     const p = state.curveProgress;
-    $('curves-badge').textContent = state.curvesLive ? 'live' : c ? 'precomputed' : 'none yet';
+    $('curves-badge').textContent = state.curvesLive ? 'live' : c ? 'precomputed · fp32' : 'none yet';
     $('curves-badge').classList.toggle('live', state.curvesLive);
     $('curve-run').disabled = !state.engine || (!!p && !p.error);
     $('curve-cancel').hidden = !p || !!p.error;

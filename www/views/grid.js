@@ -42,7 +42,7 @@ export function mountGrid(root, { onClick }) {
     perLayer.checked = state.perLayerMinMax;
     alpha.disabled = state.metric !== 'hies' && state.criterion !== 'hies';
     clickMode.value = state.clickMode;
-    badge.textContent = state.scoresLive ? 'live' : state.scores ? 'precomputed' : 'computing…';
+    badge.textContent = state.scoresLive ? 'live' : state.scores ? 'precomputed · fp32' : 'computing…';
     badge.classList.toggle('live', state.scoresLive);
     const n = state.scores?.n;
     scoring.textContent = state.scoring

@@ -81,7 +81,7 @@ export function mountPaper(root, { onSweep, onCheck, onCancel }) {
     const bar = /** @type {HTMLProgressElement} */ ($('paper-progress'));
     bar.hidden = !busy;
     if (busy) bar.value = p.total ? p.done / p.total : 0;
-    $('paper-badge').textContent = state.paperLive ? 'live' : state.paperCheck || state.sweep ? 'precomputed' : 'none yet';
+    $('paper-badge').textContent = state.paperLive ? 'live' : state.paperCheck || state.sweep ? 'precomputed · fp32' : 'none yet';
     $('paper-badge').classList.toggle('live', state.paperLive);
     const s = state.sweep, c = state.paperCheck;
     const note = [];

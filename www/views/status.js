@@ -1,10 +1,12 @@
 // The engine bar: what the page is doing, download progress, the backend switch and notices.
 import { state, subscribe } from '../state.js';
 
-export function mountStatus(root, { onBackend, onModel }) {
+export function mountStatus(root, { onBackend, onModel, onWeights }) {
   const $ = (id) => root.getElementById(id);
   const pick = /** @type {HTMLSelectElement} */ ($('model-pick'));
   pick.addEventListener('change', () => { if (pick.value !== 'custom') onModel(pick.value); });
+  const weights = /** @type {HTMLSelectElement} */ ($('weights-pick'));
+  weights.addEventListener('change', () => onWeights(weights.value));
   for (const r of root.querySelectorAll('input[name=backend]')) r.addEventListener('change', () => r.checked && onBackend(r.value));
   function draw() {
     const s = state.status;
@@ -21,7 +23,9 @@ export function mountStatus(root, { onBackend, onModel }) {
     const custom = !!state.model?.custom;
     /** @type {HTMLOptionElement} */ (pick.querySelector('option[value=custom]')).hidden = !custom;
     pick.value = custom ? 'custom' : state.model?.id ?? 'finetuned';
+    weights.value = state.weights;
+    weights.disabled = custom; // a reader's own checkpoint is what its file holds
   }
-  subscribe((c) => { if (['status', 'engine', 'notice', 'backend', 'model'].some((k) => c.has(k))) draw(); });
+  subscribe((c) => { if (['status', 'engine', 'notice', 'backend', 'model', 'weights'].some((k) => c.has(k))) draw(); });
   draw();
 }
