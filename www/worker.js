@@ -31,9 +31,9 @@ import { dropOldCaches, fetchBytes } from './assets.js';
 /** @typedef {import('./pkg/hies.js').DataText} DataText */
 /** @typedef {import('./pkg/hies.js').Compute} Compute */
 /**
- * A session and what it was built from; `key` names the model, backend, data and compute, so
- * that frames asking for the same thing share it.
- * @typedef {{ key: string, session: HiesSession, files: CheckpointBytes, model: string, backend: BackendChoice,
+ * A session and what it was built from: frames that ask for the same model (`model`, its sources'
+ * names), backend, data and compute share it.
+ * @typedef {{ session: HiesSession, files: CheckpointBytes, model: string, backend: BackendChoice,
  *   data: DataText, dataNote: string | null, compute: Compute, clients: Set<Client> }} Entry
  */
 /** @typedef {{ port: { postMessage: (msg: any, transfer?: Transferable[]) => void }, entry: Entry | null }} Client */
@@ -83,9 +83,8 @@ const infoOf = (/** @type {HiesSession} */ s) => {
   return fallback && !info.fallback ? { ...info, fallback } : info;
 };
 
-
-/** @type {Map<string, Entry>} */
-const entries = new Map();
+/** @type {Set<Entry>} */
+const entries = new Set();
 /** @type {Job | null} */
 let running = null;
 /** Long jobs and loads of every client, one at a time (the engine is single-threaded, and a
@@ -150,15 +149,14 @@ async function fetchModel(/** @type {ModelSource} */ m, /** @type {(p: any) => v
 let picked = 0;
 const sourceKey = (/** @type {any} */ s) => (s === undefined || s === null ? null : typeof s === 'string' ? s
   : s instanceof Blob ? `picked:${++picked}` : Array.isArray(s) ? s.map(sourceKey) : Object.fromEntries(Object.entries(s).map(([k, v]) => [k, sourceKey(v)])));
-/** A short fingerprint of the data texts (FNV-1a over the JSON), for the session key. */
-function dataKey(/** @type {DataText} */ data) {
-  let h = 0x811c9dc5;
-  const text = JSON.stringify(data);
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return `${text.length}:${(h >>> 0).toString(16)}`;
-}
-const keyOf = (/** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ data, /** @type {Compute} */ compute) =>
-  JSON.stringify([model, backend, dataKey(data), compute]);
+/** Whether two sets of data texts are the same, text for text (no hash: never another's data). */
+const sameData = (/** @type {any} */ a, /** @type {any} */ b) => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+};
+/** The entry that has exactly this model, backend, data and compute, if one does. */
+const find = (/** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ data, /** @type {Compute} */ compute) =>
+  [...entries].find((e) => e.model === model && e.backend === backend && e.compute === compute && sameData(e.data, data));
 
 async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice} */ choice) {
   const { build: engine, backend, fallback } = await buildFor(choice);
@@ -193,8 +191,8 @@ async function newEntry(/** @type {CheckpointBytes} */ files, /** @type {string}
     throw e;
   }
   /** @type {Entry} */
-  const entry = { key: keyOf(model, backend, data, compute), session, files, model, backend, data, dataNote, compute, clients: new Set() };
-  entries.set(entry.key, entry);
+  const entry = { session, files, model, backend, data, dataNote, compute, clients: new Set() };
+  entries.add(entry);
   return entry;
 }
 
@@ -207,7 +205,7 @@ function attach(/** @type {Client} */ client, /** @type {Entry | null} */ entry)
   if (old) {
     old.clients.delete(client);
     if (!old.clients.size) {
-      entries.delete(old.key);
+      entries.delete(old);
       old.session.free();
     }
   }
@@ -219,15 +217,12 @@ function attach(/** @type {Client} */ client, /** @type {Entry | null} */ entry)
 async function moved(/** @type {Client} */ client, /** @type {{ data?: DataText, compute?: Compute }} */ change) {
   const from = live(client);
   const data = change.data ?? from.data, compute = change.compute ?? from.compute;
-  const key = keyOf(from.model, from.backend, data, compute);
-  const there = entries.get(key);
+  const there = find(from.model, from.backend, data, compute);
   if (there) return there;
   if (from.clients.size === 1) {
     if (change.data) from.session.data(data);
     if (change.compute) from.session.setCompute(compute);
-    entries.delete(from.key);
-    Object.assign(from, { key, data, compute });
-    entries.set(key, from);
+    Object.assign(from, { data, compute });
     return from;
   }
   return newEntry(from.files, from.model, from.backend, data, compute);
@@ -239,8 +234,9 @@ async function load(/** @type {Client} */ client, /** @type {number} */ id, /** 
   const onProgress = (/** @type {any} */ p) => client.port.postMessage({ id, type: 'progress', progress: p });
   const texts = await readData(source ?? {}, onProgress);
   const modelKey = JSON.stringify(sourceKey(model));
-  let entry = entries.get(keyOf(modelKey, backend, texts, 'exact'))
-    ?? [...entries.values()].find((e) => e.model === modelKey && e.backend === backend && e.compute === 'exact' && e.dataNote && texts.builtin);
+  // (Built-in data that did not fit the model was left out of the entry: same request.)
+  let entry = find(modelKey, backend, texts, 'exact')
+    ?? [...entries].find((e) => e.model === modelKey && e.backend === backend && e.compute === 'exact' && e.dataNote && texts.builtin);
   if (!entry) {
     const files = await fetchModel(model, onProgress);
     onProgress({ stage: backend === 'cpu' ? 'building the engine' : 'loading the WebGPU engine' });
