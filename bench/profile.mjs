@@ -1,7 +1,8 @@
 // Where the wasm CPU forward spends its time: samples our engine in headless Chromium with the
 // V8 CPU profiler (the wasm keeps its name section) and sums self time per function, then per
 // kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score|load] [sentences] [exact|q8]
-// Needs www/pkg (scripts/build-wasm.sh release) and the assets. Writes bench/.cache/profile-<what>.json.
+// Needs www/pkg (scripts/build-wasm.sh release), the assets and model.int8.safetensors (node
+// scripts/quantize-default.mjs). Writes bench/.cache/profile-<what>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch, root, startServer } from '../tests/browser/harness.mjs';
 

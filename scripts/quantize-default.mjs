@@ -4,9 +4,10 @@
 // writes natively (tests/js/int8.test.mjs checks). About 2 s; run by scripts/build-web.sh and
 // scripts/dev.sh after the wasm build.   node scripts/quantize-default.mjs
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import init, { quantize } from '../www/pkg/hies.js';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 const manifest = JSON.parse(readFileSync(`${root}/src/manifest.json`, 'utf8'));
 const dir = `${root}/${manifest.model.dir}`;
 const from = `${dir}/${manifest.checkpoint_files.weights}`;

@@ -5,7 +5,7 @@
 #   native: unit tests, parity against the float64 reference, head masks, the session, bad input,
 #           the CLI, wgpu (lavapipe)
 #   JS:     node --test for the page's pure modules (ranking against the engine's golden file,
-#           URL state) and the static server
+#           URL state), the static server, and the int8 weights the build wrote (= `hies quantize`)
 #   browser: the built page in headless Chromium, CPU and WebGPU (SwiftShader), against the same
 #            fixture and the native CLI's numbers
 set -euo pipefail

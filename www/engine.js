@@ -41,9 +41,11 @@ export class EngineClient {
     // (globalThis: this file's types are also read in the worker's scope, which has no SharedWorker.)
     const { SharedWorker } = /** @type {any} */ (globalThis);
     /** @type {any} */
-    const worker = typeof SharedWorker === 'function'
-      ? new SharedWorker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'hies-engine' })
-      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    let worker = null;
+    try {
+      if (typeof SharedWorker === 'function') worker = new SharedWorker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'hies-engine' });
+    } catch { /* e.g. a sandboxed frame (SecurityError): a worker of its own */ }
+    worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     /** @type {{ postMessage: (msg: any) => void, onmessage: ((e: MessageEvent) => void) | null }} */
     this.port = worker instanceof Worker ? worker : worker.port;
     this.shared = !(worker instanceof Worker);

@@ -150,13 +150,16 @@ async function loadModel(source) {
   if (source.example) Object.assign(patch, { sentence: source.example.text, sentencePair: source.example.pair });
   if (info.sentence_pairs !== ((patch.sentencePair ?? state.sentencePair) !== null)) patch.sentencePair = info.sentence_pairs ? '' : null;
   if (changedModel && (state.model?.id !== source.meta.id || state.model?.weights !== source.meta.weights)) {
-    // Another model (or its other weights): nothing measured on the old one applies (the
-    // built-in ones have precomputed numbers, from their fp32 weights).
+    // Another model, or its other weights: nothing measured on the old one applies (the built-in
+    // ones have precomputed numbers, from their fp32 weights). The reader's settings carry over
+    // to the other weights, so the two can be compared at the same pruning.
     const p = pre(source.meta.id);
-    Object.assign(patch, { scores: p?.scores ?? null, scoresLive: false, curves: p?.curves ?? null,
-      curvesLive: false, manual: [], plan: null, pruned: [], count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0],
-      alpha: alphaStar(source.meta.id, state.preset, state.perLayerMinMax), ...prePaper(source.meta.id, state.preset, state.perLayerMinMax),
-      paperLive: false, paperProgress: null, modelId: source.meta.custom ? null : source.meta.id });
+    Object.assign(patch, { scores: p?.scores ?? null, scoresLive: false, curves: p?.curves ?? null, curvesLive: false, plan: null,
+      ...prePaper(source.meta.id, state.preset, state.perLayerMinMax), paperLive: false, paperProgress: null });
+    if (state.model?.id !== source.meta.id) {
+      Object.assign(patch, { manual: [], pruned: [], count: Math.round(0.3 * info.num_hidden_layers * info.num_attention_heads), selected: [0, 0],
+        alpha: alphaStar(source.meta.id, state.preset, state.perLayerMinMax), modelId: source.meta.custom ? null : source.meta.id });
+    }
   }
   if (info.data_note) patch.status = { text: 'Ready: attention and predictions only, until a labelled .tsv for this model’s task is added (section 7).', progress: null };
   update(patch);
@@ -331,7 +334,8 @@ let evalTimer = null;
 function refresh(changed) {
   // The URL names another built-in model.
   if (changed.has('modelId') && BUILTIN_IDS.includes(state.modelId) && state.modelId !== state.model?.id && state.engine) loadModel(builtin(state.modelId)).catch(() => {});
-  else if (changed.has('weights') && state.engine && !state.model?.custom && state.model?.weights !== state.weights) {
+  else if (changed.has('weights') && !state.model?.custom && state.model?.weights !== state.weights) {
+    // Also while the first model loads: the worker queues the loads, the last one wins.
     loadModel(builtin(state.model.id)).catch(() => update({ weights: state.model?.weights ?? 'int8' })); // the old weights stay loaded
   }
   // Another HIS preset or min-max: its α* (unless the same change sets α, as a shared link does)
@@ -396,4 +400,6 @@ window.hies = {
   csv: (table) => client.csv(table),
   exportCheckpoint: (heads) => client.exportCheckpoint(heads),
   setCompute: (compute) => client.setCompute(compute),
+  /** Whether this frame's engine is a SharedWorker, shared with the site's other frames. */
+  shared: client.shared,
 };

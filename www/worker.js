@@ -36,11 +36,12 @@ import { dropOldCaches, fetchBytes } from './assets.js';
  * @typedef {{ session: HiesSession, files: CheckpointBytes, model: string, backend: BackendChoice,
  *   data: DataText, dataNote: string | null, compute: Compute, clients: Set<Client> }} Entry
  */
-/** @typedef {{ port: { postMessage: (msg: any, transfer?: Transferable[]) => void }, entry: Entry | null }} Client */
+/** @typedef {{ port: { postMessage: (msg: any, transfer?: Transferable[]) => void }, entry: Entry | null, closed: boolean }} Client */
 
 /** @typedef {typeof import('./pkg/hies.js')} Build */
-// Two builds of the same engine: the CPU one (pkg/) starts at once; the one with burn's wgpu
-// backend (pkg-gpu/, 2.6× the bytes) is fetched the first time WebGPU is asked for.
+// Two builds of the same engine: the CPU one (pkg/, 5.3 MB) starts at once; the one with burn's
+// wgpu backend (pkg-gpu/, 18.9 MB, 4.7 MB gzip) is fetched the first time WebGPU is asked for,
+// and only where the browser offers an adapter.
 /** @type {Promise<Build>} */
 const cpuReady = initCpu().then(() => cpuBuild);
 /** @type {Promise<Build> | null} */
@@ -51,19 +52,20 @@ dropOldCaches().catch(() => {});
  *  build missing); the engine reports its own reasons in `info().fallback`. */
 const fallbacks = new WeakMap();
 
-/** The build for a backend choice, the choice to hand it, and why "auto" became the CPU. */
-async function buildFor(/** @type {BackendChoice} */ backend) {
+/** The build for a backend choice, the choice to hand it, and why "auto" became the CPU.
+ *  `onStage` hears when the WebGPU build is being fetched. */
+async function buildFor(/** @type {BackendChoice} */ backend, /** @type {(stage: string) => void} */ onStage) {
   let fallback = null;
   if (backend === 'cpu') return { build: await cpuReady, backend, fallback };
-  if (backend === 'auto') {
-    let adapter = null;
-    const { gpu } = /** @type {any} */ (navigator);
-    try { adapter = await gpu?.requestAdapter(); } catch { /* as none */ }
-    if (!adapter) {
-      fallback = gpu ? 'the browser offers no WebGPU adapter' : 'this browser has no WebGPU';
-      return { build: await cpuReady, backend: /** @type {BackendChoice} */ ('cpu'), fallback };
-    }
+  let adapter = null;
+  const { gpu } = /** @type {any} */ (navigator);
+  try { adapter = await gpu?.requestAdapter(); } catch { /* as none */ }
+  if (!adapter) {
+    const why = gpu ? 'the browser offers no WebGPU adapter' : 'this browser has no WebGPU here (in this worker)';
+    if (backend === 'gpu') throw fail('backend', `no usable GPU adapter (${why})`);
+    return { build: await cpuReady, backend: /** @type {BackendChoice} */ ('cpu'), fallback: why };
   }
+  if (!gpuReady) onStage('loading the WebGPU engine');
   // The same API as pkg/ (one Rust source); its InitOutput type lists more wasm exports.
   gpuReady ??= import('./pkg-gpu/hies.js').then(async (m) => { await m.default(); return /** @type {Build} */ (/** @type {unknown} */ (m)); });
   try {
@@ -158,9 +160,12 @@ const sameData = (/** @type {any} */ a, /** @type {any} */ b) => {
 const find = (/** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ data, /** @type {Compute} */ compute) =>
   [...entries].find((e) => e.model === model && e.backend === backend && e.compute === compute && sameData(e.data, data));
 
-async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice} */ choice) {
-  const { build: engine, backend, fallback } = await buildFor(choice);
-  const next = await engine.HiesSession.create(f, backend);
+/** A session over `files`. Every session of every frame lives in this worker's one wasm memory
+ *  (4 GB at most): each one more gets half the evaluation cache of the one before (256 MB, the
+ *  engine's default, then 128, … down to 32). */
+async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice} */ choice, /** @type {(stage: string) => void} */ onStage = () => {}) {
+  const { build: engine, backend, fallback } = await buildFor(choice, onStage);
+  const next = await engine.HiesSession.create(f, backend, Math.max(32, 256 >> entries.size));
   if (fallback) fallbacks.set(next, fallback);
   if (!next.info().classifier) {
     next.free();
@@ -172,8 +177,9 @@ async function build(/** @type {CheckpointBytes} */ f, /** @type {BackendChoice}
 /** A new entry, registered: a session over `files` with `texts` set and `compute`. On a load
  *  (`lenient`), built-in data that does not fit the model's labels is left out: the model loads
  *  without data (attention and predictions work) and says why. */
-async function newEntry(/** @type {CheckpointBytes} */ files, /** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ texts, /** @type {Compute} */ compute, lenient = false) {
-  const session = await build(files, backend);
+async function newEntry(/** @type {CheckpointBytes} */ files, /** @type {string} */ model, /** @type {BackendChoice} */ backend, /** @type {DataText} */ texts, /** @type {Compute} */ compute,
+  lenient = false, /** @type {(stage: string) => void} */ onStage = () => {}) {
+  const session = await build(files, backend, onStage);
   // Only this model's data: another model's splits (the built-in validation split, say) would be
   // read with this model's labels.
   let data = texts, dataNote = null;
@@ -196,34 +202,35 @@ async function newEntry(/** @type {CheckpointBytes} */ files, /** @type {string}
   return entry;
 }
 
-/** Moves a client to `entry`; the entry it leaves is freed when no one else uses it. */
+/** Moves a client to `entry` (to none once it has closed: a load that ends after its frame
+ *  went away leaves nothing behind); an entry no one uses any more is freed. */
 function attach(/** @type {Client} */ client, /** @type {Entry | null} */ entry) {
-  const old = client.entry;
-  if (old === entry) return;
-  entry?.clients.add(client);
-  client.entry = entry;
-  if (old) {
-    old.clients.delete(client);
-    if (!old.clients.size) {
-      entries.delete(old);
-      old.session.free();
+  const next = client.closed ? null : entry;
+  for (const e of new Set([client.entry, entry])) {
+    if (!e || e === next) continue;
+    e.clients.delete(client);
+    if (!e.clients.size) {
+      entries.delete(e);
+      try {
+        e.session.free();
+      } catch { /* a call still holds it: wasm-bindgen frees it when that call returns */ }
     }
   }
+  next?.clients.add(client);
+  client.entry = next;
 }
 
-/** The entry for what `client` has, with its data or compute changed: its own when no one
- *  shares it (changed in place), else another frame's identical one, else a new one built from
- *  the bytes already here. */
-async function moved(/** @type {Client} */ client, /** @type {{ data?: DataText, compute?: Compute }} */ change) {
+/** The entry for what `client` has with its data or compute changed: another frame's that has
+ *  exactly that, else its own changed in place when no one shares it (`apply`), else a new one
+ *  built from the bytes already here. */
+async function changed(/** @type {Client} */ client, /** @type {{ data?: DataText, compute?: Compute }} */ change, /** @type {(s: HiesSession) => void} */ apply) {
   const from = live(client);
   const data = change.data ?? from.data, compute = change.compute ?? from.compute;
   const there = find(from.model, from.backend, data, compute);
   if (there) return there;
   if (from.clients.size === 1) {
-    if (change.data) from.session.data(data);
-    if (change.compute) from.session.setCompute(compute);
-    Object.assign(from, { data, compute });
-    return from;
+    apply(from.session);
+    return Object.assign(from, { data, compute, dataNote: change.data ? null : from.dataNote });
   }
   return newEntry(from.files, from.model, from.backend, data, compute);
 }
@@ -234,13 +241,11 @@ async function load(/** @type {Client} */ client, /** @type {number} */ id, /** 
   const onProgress = (/** @type {any} */ p) => client.port.postMessage({ id, type: 'progress', progress: p });
   const texts = await readData(source ?? {}, onProgress);
   const modelKey = JSON.stringify(sourceKey(model));
-  // (Built-in data that did not fit the model was left out of the entry: same request.)
-  let entry = find(modelKey, backend, texts, 'exact')
-    ?? [...entries].find((e) => e.model === modelKey && e.backend === backend && e.compute === 'exact' && e.dataNote && texts.builtin);
+  let entry = find(modelKey, backend, texts, 'exact');
   if (!entry) {
     const files = await fetchModel(model, onProgress);
-    onProgress({ stage: backend === 'cpu' ? 'building the engine' : 'loading the WebGPU engine' });
-    entry = await newEntry(files, modelKey, backend, texts, 'exact', true);
+    onProgress({ stage: 'building the engine' });
+    entry = await newEntry(files, modelKey, backend, texts, 'exact', true, (stage) => onProgress({ stage }));
   }
   attach(client, entry);
   return { ...infoOf(entry.session), data_note: entry.dataNote };
@@ -260,12 +265,13 @@ async function readData(/** @type {DataSource} */ source, /** @type {(p: any) =>
   return out;
 }
 
-/** Replaces the evaluation and/or calibration data of the client's model. */
+/** Replaces the evaluation and/or calibration data of the client's model; the sizes now set. */
 async function setData(/** @type {Client} */ client, /** @type {number} */ id, /** @type {DataSource} */ source) {
   const next = await readData(source, (p) => client.port.postMessage({ id, type: 'progress', progress: p }));
-  const entry = await moved(client, { data: { ...live(client).data, ...next } });
+  const entry = await changed(client, { data: { ...live(client).data, ...next } }, (s) => s.data(next));
   attach(client, entry);
-  return entry.session.data(entry.data);
+  const { calibration_size, evaluation_size, validation_size } = entry.session.info();
+  return { calibration_size, evaluation_size, validation_size };
 }
 
 const live = (/** @type {Client} */ client) => {
@@ -286,7 +292,7 @@ const longJobs = {
   paper_check: (c, id, { request }, job) => session(c).paper_check(request, tick(c, id, job)),
   // A long job, so that it never lands in the middle of a pass.
   compute: async (c, id, { compute }) => {
-    attach(c, await moved(c, { compute }));
+    attach(c, await changed(c, { compute }, (s) => s.setCompute(compute)));
     return infoOf(session(c));
   },
 };
@@ -315,6 +321,7 @@ async function recoverFromGpuLoss(/** @type {Client} */ client, /** @type {any} 
   next.setCompute(entry.compute);
   entry.session.free();
   entry.session = next;
+  entry.backend = 'cpu'; // frames that change data or compute later build on the CPU too
   for (const c of entry.clients) c.port.postMessage({ type: 'notice', message: `The GPU stopped working (${e.message}); continuing on the CPU.`, info: infoOf(next) });
   return true;
 }
@@ -334,7 +341,16 @@ async function run(/** @type {Client} */ client, /** @type {number} */ id, /** @
   } catch (e) {
     const err = /** @type {any} */ (e);
     client.port.postMessage({ id, type: 'error', message: err instanceof Error ? err.message : String(err), kind: err?.kind ?? (job?.cancelled ? 'cancelled' : undefined) });
+    if (err instanceof WebAssembly.RuntimeError) crashed(err);
   }
+}
+
+/** A trap (a Rust panic) leaves the wasm instance unusable for every frame: say so to all of them
+ *  and end the worker, so that reloading starts a fresh one even while other tabs are open. */
+function crashed(/** @type {Error} */ e) {
+  const message = `The engine stopped (${e.message}); reload the page to start it again.`;
+  for (const c of clients) c.port.postMessage({ type: 'notice', message, info: null });
+  globalThis.close();
 }
 
 async function pump() {
@@ -348,13 +364,19 @@ async function pump() {
   pump();
 }
 
+/** @type {Set<Client>} every frame connected */
+const clients = new Set();
+
 /** Serves one frame: its messages, answered on its port. */
 function connect(/** @type {Client['port'] & { onmessage: any }} */ port) {
   /** @type {Client} */
-  const client = { port, entry: null };
+  const client = { port, entry: null, closed: false };
+  clients.add(client);
   port.onmessage = async (/** @type {MessageEvent} */ { data: msg }) => {
     const { id, type, ...body } = msg;
     if (type === 'close') {
+      client.closed = true;
+      clients.delete(client);
       for (let i = queue.length - 1; i >= 0; i--) if (queue[i].client === client) queue.splice(i, 1);
       if (running?.client === client) running.cancelled = true;
       attach(client, null);

@@ -75,8 +75,15 @@ pub struct ModelArgs {
     /// The built-in models' weights: fp32 (model.safetensors) or int8 (that file quantised in
     /// memory to exactly the bytes `hies quantize` writes, which the page downloads by default).
     /// A folder's weights are whatever its model.safetensors holds.
-    #[arg(long, default_value = "fp32", value_parser = ["fp32", "int8"])]
-    pub weights: String,
+    #[arg(long, value_enum, default_value_t = Weights::Fp32)]
+    pub weights: Weights,
+}
+
+/// Which file of a built-in model's weights `--weights` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Weights {
+    Fp32,
+    Int8,
 }
 
 fn parse_compute(s: &str) -> Result<Compute, String> {
@@ -131,7 +138,7 @@ impl ModelArgs {
                 format!("{command} trains in f32: --compute q8 is for inference (embed, classify, score's evaluations, prune, curve, …)").into()
             );
         }
-        if self.weights == "int8" {
+        if self.weights == Weights::Int8 {
             return Err(format!("{command} trains on the fp32 weights: --weights int8 is for inference and scoring").into());
         }
         Ok(())
@@ -157,7 +164,7 @@ impl ModelArgs {
     fn read_base(&self, assets: &Assets) -> Res<ModelDir> {
         let dir = self.base_dir(assets);
         let builtin = !matches!(self.choice(), ModelChoice::Dir(_));
-        if self.weights == "int8" && !builtin {
+        if self.weights == Weights::Int8 && !builtin {
             return Err(format!(
                 "--weights int8 is for the built-in models; for {}, write the int8 file with `hies quantize` and use a folder that holds it",
                 dir.display()
@@ -165,7 +172,7 @@ impl ModelArgs {
             .into());
         }
         let mut files = ModelDir::read(&dir).map_err(|e| with_hint(e, &builtin.then(|| assets.hint())))?;
-        if self.weights == "int8" {
+        if self.weights == Weights::Int8 {
             files.weights = hies::quantize::quantize(&files.weights).map_err(|e| e.context(dir.display()))?;
         }
         Ok(files)

@@ -157,7 +157,7 @@ test('the Hugging Face checkpoint the page downloads equals `hies export` byte f
 
 test('a long job can be cancelled; the engine and its evaluation set keep working', { timeout: 600_000 }, async () => {
   // The 800 dev sentences, so that stopping early shows: a cancel reaches the shared worker
-  // after its message crosses threads, a batch or two of 4 sentences after it was sent.
+  // after its message crosses threads, a batch or two after it was sent.
   await page.evaluate(() => window.hies.data({ evaluation: './assets/data/rotten-tomatoes/dev.tsv' }));
   const got = await page.evaluate(async () => {
     const seen = [];

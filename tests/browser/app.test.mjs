@@ -249,6 +249,7 @@ test('embed mode hides what it says, and two embeds on one page share one engine
     assert.equal(await fb.evaluate(() => window.hies.state.count), 40);
     assert.equal(await fa.evaluate(() => window.hies.state.count), 12);
     // One engine (a SharedWorker): the weights were fetched once for the two.
+    assert.deepEqual(await Promise.all([fa, fb].map((f) => f.evaluate(() => window.hies.shared))), [true, true]);
     const weights = server.requests.slice(seen).filter((r) => r.endsWith('/model.int8.safetensors'));
     assert.equal(weights.length, 1, `one download of the weights for two embeds: ${weights.join(' ')}`);
     // B multiplies in int8 from now on: it moves to a session of its own; A's stays f32.

@@ -112,7 +112,7 @@ fn bad_data_file_is_a_clear_error() {
 }
 
 #[test]
-fn int8_weights_are_the_bytes_hies_quantize_writes_and_refused_where_they_do_not_apply() {
+fn int8_weights_load_what_hies_quantize_writes_and_are_refused_where_they_do_not_apply() {
     // A folder holding `hies quantize`'s file as its model.safetensors, beside the built-in files.
     let base = root().join("assets/models/all-MiniLM-L6-v2");
     let dir = std::env::temp_dir().join(format!("hies-int8-cli-{}", std::process::id()));

@@ -3,15 +3,19 @@
 // `hies quantize` writes from the same fp32 file (scripts/test.sh puts that one in artifacts/).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('../..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const manifest = JSON.parse(readFileSync(`${root}/src/manifest.json`, 'utf8'));
 const path = `${manifest.model.dir}/${manifest.model.int8_weights}`;
 const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 test('the int8 weights the page downloads equal `hies quantize` of the fp32 file', () => {
+  for (const f of [`dist-test/${path}`, 'artifacts/native-int8.safetensors']) {
+    assert.ok(existsSync(`${root}/${f}`), `${f} is missing: scripts/test.sh writes it (the page build, then \`hies quantize\`)`);
+  }
   const shipped = readFileSync(`${root}/dist-test/${path}`);
   assert.equal(sha(`${root}/dist-test/${path}`), sha(`${root}/artifacts/native-int8.safetensors`));
   assert.equal(sha(`${root}/dist-test/${path}`), sha(`${root}/${path}`), 'dist-test/ holds the file the build wrote');

@@ -68,8 +68,8 @@ export function mountPrune(root) {
       $('r-agreement').innerHTML = estimate(e.agree, e.done, N);
       bar.value = e.done / N;
     } else if (prePoint) {
-      $('r-accuracy').innerHTML = `<b>${pct(pre.accuracy)}</b> <span class="muted">(precomputed; full model ${pct(pre.full_accuracy)})</span>`;
-      $('r-agreement').innerHTML = `<b>${pct(pre.agreement)}</b> <span class="muted">(precomputed)</span>`;
+      $('r-accuracy').innerHTML = `<b>${pct(pre.accuracy)}</b> <span class="muted">(precomputed · fp32; full model ${pct(pre.full_accuracy)})</span>`;
+      $('r-agreement').innerHTML = `<b>${pct(pre.agreement)}</b> <span class="muted">(precomputed · fp32)</span>`;
       bar.value = 0;
     } else {
       $('r-accuracy').textContent = !state.engine ? 'waiting for the model…' : state.auto ? 'evaluating…' : 'live analysis is off here (auto=0)';

@@ -77,7 +77,7 @@ export function mountShare(root, { csv, exportCheckpoint }) {
       if (what === 'scores' && state.scores) {
         // HIS and HIES for the page's α and preset, as the grid shows them.
         const s = rescore(state.scores, { alpha: state.alpha, preset: state.preset, per_layer_min_max: state.perLayerMinMax });
-        download(`hies-scores.${ext}`, ext === 'json' ? json({ ...s, source: state.scoresLive ? 'live' : 'precomputed', model: state.model?.name }) : text(await csv({ scores: s })));
+        download(`hies-scores.${ext}`, ext === 'json' ? json({ ...s, source: state.scoresLive ? 'live' : 'precomputed', model: state.model?.name, weights: state.scoresLive ? state.model?.weights ?? null : 'fp32' }) : text(await csv({ scores: s })));
       } else if (what === 'curves' && (ext === 'json' || ext === 'csv') && state.curves) {
         download(`hies-curves.${ext}`, ext === 'json' ? json(state.curves) : text(await csv({ curves: state.curves })));
       } else {
