@@ -68,7 +68,7 @@ update({
 document.body.classList.toggle('embed', state.embed);
 
 mountStatus(document, {
-  onBackend: (backend) => { update({ backend }); loadModel(currentSource); },
+  onBackend: (backend) => { update({ backend }); loadModel(currentSource).catch(() => {}); },
   onModel: (id) => loadModel(builtin(id)).catch(() => {}),
   onWeights: (weights) => update({ weights }),
 });
@@ -135,6 +135,11 @@ async function loadModel(source) {
       update({ status: { text: allCached ? 'Reading the model from this browser\'s cache…' : `Downloading the model: ${mb(sum('loaded'))} of ${mb(sum('total'))} MB`, progress: sum('total') ? sum('loaded') / sum('total') : null } });
     });
   } catch (e) {
+    // WebGPU asked for where there is none (a link shared from a machine with a GPU): the CPU, said so.
+    if (e.kind === 'backend' && state.backend === 'gpu') {
+      update({ backend: 'cpu', notice: `WebGPU is not available here (${e.message}); running on the CPU.` });
+      return loadModel(source);
+    }
     update({ status: { text: `Could not load ${source.meta.custom ? 'your model' : 'the model'}: ${e.message}${state.engine ? ' — the previous model is still loaded.' : ''}`, error: true } });
     throw e;
   }

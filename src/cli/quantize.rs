@@ -33,7 +33,8 @@ pub fn run(a: Args) -> Res<()> {
     } else {
         read(&a.input)?
     };
-    let int8 = hies::quantize::quantize(&bytes).map_err(|e| e.context(a.input.display()))?;
+    // The file's own name, not the kind's default subject (model.safetensors).
+    let int8 = hies::quantize::quantize(&bytes).map_err(|e| format!("{}: {}", a.input.display(), e.message))?;
     write(&a.out, &int8)?;
     eprintln!("hies: wrote {} ({:.1} MB from {:.1} MB)", a.out.display(), int8.len() as f64 / 1e6, bytes.len() as f64 / 1e6);
     Ok(())

@@ -100,6 +100,13 @@ test('without WebGPU, auto falls back to the CPU and says why', { timeout: 600_0
     const pair = await embedInPage(page, ['The weather is lovely today.', "It's so sunny outside!"]);
     assert.equal(cosine(...pair.rows).toFixed(4), '0.6660');
     assert.match(await page.textContent('#backend'), /WebGPU unavailable/);
+    // WebGPU asked for where there is none (a link shared from a machine with a GPU): the CPU,
+    // with a notice, and the switch back on CPU.
+    const seen = server.requests.length;
+    assert.equal((await page.evaluate(() => window.hies.load('gpu'))).backend, 'cpu');
+    assert.equal(await page.evaluate(() => window.hies.state.backend), 'cpu');
+    assert.match(await page.textContent('#notice'), /WebGPU is not available here \(no usable GPU adapter/);
+    assert.ok(!server.requests.slice(seen).some((p) => p.endsWith('.wasm')), 'no GPU build fetched without an adapter');
     await page.screenshot({ path: `${artifacts}/browser-no-webgpu.png`, fullPage: true });
     assert.deepEqual(page.errors, []);
   } finally {

@@ -16,7 +16,8 @@ export function mountStatus(root, { onBackend, onModel, onWeights }) {
     if (s.progress !== null && s.progress !== undefined) $('status-progress').value = s.progress;
     for (const r of root.querySelectorAll('input[name=backend]')) r.checked = r.value === state.backend;
     const e = state.engine;
-    $('backend').textContent = e ? `${e.backend === 'gpu' ? 'WebGPU' : 'CPU (wasm SIMD, 1 thread)'}${e.fallback ? ` — WebGPU unavailable: ${e.fallback}` : ''}` : '–';
+    const weightsNote = state.model?.weights ? ` · ${state.model.weights} weights` : '';
+    $('backend').textContent = e ? `${e.backend === 'gpu' ? 'WebGPU' : 'CPU (wasm SIMD, 1 thread)'}${weightsNote}${e.fallback ? ` — WebGPU unavailable: ${e.fallback}` : ''}` : '–';
     $('notice').hidden = !state.notice;
     $('notice').textContent = state.notice ?? '';
     $('model-name').textContent = state.model?.name ?? '';
