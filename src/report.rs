@@ -14,41 +14,40 @@ use crate::model::Compute;
 use crate::prune::PruneOptions;
 use crate::scores::Scores;
 
-/// A flat f32 tensor (its shape is given beside it): a `Float32Array` in JS, so a 512-token
-/// sentence's 19 M attention weights cross the boundary as one copy, and a plain list in JSON.
-///
-/// In wasm it serializes through `serde_wasm_bindgen::preserve`, which only serde-wasm-bindgen
-/// understands: the crate serializes values to JSON natively only.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Tsify)]
-#[serde(transparent)]
-#[tsify(type = "Float32Array")]
-pub struct F32s(pub Vec<f32>);
+/// A newtype over a `Vec` that crosses the wasm boundary as one typed-array copy (in wasm it
+/// serializes through `serde_wasm_bindgen::preserve`, which only serde-wasm-bindgen understands)
+/// and is a plain list in JSON (the crate serializes values to JSON natively only).
+macro_rules! typed_array {
+    ($(#[$doc:meta])* $name:ident, $elem:ty, $js:ident, $js_ts:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Tsify)]
+        #[serde(transparent)]
+        #[tsify(type = $js_ts)]
+        pub struct $name(pub Vec<$elem>);
 
-impl Serialize for F32s {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[cfg(target_family = "wasm")]
-        return serde_wasm_bindgen::preserve::serialize(&js_sys::Float32Array::from(self.0.as_slice()), serializer);
-        #[cfg(not(target_family = "wasm"))]
-        serializer.collect_seq(&self.0)
-    }
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                #[cfg(target_family = "wasm")]
+                return serde_wasm_bindgen::preserve::serialize(&js_sys::$js::from(self.0.as_slice()), serializer);
+                #[cfg(not(target_family = "wasm"))]
+                serializer.collect_seq(&self.0)
+            }
+        }
+    };
 }
 
-/// A flat u32 list (token ids): a `Uint32Array` in JS, one copy, where serde-wasm-bindgen would
-/// set a JS array element by element (for the 800 dev sentences' ids that took longer than the
-/// forward pass itself: 56 % of an `embed` call in the V8 profile). A plain list in JSON.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Tsify)]
-#[serde(transparent)]
-#[tsify(type = "Uint32Array")]
-pub struct U32s(pub Vec<u32>);
+typed_array!(
+    /// A flat f32 tensor (its shape is given beside it): a `Float32Array` in JS, so a 512-token
+    /// sentence's 19 M attention weights cross the boundary as one copy.
+    F32s, f32, Float32Array, "Float32Array"
+);
 
-impl Serialize for U32s {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[cfg(target_family = "wasm")]
-        return serde_wasm_bindgen::preserve::serialize(&js_sys::Uint32Array::from(self.0.as_slice()), serializer);
-        #[cfg(not(target_family = "wasm"))]
-        serializer.collect_seq(&self.0)
-    }
-}
+typed_array!(
+    /// A flat u32 list (token ids): a `Uint32Array` in JS, one copy, where serde-wasm-bindgen would
+    /// set a JS array element by element (for the 800 dev sentences' ids that took longer than the
+    /// forward pass itself: 56 % of an `embed` call in the V8 profile).
+    U32s, u32, Uint32Array, "Uint32Array"
+);
 
 /// What is loaded, with Hugging Face's config names.
 #[derive(Debug, Clone, Serialize, Tsify)]
