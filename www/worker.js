@@ -93,9 +93,12 @@ let running = null;
  *  long job yields between its batches). @type {{ client: Client, id: number, type: string, body: any }[]} */
 const queue = [];
 
+/** Posts a request's progress to its frame. */
+const progressTo = (/** @type {Client} */ client, /** @type {number} */ id) => (/** @type {any} */ progress) =>
+  client.port.postMessage({ id, type: 'progress', progress });
 /** A long job's progress callback: returning false tells the engine to stop at its next batch. */
 const tick = (/** @type {Client} */ client, /** @type {number} */ id, /** @type {Job | null} */ job) => (/** @type {any} */ progress) => {
-  client.port.postMessage({ id, type: 'progress', progress });
+  progressTo(client, id)(progress);
   return !job?.cancelled;
 };
 
@@ -238,12 +241,17 @@ async function changed(/** @type {Client} */ client, /** @type {{ data?: DataTex
 /** Loads a model and its data (or joins a frame that has them); only when all of it works does
  *  the client leave its old session. */
 async function load(/** @type {Client} */ client, /** @type {number} */ id, /** @type {{ model: ModelSource, backend: BackendChoice, data?: DataSource }} */ { model, backend, data: source }) {
-  const onProgress = (/** @type {any} */ p) => client.port.postMessage({ id, type: 'progress', progress: p });
-  const texts = await readData(source ?? {}, onProgress);
+  const onProgress = progressTo(client, id);
   const modelKey = JSON.stringify(sourceKey(model));
+  // The model's files download beside the data unless another frame has this model here (then
+  // the data decide whether its session serves).
+  const shared = [...entries].some((e) => e.model === modelKey && e.backend === backend);
+  const fetching = shared ? null : fetchModel(model, onProgress);
+  fetching?.catch(() => {}); // awaited below; a failed read of the data must not leave it unhandled
+  const texts = await readData(source ?? {}, onProgress);
   let entry = find(modelKey, backend, texts, 'exact');
   if (!entry) {
-    const files = await fetchModel(model, onProgress);
+    const files = await (fetching ?? fetchModel(model, onProgress));
     onProgress({ stage: 'building the engine' });
     entry = await newEntry(files, modelKey, backend, texts, 'exact', true, (stage) => onProgress({ stage }));
   }
@@ -267,7 +275,7 @@ async function readData(/** @type {DataSource} */ source, /** @type {(p: any) =>
 
 /** Replaces the evaluation and/or calibration data of the client's model; the sizes now set. */
 async function setData(/** @type {Client} */ client, /** @type {number} */ id, /** @type {DataSource} */ source) {
-  const next = await readData(source, (p) => client.port.postMessage({ id, type: 'progress', progress: p }));
+  const next = await readData(source, progressTo(client, id));
   const entry = await changed(client, { data: { ...live(client).data, ...next } }, (s) => s.data(next));
   attach(client, entry);
   const { calibration_size, evaluation_size, validation_size } = entry.session.info();
