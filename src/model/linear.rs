@@ -6,6 +6,7 @@ use tsify::Tsify;
 
 use super::qgemm::{self, QWeight};
 use super::sgemm;
+use super::sgemm_op::{Packed, sgemm_linear};
 use crate::error::Result;
 use crate::weights::Weights;
 
@@ -25,15 +26,15 @@ pub struct Linear {
     pub weight: Tensor<2>, // [in, out]
     pub bias: Tensor<1>,   // [out]
     pub compute: Compute,
-    /// The browser's CPU inference path multiplies with `sgemm`: the weight packed for it and
-    /// the bias, copied out of burn once, on first use (clones share them).
+    /// The browser's CPU path multiplies with `sgemm` (inference and scoring): the weight packed
+    /// for it and the bias, copied out of burn once, on first use (clones share them).
     host: Arc<Host>,
     /// The same for the q8 path: the weight quantised per output column and packed.
     quantized: Arc<OnceLock<(QWeight, Vec<f32>)>>,
 }
 
 #[derive(Default)]
-struct Host(OnceLock<(Vec<f32>, Vec<f32>)>);
+struct Host(OnceLock<Arc<Packed>>);
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,7 +63,7 @@ impl Linear {
         if self.use_q8(&x, d_out) {
             return self.forward_q8(x.reshape([b * t, d_in])).reshape([b, t, d_out]);
         }
-        if use_sgemm(&x, d_out) {
+        if self.use_sgemm(&x, d_out) {
             return self.forward_host(x.reshape([b * t, d_in])).reshape([b, t, d_out]);
         }
         let y = x.reshape([b * t, d_in]).matmul(self.weight.clone()); // [B*T, out]
@@ -74,22 +75,29 @@ impl Linear {
         if self.use_q8(&x, d_out) {
             return self.forward_q8(x);
         }
-        if use_sgemm(&x, d_out) {
+        if self.use_sgemm(&x, d_out) {
             return self.forward_host(x);
         }
         x.matmul(self.weight.clone()) + self.bias.clone().reshape([1, d_out])
     }
 
     fn forward_host(&self, x: Tensor<2>) -> Tensor<2> {
-        let [m, k] = x.dims();
-        let [_, n] = self.weight.dims();
-        let device = x.device();
-        let (w, bias) = self.host.0.get_or_init(|| (sgemm::pack(&host(self.weight.clone()), k, n), host(self.bias.clone())));
-        let data = x.into_data();
-        let xs: &[f32] = data.as_slice().expect("f32 activations");
-        let mut out = vec![0f32; m * n];
-        sgemm::sgemm(xs, w, bias, &mut out, m, k, n);
-        Tensor::from_data(TensorData::new(out, [m, n]), &device) // [M, out]
+        sgemm_linear(x, self.packed().clone()) // [M, out]
+    }
+
+    fn packed(&self) -> &Arc<Packed> {
+        let [k, n] = self.weight.dims();
+        self.host.0.get_or_init(|| Arc::new(Packed::new(host(self.weight.clone()), host(self.bias.clone()), k, n)))
+    }
+
+    /// Only in wasm, on the CPU backend; under autodiff only when the weights take no gradient
+    /// (scoring, not fine-tuning) and the backward's `wᵀ` fits `sgemm` too.
+    fn use_sgemm<const D: usize>(&self, x: &Tensor<D>, n: usize) -> bool {
+        let [k, _] = self.weight.dims();
+        cfg!(target_family = "wasm")
+            && sgemm::supports(n)
+            && x.device().inner() == Device::flex()
+            && (!x.is_autodiff() || (sgemm::supports(k) && !self.weight.is_tracked() && !self.bias.is_tracked()))
     }
 }
 
@@ -133,11 +141,6 @@ impl Linear {
         qgemm::qgemm(xs, w, bias, &mut out, m);
         Tensor::from_data(TensorData::new(out, [m, n]), &device) // [M, out]
     }
-}
-
-/// Only in wasm, on the CPU backend, outside autodiff (scoring keeps burn's ops and gradients).
-fn use_sgemm<const D: usize>(x: &Tensor<D>, n: usize) -> bool {
-    cfg!(target_family = "wasm") && sgemm::supports(n) && !x.is_autodiff() && x.device() == Device::flex()
 }
 
 fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {

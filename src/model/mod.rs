@@ -10,6 +10,7 @@ mod linear;
 mod pooling;
 mod qgemm;
 mod sgemm;
+mod sgemm_op;
 
 pub use attention::SelfAttention;
 pub use bert::{Bert, BertOutput};

@@ -23,6 +23,8 @@ compile_error!("qgemm packs i16 pairs into i32 little-endian");
 /// Rows per register block and columns per panel (two i32x4 accumulators per row).
 const MR: usize = 4;
 pub const NR: usize = 8;
+/// Rows per chunk: its activations stay in L2 while every panel of `w` passes over them.
+const MC: usize = 96;
 /// Activations are quantised in blocks of this many inputs (even), each with its own scale.
 pub const BLOCK: usize = 32;
 
@@ -138,19 +140,22 @@ pub fn qgemm(x: &[f32], w: &QWeight, bias: &[f32], out: &mut [f32], m: usize) {
     let blocks = k.div_ceil(BLOCK);
     let (xq, x_scale) = quantize_activations(x, m, k);
     let shape = Shape { pairs, blocks, n };
-    for j in (0..n).step_by(NR) {
-        let panel = &w.packed[j * pairs * 2..(j + NR) * pairs * 2];
-        let (ws, b) = (&w.scale[j..j + NR], &bias[j..j + NR]);
-        let mut i = 0;
-        while i + MR <= m {
-            block::<MR>(&xq, &x_scale, panel, ws, b, out, i, j, shape);
-            i += MR;
-        }
-        match m - i {
-            0 => {}
-            1 => block::<1>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
-            2 => block::<2>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
-            _ => block::<3>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+    for i0 in (0..m).step_by(MC) {
+        let end = (i0 + MC).min(m);
+        for j in (0..n).step_by(NR) {
+            let panel = &w.packed[j * pairs * 2..(j + NR) * pairs * 2];
+            let (ws, b) = (&w.scale[j..j + NR], &bias[j..j + NR]);
+            let mut i = i0;
+            while i + MR <= end {
+                block::<MR>(&xq, &x_scale, panel, ws, b, out, i, j, shape);
+                i += MR;
+            }
+            match end - i {
+                0 => {}
+                1 => block::<1>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+                2 => block::<2>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+                _ => block::<3>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+            }
         }
     }
 }
