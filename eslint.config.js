@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import globals from 'globals';
 
 export default [
-  { ignores: ['dist/', 'dist-test/', 'www/pkg/', 'www/pkg-gpu/', 'node_modules/', 'bench/node_modules/', 'bench/.cache/', 'artifacts/', 'assets/', '.venv/'] },
+  { ignores: ['dist/', 'dist-test/', 'www/pkg/', 'www/pkg-gpu/', 'www/pkg-relaxed/', 'node_modules/', 'bench/node_modules/', 'bench/.cache/', 'artifacts/', 'assets/', '.venv/'] },
   js.configs.recommended,
   {
     rules: {

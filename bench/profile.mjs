@@ -1,7 +1,7 @@
 // Where the wasm CPU forward spends its time: samples our engine in headless Chromium with the
 // V8 CPU profiler (the wasm keeps its name section) and sums self time per function, then per
-// kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score|load] [sentences] [exact|q8]
-// Needs www/pkg (scripts/build-wasm.sh release), the assets and model.int8.safetensors (node
+// kind (matmul, exp, erf, copies, …).   node bench/profile.mjs [embed|score|load] [sentences] [exact|q8] [relaxed|simd128]
+// Needs www/pkg-relaxed (or www/pkg) (scripts/build-wasm.sh release), the assets and model.int8.safetensors (node
 // scripts/quantize-default.mjs). Writes bench/.cache/profile-<what>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch, root, startServer } from '../tests/browser/harness.mjs';
@@ -9,11 +9,12 @@ import { launch, root, startServer } from '../tests/browser/harness.mjs';
 const what = process.argv[2] ?? 'embed';
 const n = Number(process.argv[3] ?? 400);
 const compute = process.argv[4] ?? 'exact';
+const simd = process.argv[5] ?? 'relaxed'; // or simd128: the build without relaxed SIMD
 
 // Function name → kind, first match wins.
 const KINDS = [
+  ['int8 quantisation (activations)', /quantize_activations|quantize_block|activation_step/i],
   ['matmul (gemm)', /gemm|microkernel|matmul/i],
-  ['int8 quantisation', /quantize_row|qgemm/i],
   ['erf (GELU)', /erf/i],
   ['exp (softmax)', /exp/i],
   ['copy / layout', /memcpy|memmove|copy|permute|strided|contiguous|reshape|swap/i],
@@ -27,7 +28,7 @@ const { url } = server;
 const browser = await launch({ webgpu: false }); // the CPU paths
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}bench/browser/profile.html?compute=${compute}`);
+  await page.goto(`${url}bench/browser/profile.html?compute=${compute}&simd=${simd}`);
   await page.waitForFunction(() => window.ready, null, { timeout: 300_000 });
   const run = () => page.evaluate(([w, k]) => (w === 'score' ? window.score() : w === 'load' ? window.load() : window.embed(k)), [what, n]);
   await run(); // warm-up

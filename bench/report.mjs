@@ -25,6 +25,8 @@ const results = {
   ratio_native_score_vs_torch: py.score_torch.median_s / hies.score.median_s,
   ratio_wasm_cpu_vs_ort_web: web.forward_hies.sentences_per_s / web.forward_transformers_js.sentences_per_s,
   ratio_wasm_q8_vs_transformers_js_q8: web.forward_hies_q8.sentences_per_s / web.forward_transformers_js_q8.sentences_per_s,
+  // The q8 of browsers without relaxed SIMD (www/pkg), from the same interleaved runs.
+  ratio_wasm_q8_simd128_vs_transformers_js_q8: web.forward_hies_q8_simd128 ? web.forward_hies_q8_simd128.sentences_per_s / web.forward_transformers_js_q8.sentences_per_s : null,
   share_of_wasm_matmul_ceiling: web.share_of_simd_ceiling,
   first_visit_gzip_mb: web.first_visit.total.gzip / 1e6,
   wasm_cpu_build_mb: { raw: web.first_visit.wasm.raw / 1e6, gzip: web.first_visit.wasm.gzip / 1e6 },
@@ -58,8 +60,9 @@ all in one \`npm run bench\` (wasm build: \`${process.env.HIES_PROFILE ?? "dist"
 | native forward vs onnxruntime | **${f(results.ratio_native_forward_vs_onnxruntime)}×** | – |
 | native head scoring vs PyTorch (bertology) | **${f(results.ratio_native_score_vs_torch)}×** | ≥ 1.5× |
 | wasm CPU forward vs transformers.js (onnxruntime-web, 1 thread) | **${f(results.ratio_wasm_cpu_vs_ort_web)}×** | ≥ 1.5× |
-| wasm q8 forward vs transformers.js q8 (1 thread) | **${f(results.ratio_wasm_q8_vs_transformers_js_q8)}×** | ≥ 1.3× |
-| first visit, everything fetched, gzip | **${f(results.first_visit_gzip_mb, 1)} MB** | ≤ 30 MB |
+| wasm q8 forward vs transformers.js q8 (1 thread; ${web.relaxed_simd ? 'relaxed SIMD, the build this browser loads' : 'SIMD128: no relaxed SIMD here'}) | **${f(results.ratio_wasm_q8_vs_transformers_js_q8)}×** | ≥ 1.3× |
+${results.ratio_wasm_q8_simd128_vs_transformers_js_q8 === null ? '' : `| the same with the SIMD128 build (browsers without relaxed SIMD) | **${f(results.ratio_wasm_q8_simd128_vs_transformers_js_q8)}×** | – |
+`}| first visit, everything fetched, gzip | **${f(results.first_visit_gzip_mb, 1)} MB** | ≤ 30 MB |
 | the page's wasm (CPU build), raw / gzip | **${f(results.wasm_cpu_build_mb.raw, 1)} / ${f(results.wasm_cpu_build_mb.gzip, 1)} MB** | ≤ 8 / 2.5 MB |
 | first live scores from the Cache API | **${f(results.time_to_live_scores_cached_s, 1)} s** | ≤ 2.5 s |
 | wasm CPU forward, share of the page's SIMD mul+add ceiling | **${f(100 * results.share_of_wasm_matmul_ceiling, 0)} %** | ≥ 60 % |
@@ -90,8 +93,9 @@ The two HIS tables agree to ${hisRel.toExponential(1)} relative (entropy to ${en
 |---|---|---|
 | hies wasm CPU (SIMD128) | ${f(web.forward_hies.sentences_per_s)} | ${f(web.forward_hies.gflop_per_s)} |
 | transformers.js (onnxruntime-web wasm, fp32, 1 thread) | ${f(web.forward_transformers_js.sentences_per_s)} | ${f(web.forward_transformers_js.sentences_per_s * web.encoder_gflop / hies.forward.sentences)} |
-| hies wasm CPU, q8 (int8 weights and activations, \`--compute q8\`) | ${f(web.forward_hies_q8.sentences_per_s)} | – |
-| transformers.js, dtype q8 (onnxruntime quantize_dynamic of the same export) | ${f(web.forward_transformers_js_q8.sentences_per_s)} | – |
+| hies wasm CPU, q8 (int8 weights and activations, \`--compute q8\`; ${web.relaxed_simd ? 'relaxed SIMD' : 'SIMD128'}) | ${f(web.forward_hies_q8.sentences_per_s)} | – |
+${web.forward_hies_q8_simd128 ? `| hies wasm CPU, q8, SIMD128 build (same bits: ${web.q8_simd128_equals_relaxed}) | ${f(web.forward_hies_q8_simd128.sentences_per_s)} | – |
+` : ''}| transformers.js, dtype q8 (onnxruntime quantize_dynamic of the same export) | ${f(web.forward_transformers_js_q8.sentences_per_s)} | – |
 | SIMD128 mul+add ceiling of this page (12 independent f32x4 chains): at the start; beside each timed hies run | – | ${f(web.simd.gflop_per_s)}; ${web.simd_probes_gflop_per_s.map(f).join(', ')} |
 
 Embeddings of the two agree to ${web.max_abs_diff_vs_transformers_js.toExponential(1)}. q8 against each one's own f32 embeddings, the lowest cosine over the sentences: hies ${f(web.q8_min_cosine_hies, 4)}, transformers.js ${f(web.q8_min_cosine_transformers_js, 4)}. The q8 pair was timed pair by pair.

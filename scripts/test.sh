@@ -19,6 +19,7 @@ node_modules/.bin/eslint .
 cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --quiet -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features relaxed-simd --quiet -- -D warnings
 
 echo "== native tests"
 # lavapipe and Chromium's Vulkan want a runtime dir; CI has none.

@@ -75,6 +75,9 @@ pub struct ModelInfo {
     pub absent_heads: Vec<(usize, usize)>,
     /// How inference multiplies: f32, or int8 weights and activations (`Session::set_compute`).
     pub compute: Compute,
+    /// Whether this build's q8 kernel uses relaxed SIMD's int8 dot product (the page's
+    /// `pkg-relaxed` build) rather than SIMD128's i16 one; the same numbers either way.
+    pub relaxed_simd: bool,
     /// What the classifier predicts (none without a classifier).
     pub problem_type: Option<ProblemType>,
     /// Its metric: accuracy, or Pearson's r for a regression head.

@@ -204,6 +204,7 @@ impl Session {
             classifier: e.classifier.as_ref().map(|c| if c.input == Input::Pooler { "checkpoint" } else { "file" }.to_string()),
             labels: e.classifier.as_ref().map(|c| c.labels.clone()).unwrap_or_default(),
             compute: e.compute(),
+            relaxed_simd: crate::model::RELAXED_SIMD,
             problem_type: e.classifier.as_ref().map(|c| c.problem_type),
             metric: e.classifier.as_ref().map(|c| c.problem_type.metric()),
             parameters: e.num_params(&e.model),

@@ -34,18 +34,20 @@
 /** @typedef {Error & { kind?: string }} EngineError */
 
 export class EngineClient {
-  /** @param {{ onNotice?: (notice: { message: string, info: ModelInfo }) => void }} [options] */
-  constructor({ onNotice } = {}) {
+  /** @param {{ onNotice?: (notice: { message: string, info: ModelInfo }) => void, simd128?: boolean }} [options]
+   *  `simd128`: keep to the SIMD128 build even where relaxed SIMD would run (worker.js). */
+  constructor({ onNotice, simd128 = false } = {}) {
     // One engine for all the site's frames where the browser has SharedWorker (five embeds on a
     // page hold one model, not five); else a worker per frame. The same worker code serves both.
     // (globalThis: this file's types are also read in the worker's scope, which has no SharedWorker.)
     const { SharedWorker } = /** @type {any} */ (globalThis);
     /** @type {any} */
     let worker = null;
+    const name = simd128 ? 'hies-engine simd128' : 'hies-engine';
     try {
-      if (typeof SharedWorker === 'function') worker = new SharedWorker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'hies-engine' });
+      if (typeof SharedWorker === 'function') worker = new SharedWorker(new URL('./worker.js', import.meta.url), { type: 'module', name });
     } catch { /* e.g. a sandboxed frame (SecurityError): a worker of its own */ }
-    worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    worker ??= new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
     /** @type {{ postMessage: (msg: any) => void, onmessage: ((e: MessageEvent) => void) | null }} */
     this.port = worker instanceof Worker ? worker : worker.port;
     this.shared = !(worker instanceof Worker);

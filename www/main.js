@@ -49,6 +49,8 @@ const prePaper = (id, preset, perLayer = false) => (perLayer ? { sweep: null, pa
   : { sweep: pre(id)?.sweep?.[preset] ?? null, paperCheck: pre(id)?.paper_check?.[preset] ?? null });
 
 const client = new EngineClient({
+  // `?simd=simd128`: the SIMD128 build even where relaxed SIMD runs (to compare the two; README).
+  simd128: new URLSearchParams(location.search).get('simd') === 'simd128',
   onNotice: ({ message, info }) => update({ notice: message, engine: info ?? state.engine, evaluation: null, latency: null }),
 });
 

@@ -17,7 +17,6 @@
 //      { id, type: 'error', message, kind }  kind: the engine's error kind ("weights", "cancelled", …)
 //      { type: 'notice', message, info }     unasked: e.g. the GPU was lost and the CPU took over
 //      { type: 'close' } from the page when it goes away (pagehide): its session is let go
-import initCpu, * as cpuBuild from './pkg/hies.js';
 import { dropOldCaches, fetchBytes } from './assets.js';
 
 /** @typedef {import('./pkg/hies.js').CheckpointBytes} CheckpointBytes */
@@ -39,11 +38,17 @@ import { dropOldCaches, fetchBytes } from './assets.js';
 /** @typedef {{ port: { postMessage: (msg: any, transfer?: Transferable[]) => void }, entry: Entry | null, closed: boolean }} Client */
 
 /** @typedef {typeof import('./pkg/hies.js')} Build */
-// Two builds of the same engine: the CPU one (pkg/, 5.3 MB) starts at once; the one with burn's
-// wgpu backend (pkg-gpu/, 18.9 MB, 4.7 MB gzip) is fetched the first time WebGPU is asked for,
-// and only where the browser offers an adapter.
+// Three builds of the same engine. The CPU one starts at once: pkg-relaxed/ where the browser
+// validates relaxed SIMD (its q8 kernel multiplies int8 with `i32x4.relaxed_dot_i8x16_i7x16_add_s`,
+// 1.5× the q8 forward of SIMD128's i16 dot product in Chromium), else pkg/ (the same numbers to
+// the bit). The one with burn's wgpu backend (pkg-gpu/, 18.9 MB, 4.7 MB gzip) is fetched the
+// first time WebGPU is asked for, and only where the browser offers an adapter. A worker named
+// "… simd128" (engine.js, `?simd=simd128` on the page) keeps to pkg/: the tests and the bench
+// measure both.
+const RELAXED_SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 17, 65, 0, 253, 17, 65, 0, 253, 17, 253, 147, 2, 11]); // (func (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s …))
+const relaxed = !self.name.endsWith(' simd128') && WebAssembly.validate(RELAXED_SIMD_PROBE);
 /** @type {Promise<Build>} */
-const cpuReady = initCpu().then(() => cpuBuild);
+const cpuReady = (relaxed ? import('./pkg-relaxed/hies.js') : import('./pkg/hies.js')).then(async (m) => { await m.default(); return /** @type {Build} */ (/** @type {unknown} */ (m)); });
 /** @type {Promise<Build> | null} */
 let gpuReady = null;
 dropOldCaches().catch(() => {});

@@ -2,7 +2,8 @@
 // thread, fp32 and q8, the ONNX export of the same weights from local files) on the same dev
 // sentences, batched alike; our structural pruning speedups; the page's wasm SIMD mul+add ceiling.
 // Results land in window.bench (bench/browser.mjs collects them).
-import init, { HiesSession } from '/www/pkg/hies.js';
+import initPlain, * as simd128Build from '/www/pkg/hies.js';
+import initRelaxed, * as relaxedBuild from '/www/pkg-relaxed/hies.js';
 import { env, pipeline } from '/bench/node_modules/@huggingface/transformers/dist/transformers.web.js';
 import { keepScore, selectPruned } from '/www/analysis.js';
 
@@ -58,12 +59,18 @@ async function main() {
   const base = '/assets/models/all-MiniLM-L6-v2';
   const configBytes = await bytes(`${base}/config.json`);
   const config = JSON.parse(new TextDecoder().decode(configBytes));
-  await init();
-  const t0 = performance.now();
-  const engine = await HiesSession.create({ config: configBytes, weights: await bytes(`${base}/model.safetensors`), tokenizer: await bytes(`${base}/tokenizer.json`),
+  // The build the page runs here (www/worker.js): the relaxed-SIMD one where the browser
+  // validates it, else SIMD128's. The other is timed on q8 below.
+  await initPlain();
+  let build = simd128Build;
+  try { await initRelaxed(); build = relaxedBuild; } catch (e) { log(`no relaxed SIMD here (${e.message}): the SIMD128 build`); }
+  const files = { config: configBytes, weights: await bytes(`${base}/model.safetensors`), tokenizer: await bytes(`${base}/tokenizer.json`),
     modules: await bytes(`${base}/modules.json`), pooling: await bytes(`${base}/1_Pooling/config.json`),
-    classifier: { weights: await bytes('/classifiers/minilm-rotten-tomatoes.safetensors'), meta: await (await fetch('/classifiers/minilm-rotten-tomatoes.json')).json() } }, 'cpu');
+    classifier: { weights: await bytes('/classifiers/minilm-rotten-tomatoes.safetensors'), meta: await (await fetch('/classifiers/minilm-rotten-tomatoes.json')).json() } };
+  const t0 = performance.now();
+  const engine = await build.HiesSession.create(files, 'cpu');
   out.hies_load_ms = performance.now() - t0;
+  out.relaxed_simd = engine.info().relaxed_simd;
 
   // Ours: `embed` batches internally exactly as `plan(lens, 4096, 64)`.
   const ours = await engine.embed(texts);
@@ -126,15 +133,24 @@ async function main() {
   const theirsQ8Rows = await theirsQ8();
   out.q8_min_cosine_hies = minCos((i) => oursQ8.embeddings.subarray(i * ours.dim, (i + 1) * ours.dim));
   out.q8_min_cosine_transformers_js = Math.min(...texts.map((_, i) => cos(theirsQ8Rows[i], rows[i])));
-  const q8Ours = [], q8Theirs = [];
+  // The SIMD128 build's q8 (what browsers without relaxed SIMD run), in the same pairs.
+  const other = out.relaxed_simd ? await simd128Build.HiesSession.create(files, 'cpu') : null;
+  other?.setCompute('q8');
+  const otherQ8 = await other?.embed(texts); // also its warm-up
+  if (otherQ8) out.q8_simd128_equals_relaxed = otherQ8.embeddings.every((v, k) => Object.is(v, oursQ8.embeddings[k]));
+  const q8Ours = [], q8Theirs = [], q8Other = [];
   for (let i = 0; i < RUNS; i++) {
     let t0 = performance.now(); await engine.embed(texts); q8Ours.push((performance.now() - t0) / 1000);
     t0 = performance.now(); await theirsQ8(); q8Theirs.push((performance.now() - t0) / 1000);
+    if (other) { t0 = performance.now(); await other.embed(texts); q8Other.push((performance.now() - t0) / 1000); }
   }
   engine.setCompute('exact');
-  out.forward_hies_q8 = { median_s: median(q8Ours), runs_s: q8Ours, sentences_per_s: texts.length / median(q8Ours) };
-  out.forward_transformers_js_q8 = { median_s: median(q8Theirs), runs_s: q8Theirs, sentences_per_s: texts.length / median(q8Theirs) };
-  log(`q8: hies ${out.forward_hies_q8.sentences_per_s.toFixed(2)} sentences/s (min cosine to f32 ${out.q8_min_cosine_hies.toFixed(4)}), transformers.js ${out.forward_transformers_js_q8.sentences_per_s.toFixed(2)} (min cosine ${out.q8_min_cosine_transformers_js.toFixed(4)})`);
+  other?.free();
+  const rate = (runs) => ({ median_s: median(runs), runs_s: runs, sentences_per_s: texts.length / median(runs) });
+  out.forward_hies_q8 = rate(q8Ours);
+  out.forward_transformers_js_q8 = rate(q8Theirs);
+  if (other) out.forward_hies_q8_simd128 = rate(q8Other);
+  log(`q8: hies ${out.forward_hies_q8.sentences_per_s.toFixed(2)} sentences/s (${out.relaxed_simd ? 'relaxed SIMD' : 'SIMD128'}; min cosine to f32 ${out.q8_min_cosine_hies.toFixed(4)}), transformers.js ${out.forward_transformers_js_q8.sentences_per_s.toFixed(2)} (min cosine ${out.q8_min_cosine_transformers_js.toFixed(4)})${other ? `; SIMD128 build ${out.forward_hies_q8_simd128.sentences_per_s.toFixed(2)}, same bits: ${out.q8_simd128_equals_relaxed}` : ''}`);
 
   // Structural pruning in HIES order on a dev subset: measured vs FLOP-predicted speedup.
   engine.data({ calibration: await (await fetch('/assets/data/rotten-tomatoes/train.tsv')).text() });

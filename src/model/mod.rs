@@ -9,6 +9,7 @@ mod layer_norm;
 mod linear;
 mod pooling;
 mod qgemm;
+mod qgemm_relaxed;
 mod sgemm;
 mod sgemm_op;
 
@@ -20,4 +21,4 @@ pub use layer::Layer;
 pub use layer_norm::LayerNorm;
 pub use linear::{Compute, Linear};
 pub use pooling::pool;
-pub use qgemm::{QWeight, quantize_row};
+pub use qgemm::{QWeight, RELAXED as RELAXED_SIMD, quantize_row};

@@ -1,42 +1,68 @@
-//! `out = x·w + bias` with int8 weights and int8 activations: the "q8" compute path.
+//! `out = x·w + bias` with int8 weights and 7-bit activations: the "q8" compute path.
 //!
 //! Weights: symmetric per output channel, `w[p, j] ≈ q[p, j] · w_scale[j]` with
 //! `w_scale[j] = max_p |w[p, j]| / 127` (the int8 checkpoint's layout, `crate::quantize`).
 //! Activations: quantised on the fly in blocks of [`BLOCK`] inputs of a row, `x[i, p] ≈ a[i, p] ·
-//! x_scale[i, p / 32]` with the block's `max |x| / 127` ([`activation_step`], [`activation_q`]): finer than onnxruntime's
-//! `quantize_dynamic`, which uses one (asymmetric uint8) scale for the whole tensor. BERT's
-//! activations have a few outlier features; with one scale per row they set the step for all
-//! 384 (or 1536) inputs, and on the 800 dev sentences 10 of 800 fine-tuned predictions flipped
-//! (98.75 % agreement, minimum embedding cosine 0.9905); blocks of 32 keep the outliers' coarse
-//! step to their own block. Products are summed exactly in i32 per block (|Σ| ≤ 32 · 127²), then
-//! `out = bias + (Σ_blocks f32(sum) · x_scale) · w_scale[j]` in f32.
+//! x_scale[i, p / 32]` with a in [−63, 63] and the block's `x_scale = max |x| / 63`
+//! ([`activation_step`], [`activation_q`]): finer than onnxruntime's `quantize_dynamic`, which
+//! uses one (asymmetric uint8) scale for the whole tensor. BERT's activations have a few outlier
+//! features; with one scale per row they set the step for all 384 (or 1536) inputs, and on the 800
+//! dev sentences 10 of 800 fine-tuned predictions flipped (98.75 % agreement, minimum embedding
+//! cosine 0.9905); blocks of 32 keep the outliers' coarse step to their own block. Products are
+//! summed exactly in i32 per block, then `out = bias + (Σ_blocks f32(sum) · x_scale) · w_scale[j]`
+//! in f32.
 //!
-//! In wasm each step is `i32x4.dot_i16x8_s`: 8 multiplies and 4 adds of pairs along k in one
-//! instruction, where the f32 kernel (`super::sgemm`) needs a multiply and an add per 4. The
-//! native body is portable and gives the same integers and the same f32 epilogue, so the page's
-//! q8 and the native q8 agree to the bit on the linear layers.
+//! Why 63 levels and not 127: the fast browser kernel (`super::qgemm_relaxed`) multiplies with
+//! relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add_s`, whose second operand must lie in
+//! [0, 127] for the result to be the same on every machine; `a + 64` does. Every path uses the
+//! same integers, so they agree to the bit. What it cost, on the fine-tuned model and the 800 dev
+//! sentences (scripts/int8_effect.py, int8 weights): minimum embedding cosine to fp32 0.99777 →
+//! 0.99633, agreement 99.62 % either way.
+//!
+//! Here, in wasm without relaxed SIMD, each step is `i32x4.dot_i16x8_s`: 8 multiplies and 4 adds
+//! of pairs along k in one instruction, where the f32 kernel (`super::sgemm`) needs a multiply and
+//! an add per 4. The native body is portable and gives the same integers and the same f32
+//! epilogue, so the page's q8 and the native q8 agree to the bit on the linear layers.
 
-// The kernels read a pair of i16 written in order as one little-endian i32.
+use super::qgemm_relaxed;
+
+// The kernels read pairs of i16 (and quads of u8) written in order as one little-endian i32.
 #[cfg(target_endian = "big")]
 compile_error!("qgemm packs i16 pairs into i32 little-endian");
 
 /// Rows per register block and columns per panel (two i32x4 accumulators per row).
-const MR: usize = 4;
+pub(super) const MR: usize = 4;
 pub const NR: usize = 8;
 /// Rows per chunk: its activations stay in L2 while every panel of `w` passes over them.
-const MC: usize = 96;
-/// Activations are quantised in blocks of this many inputs (even), each with its own scale.
+pub(super) const MC: usize = 96;
+/// Activations are quantised in blocks of this many inputs (a multiple of 4), each with its own scale.
 pub const BLOCK: usize = 32;
+/// An activation is an integer in [−LEVELS, LEVELS] times its block's scale.
+pub const LEVELS: f32 = 63.0;
 
-/// A weight [k, n] quantised per output column and packed for [`qgemm`]: panels of 8 columns,
-/// each k-pair's 8 × 2 values as i16, [n/8][⌈k/2⌉][8][2] (an odd k padded with a zero row).
+/// Whether this build multiplies with relaxed SIMD (`--features relaxed-simd`, wasm only).
+pub const RELAXED: bool = cfg!(all(target_arch = "wasm32", feature = "relaxed-simd"));
+
+/// A weight [k, n] quantised per output column and packed for [`qgemm`].
 #[derive(Debug, Clone)]
 pub struct QWeight {
     pub k: usize,
     pub n: usize,
-    packed: Vec<i16>,
+    /// The integers, [k, n] row-major.
+    q: Vec<i8>,
     /// [n]
     pub scale: Vec<f32>,
+    packed: Packed,
+}
+
+/// The weight as this build's kernel reads it.
+#[derive(Debug, Clone)]
+enum Packed {
+    /// For [`block`]: panels of 8 columns, each k-pair's 8 × 2 values as i16, [n/8][⌈k/2⌉][8][2]
+    /// (an odd k padded with a zero row).
+    Pairs(Vec<i16>),
+    /// For `qgemm_relaxed`.
+    Quads(qgemm_relaxed::Panels),
 }
 
 /// Whether `qgemm` takes this shape (`n` a multiple of 8: every BERT projection, pruned or not).
@@ -64,78 +90,58 @@ impl QWeight {
             col.iter().enumerate().for_each(|(p, &v)| q[p * n + j] = v);
             scale[j] = s;
         }
-        Self::pack(&q, scale, k, n)
+        Self::new(q, scale, k, n)
     }
 
-    /// Packs int8 values `q` [k, n] row-major with their column scales.
-    fn pack(q: &[i8], scale: Vec<f32>, k: usize, n: usize) -> Self {
+    /// Int8 values `q` [k, n] row-major with their column scales, packed for this build's kernel.
+    fn new(q: Vec<i8>, scale: Vec<f32>, k: usize, n: usize) -> Self {
+        Self::with_kernel(q, scale, k, n, RELAXED)
+    }
+
+    fn with_kernel(q: Vec<i8>, scale: Vec<f32>, k: usize, n: usize, relaxed: bool) -> Self {
         assert!(supports(n) && q.len() == k * n && scale.len() == n);
-        let pairs = k.div_ceil(2);
-        let at = |p: usize, j: usize| if p < k { q[p * n + j] as i16 } else { 0 };
-        let mut packed = Vec::with_capacity(n * pairs * 2);
-        for j0 in (0..n).step_by(NR) {
-            for pp in 0..pairs {
-                for j in j0..j0 + NR {
-                    packed.push(at(2 * pp, j));
-                    packed.push(at(2 * pp + 1, j));
-                }
-            }
-        }
-        Self { k, n, packed, scale }
-    }
-
-    /// The integers, [k, n] row-major.
-    fn ints(&self) -> Vec<i8> {
-        let pairs = self.k.div_ceil(2);
-        let mut q = vec![0i8; self.k * self.n];
-        for (c, panel) in self.packed.chunks(pairs * NR * 2).enumerate() {
-            for (pp, block) in panel.chunks(NR * 2).enumerate() {
-                for (jj, pair) in block.chunks(2).enumerate() {
-                    for (h, &v) in pair.iter().enumerate() {
-                        if 2 * pp + h < self.k {
-                            q[(2 * pp + h) * self.n + c * NR + jj] = v as i8;
-                        }
-                    }
-                }
-            }
-        }
-        q
+        let packed = if relaxed { Packed::Quads(qgemm_relaxed::Panels::pack(&q, k, n)) } else { Packed::Pairs(pack_pairs(&q, k, n)) };
+        Self { k, n, q, scale, packed }
     }
 
     /// Only the rows (input features) `rows`, with the same integers and column scales: a layer
     /// sliced this way multiplies exactly as the whole one does with the other inputs at 0.
     pub fn select_rows(&self, rows: &[usize]) -> Self {
-        let q = self.ints();
-        let kept: Vec<i8> = rows.iter().flat_map(|&r| q[r * self.n..(r + 1) * self.n].iter().copied()).collect();
-        Self::pack(&kept, self.scale.clone(), rows.len(), self.n)
+        let kept: Vec<i8> = rows.iter().flat_map(|&r| self.q[r * self.n..(r + 1) * self.n].iter().copied()).collect();
+        Self::with_kernel(kept, self.scale.clone(), rows.len(), self.n, matches!(self.packed, Packed::Quads(_)))
     }
 
     /// The weight as f32 again (q · scale), [k, n] row-major.
     #[cfg(test)]
     fn dequantize(&self) -> Vec<f32> {
-        let pairs = self.k.div_ceil(2);
-        let mut w = vec![0f32; self.k * self.n];
-        for (c, panel) in self.packed.chunks(pairs * NR * 2).enumerate() {
-            for (pp, block) in panel.chunks(NR * 2).enumerate() {
-                for (jj, pair) in block.chunks(2).enumerate() {
-                    let j = c * NR + jj;
-                    for (h, &v) in pair.iter().enumerate() {
-                        let p = 2 * pp + h;
-                        if p < self.k {
-                            w[p * self.n + j] = v as f32 * self.scale[j];
-                        }
-                    }
-                }
+        self.q.iter().enumerate().map(|(i, &v)| v as f32 * self.scale[i % self.n]).collect()
+    }
+}
+
+/// `q` [k, n] as [`Packed::Pairs`].
+fn pack_pairs(q: &[i8], k: usize, n: usize) -> Vec<i16> {
+    let pairs = k.div_ceil(2);
+    let at = |p: usize, j: usize| if p < k { q[p * n + j] as i16 } else { 0 };
+    let mut packed = Vec::with_capacity(n * pairs * 2);
+    for j0 in (0..n).step_by(NR) {
+        for pp in 0..pairs {
+            for j in j0..j0 + NR {
+                packed.push(at(2 * pp, j));
+                packed.push(at(2 * pp + 1, j));
             }
         }
-        w
     }
+    packed
 }
 
 /// `x`: [m, k] row-major f32, `w`: a packed [`QWeight`], `bias`: [n], `out`: [m, n] row-major.
 pub fn qgemm(x: &[f32], w: &QWeight, bias: &[f32], out: &mut [f32], m: usize) {
     let (k, n) = (w.k, w.n);
     assert!(x.len() == m * k && bias.len() == n && out.len() == m * n);
+    let packed = match &w.packed {
+        Packed::Pairs(packed) => packed,
+        Packed::Quads(panels) => return qgemm_relaxed::qgemm(x, panels, &w.scale, bias, out, m),
+    };
     let pairs = k.div_ceil(2);
     let blocks = k.div_ceil(BLOCK);
     let (xq, x_scale) = quantize_activations(x, m, k);
@@ -143,7 +149,7 @@ pub fn qgemm(x: &[f32], w: &QWeight, bias: &[f32], out: &mut [f32], m: usize) {
     for i0 in (0..m).step_by(MC) {
         let end = (i0 + MC).min(m);
         for j in (0..n).step_by(NR) {
-            let panel = &w.packed[j * pairs * 2..(j + NR) * pairs * 2];
+            let panel = &packed[j * pairs * 2..(j + NR) * pairs * 2];
             let (ws, b) = (&w.scale[j..j + NR], &bias[j..j + NR]);
             let mut i = i0;
             while i + MR <= end {
@@ -208,20 +214,34 @@ fn quantize_block(chunk: &[f32], out: &mut [i16]) -> f32 {
     scale
 }
 
-/// An activation block's scale (`max |x| / 127`) and the factor that quantises it (`127 / max`,
+/// An activation block's scale (`max |x| / 63`) and the factor that quantises it (`63 / max`,
 /// 0 for a block of zeros).
 #[inline(always)]
 pub fn activation_step(block: &[f32]) -> (f32, f32) {
     // A compare and select, not f32::max: in wasm that is a libm call (it must ignore NaN,
-    // which f32.max does not), and it took 5 % of a q8 forward.
+    // which f32.max does not), and it took 5 % of a q8 forward. In wasm a full block is read 4
+    // at a time (`f32x4.pmax` is the same select, lane by lane; a max is exact in any order):
+    // the scalar loop was most of the relaxed-SIMD build's quantisation, 15 % of its q8 forward.
+    #[cfg(target_arch = "wasm32")]
+    let max = if block.len() == BLOCK {
+        use core::arch::wasm32::*;
+        let p = block.as_ptr();
+        // SAFETY: `block` holds 32 f32.
+        let m = (0..BLOCK / 4).fold(f32x4_splat(0.0), |m, t| f32x4_pmax(m, f32x4_abs(unsafe { v128_load(p.add(4 * t) as *const v128) })));
+        let lanes = [f32x4_extract_lane::<0>(m), f32x4_extract_lane::<1>(m), f32x4_extract_lane::<2>(m), f32x4_extract_lane::<3>(m)];
+        lanes.into_iter().fold(0f32, |m, v| if v > m { v } else { m })
+    } else {
+        block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
+    };
+    #[cfg(not(target_arch = "wasm32"))]
     let max = block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
-    // Below f32's smallest normal, 127 / max would overflow: such a block counts as zeros.
-    if max >= f32::MIN_POSITIVE { (max / 127.0, 127.0 / max) } else { (0.0, 0.0) }
+    // Below f32's smallest normal, 63 / max would overflow: such a block counts as zeros.
+    if max >= f32::MIN_POSITIVE { (max / LEVELS, LEVELS / max) } else { (0.0, 0.0) }
 }
 
 /// One activation in int8: `x · inv` to the nearest integer, ties to even (`f32.nearest` in wasm,
 /// `roundss` natively: one instruction, where rounding half away from zero is a libm call that
-/// took a tenth of a q8 forward). |x · inv| ≤ 127 up to rounding, and the cast saturates, as the
+/// took a tenth of a q8 forward). |x · inv| ≤ 63 up to rounding, and the cast saturates, as the
 /// wasm path's `i32x4.trunc_sat_f32x4` and `i16x8.narrow_i32x4_s` do.
 #[inline(always)]
 pub fn activation_q(x: f32, inv: f32) -> i16 {
@@ -236,9 +256,9 @@ struct Shape {
     n: usize,
 }
 
-/// The f32 epilogue, shared by both bodies so that they round alike.
+/// The f32 epilogue, shared by every body so that they round alike.
 #[inline(always)]
-fn finish(acc: &[f32; NR], w_scale: &[f32], bias: &[f32], out: &mut [f32]) {
+pub(super) fn finish(acc: &[f32; NR], w_scale: &[f32], bias: &[f32], out: &mut [f32]) {
     for c in 0..NR {
         out[c] = bias[c] + acc[c] * w_scale[c];
     }
@@ -337,6 +357,28 @@ mod tests {
             let qw = QWeight::quantize(&w, k, n);
             let mut out = vec![f32::NAN; m * n];
             qgemm(&x, &qw, &bias, &mut out, m);
+            // The relaxed-SIMD kernel's layout and offsets (its portable body here) give the same
+            // integers, hence the same bits; so do both kernels on a weight sliced by rows.
+            for relaxed in [false, true] {
+                let other = QWeight::with_kernel(qw.q.clone(), qw.scale.clone(), k, n, relaxed);
+                let mut again = vec![f32::NAN; m * n];
+                qgemm(&x, &other, &bias, &mut again, m);
+                assert_eq!(
+                    again.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "({m},{k},{n}) relaxed {relaxed}"
+                );
+                if k > 2 {
+                    let rows: Vec<usize> = (0..k).filter(|p| p % 3 != 1).collect();
+                    let (sliced, xs) =
+                        (other.select_rows(&rows), x.iter().enumerate().filter(|(t, _)| (t % k) % 3 != 1).map(|(_, &v)| v).collect::<Vec<_>>());
+                    let reference = QWeight::with_kernel(sliced.q.clone(), sliced.scale.clone(), rows.len(), n, !relaxed);
+                    let (mut a, mut b) = (vec![0f32; m * n], vec![0f32; m * n]);
+                    qgemm(&xs, &sliced, &bias, &mut a, m);
+                    qgemm(&xs, &reference, &bias, &mut b, m);
+                    assert_eq!(a, b, "({m},{k},{n}) sliced, relaxed {relaxed}");
+                }
+            }
             for i in 0..m {
                 let row = &x[i * k..(i + 1) * k];
                 let blocks: Vec<(Vec<i16>, f32)> = row
@@ -381,6 +423,6 @@ mod tests {
         // Requantising the dequantised weight gives the same integers (a checkpoint stored as
         // int8 and a weight quantised at load agree).
         let again = QWeight::quantize(&back, 2, 8);
-        assert_eq!(again.packed, q.packed);
+        assert_eq!(again.q, q.q);
     }
 }

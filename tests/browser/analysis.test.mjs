@@ -102,6 +102,28 @@ test('q8: the page’s int8 path predicts what `hies --compute q8` does', { time
   assert.deepEqual(page.errors, []);
 });
 
+test('q8: the relaxed-SIMD build (the default here) and the SIMD128 build predict the same bits', { timeout: 600_000 }, async () => {
+  const texts = readFileSync(new URL('../fixtures/calibration.tsv', import.meta.url), 'utf8').trim().split('\n').map((l) => l.split('\t')[1]);
+  const run = (p) => p.evaluate(async (texts) => {
+    const info = await window.hies.setCompute('q8');
+    const predicted = await window.hies.predict(texts);
+    await window.hies.setCompute('exact');
+    return { relaxed: info.relaxed_simd, logits: predicted.map((p) => Array.from(p.logits)) };
+  }, texts);
+  const plain = await openPage(browser, server.app('backend=cpu&auto=0').replace('/#', '/?simd=simd128#'));
+  try {
+    await plain.evaluate(() => window.hies.ready);
+    const [a, b] = [await run(page), await run(plain)];
+    assert.equal(a.relaxed, true, 'Chromium validates relaxed SIMD: the page loads pkg-relaxed/');
+    assert.equal(b.relaxed, false, '?simd=simd128 keeps to pkg/');
+    // The same integers in both kernels (src/model/qgemm_relaxed.rs) and the same f32 code around them.
+    assert.deepEqual(a.logits, b.logits);
+    assert.deepEqual(plain.errors, []);
+  } finally {
+    await plain.close();
+  }
+});
+
 test('one sentence: inspect equals `hies inspect`', { timeout: 600_000 }, async () => {
   const want = native('native-inspect.json');
   const got = await page.evaluate(async ([text, heads]) => {

@@ -17,7 +17,7 @@ export function mountStatus(root, { onBackend, onModel, onWeights }) {
     for (const r of root.querySelectorAll('input[name=backend]')) r.checked = r.value === state.backend;
     const e = state.engine;
     const weightsNote = state.model?.weights ? ` · ${state.model.weights} weights` : '';
-    $('backend').textContent = e ? `${e.backend === 'gpu' ? 'WebGPU' : 'CPU (wasm SIMD, 1 thread)'}${weightsNote}${e.fallback ? ` — WebGPU unavailable: ${e.fallback}` : ''}` : '–';
+    $('backend').textContent = e ? `${e.backend === 'gpu' ? 'WebGPU' : `CPU (wasm SIMD${e.relaxed_simd ? ' + relaxed' : ''}, 1 thread)`}${weightsNote}${e.fallback ? ` — WebGPU unavailable: ${e.fallback}` : ''}` : '–';
     $('notice').hidden = !state.notice;
     $('notice').textContent = state.notice ?? '';
     $('model-name').textContent = state.model?.name ?? '';
