@@ -91,7 +91,7 @@ The two HIS tables agree to ${hisRel.toExponential(1)} relative (entropy to ${en
 
 | system | sentences/s | GFLOP/s |
 |---|---|---|
-| hies wasm CPU (SIMD128) | ${f(web.forward_hies.sentences_per_s)} | ${f(web.forward_hies.gflop_per_s)} |
+| hies wasm CPU (SIMD128; the relaxed-SIMD build runs the same f32 code) | ${f(web.forward_hies.sentences_per_s)} | ${f(web.forward_hies.gflop_per_s)} |
 | transformers.js (onnxruntime-web wasm, fp32, 1 thread) | ${f(web.forward_transformers_js.sentences_per_s)} | ${f(web.forward_transformers_js.sentences_per_s * web.encoder_gflop / hies.forward.sentences)} |
 | hies wasm CPU, q8 (int8 weights and activations, \`--compute q8\`; ${web.relaxed_simd ? 'relaxed SIMD' : 'SIMD128'}) | ${f(web.forward_hies_q8.sentences_per_s)} | – |
 ${web.forward_hies_q8_simd128 ? `| hies wasm CPU, q8, SIMD128 build (same bits: ${web.q8_simd128_equals_relaxed}) | ${f(web.forward_hies_q8_simd128.sentences_per_s)} | – |
@@ -115,7 +115,7 @@ gzip -6 as a static host sends it; target ≤ 30 MB in all:
 |---|---|---|
 ${rows(visit)}
 
-All of dist/ (both wasm builds, both weight files):
+All of dist/ (the three wasm builds, both weight files):
 
 | part | raw | gzip |
 |---|---|---|
