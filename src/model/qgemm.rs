@@ -171,16 +171,36 @@ pub fn qgemm(x: &[f32], w: &QWeight, bias: &[f32], out: &mut [f32], m: usize) {
 /// block's scale, [m, ⌈k/32⌉].
 #[inline(never)]
 fn quantize_activations(x: &[f32], m: usize, k: usize) -> (Vec<i32>, Vec<f32>) {
-    let (pairs, blocks) = (k.div_ceil(2), k.div_ceil(BLOCK));
-    let mut xq = vec![0i32; m * pairs];
+    quantize_rows::<i16>(x, m, k, k.div_ceil(2), 0, quantize_block)
+}
+
+/// The integer types activations are packed as, several to an i32 word.
+pub(super) trait Lane: Copy {}
+impl Lane for i16 {}
+impl Lane for u8 {}
+
+/// Each row of `x` [m, k] in blocks of [`BLOCK`], quantised by `block` into `T`s packed in order
+/// in i32 words, `words` a row (initialised to `fill`), and each block's scale, [m, ⌈k/32⌉].
+#[inline(always)]
+pub(super) fn quantize_rows<T: Lane>(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    words: usize,
+    fill: i32,
+    block: impl Fn(&[f32], &mut [T]) -> f32,
+) -> (Vec<i32>, Vec<f32>) {
+    let per_word = size_of::<i32>() / size_of::<T>();
+    assert!(words * per_word >= k && x.len() == m * k);
+    let blocks = k.div_ceil(BLOCK);
+    let mut xq = vec![fill; m * words];
     let mut x_scale = vec![0f32; m * blocks];
-    // SAFETY: the same allocation as i16 (half the alignment, twice the length), written in order.
-    let q16 = unsafe { std::slice::from_raw_parts_mut(xq.as_mut_ptr() as *mut i16, m * pairs * 2) };
+    // SAFETY: `T` is i16 or u8 (`Lane`: every bit pattern valid, alignment within i32's): the same
+    // allocation as `T`s, written in order.
+    let lanes = unsafe { std::slice::from_raw_parts_mut(xq.as_mut_ptr() as *mut T, m * words * per_word) };
     for i in 0..m {
-        let row = &x[i * k..(i + 1) * k];
-        for (b, chunk) in row.chunks(BLOCK).enumerate() {
-            let out = &mut q16[i * pairs * 2 + b * BLOCK..];
-            x_scale[i * blocks + b] = quantize_block(chunk, out);
+        for (b, chunk) in x[i * k..(i + 1) * k].chunks(BLOCK).enumerate() {
+            x_scale[i * blocks + b] = block(chunk, &mut lanes[i * words * per_word + b * BLOCK..]);
         }
     }
     (xq, x_scale)
@@ -289,13 +309,44 @@ fn block<const R: usize>(xq: &[i32], x_scale: &[f32], panel: &[i16], w_scale: &[
                 }
                 wp = wp.add(2 * NR);
             }
-            for (r, (a, sum)) in acc.iter_mut().zip(&sums).enumerate() {
-                let xs = f32x4_splat(*x_scale.get_unchecked((i + r) * s.blocks + b));
-                a[0] = f32x4_add(a[0], f32x4_mul(f32x4_convert_i32x4(sum[0]), xs));
-                a[1] = f32x4_add(a[1], f32x4_mul(f32x4_convert_i32x4(sum[1]), xs));
-            }
+            add_block_simd(&mut acc, &sums, x_scale, i, s.blocks, b);
         }
     }
+    finish_tile_simd(&acc, w_scale, bias, out, i, j, s.n);
+}
+
+/// The SIMD bodies' step after an activation block of rows i..i+R: `acc += f32(sum) · x_scale`.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+pub(super) fn add_block_simd<const R: usize>(
+    acc: &mut [[core::arch::wasm32::v128; 2]; R],
+    sums: &[[core::arch::wasm32::v128; 2]; R],
+    x_scale: &[f32],
+    i: usize,
+    blocks: usize,
+    b: usize,
+) {
+    use core::arch::wasm32::*;
+    for (r, (a, sum)) in acc.iter_mut().zip(sums).enumerate() {
+        let xs = f32x4_splat(x_scale[(i + r) * blocks + b]);
+        a[0] = f32x4_add(a[0], f32x4_mul(f32x4_convert_i32x4(sum[0]), xs));
+        a[1] = f32x4_add(a[1], f32x4_mul(f32x4_convert_i32x4(sum[1]), xs));
+    }
+}
+
+/// The SIMD bodies' end of a tile: out[i..i+R, j..j+8] from `acc` ([`finish`] per row).
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+pub(super) fn finish_tile_simd<const R: usize>(
+    acc: &[[core::arch::wasm32::v128; 2]; R],
+    w_scale: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    i: usize,
+    j: usize,
+    n: usize,
+) {
+    use core::arch::wasm32::*;
     for (r, a) in acc.iter().enumerate() {
         let mut lanes = [0f32; NR];
         // SAFETY: two v128 stores into an [f32; 8].
@@ -303,7 +354,7 @@ fn block<const R: usize>(xq: &[i32], x_scale: &[f32], panel: &[i16], w_scale: &[
             v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
             v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
         }
-        finish(&lanes, w_scale, bias, &mut out[(i + r) * s.n + j..(i + r) * s.n + j + NR]);
+        finish(&lanes, w_scale, bias, &mut out[(i + r) * n + j..(i + r) * n + j + NR]);
     }
 }
 
@@ -324,15 +375,29 @@ fn block<const R: usize>(xq: &[i32], x_scale: &[f32], panel: &[i16], w_scale: &[
                 }
             }
         }
-        for (r, (a, sum)) in acc.iter_mut().zip(&sums).enumerate() {
-            let xs = x_scale[(i + r) * s.blocks + b];
-            for (v, &t) in a.iter_mut().zip(sum) {
-                *v += t as f32 * xs;
-            }
+        add_block(&mut acc, &sums, x_scale, i, s.blocks, b);
+    }
+    finish_tile(&acc, w_scale, bias, out, i, j, s.n);
+}
+
+/// The portable bodies' step after an activation block of rows i..i+R: `acc += f32(sum) · x_scale`.
+#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+#[inline(always)]
+pub(super) fn add_block<const R: usize>(acc: &mut [[f32; NR]; R], sums: &[[i32; NR]; R], x_scale: &[f32], i: usize, blocks: usize, b: usize) {
+    for (r, (a, sum)) in acc.iter_mut().zip(sums).enumerate() {
+        let xs = x_scale[(i + r) * blocks + b];
+        for (v, &t) in a.iter_mut().zip(sum) {
+            *v += t as f32 * xs;
         }
     }
+}
+
+/// The portable bodies' end of a tile: out[i..i+R, j..j+8] from `acc` ([`finish`] per row).
+#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+#[inline(always)]
+pub(super) fn finish_tile<const R: usize>(acc: &[[f32; NR]; R], w_scale: &[f32], bias: &[f32], out: &mut [f32], i: usize, j: usize, n: usize) {
     for (r, a) in acc.iter().enumerate() {
-        finish(a, w_scale, bias, &mut out[(i + r) * s.n + j..(i + r) * s.n + j + NR]);
+        finish(a, w_scale, bias, &mut out[(i + r) * n + j..(i + r) * n + j + NR]);
     }
 }
 

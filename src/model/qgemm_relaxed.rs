@@ -13,7 +13,11 @@
 //! Compiled everywhere: in wasm with `--features relaxed-simd` the body is the instruction;
 //! elsewhere a portable body computes the same integers, so native tests check the layout.
 
-use super::qgemm::{BLOCK, MC, MR, NR, activation_q, activation_step, finish};
+use super::qgemm::{BLOCK, MC, MR, NR, activation_q, activation_step, quantize_rows};
+#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+use super::qgemm::{add_block, finish_tile};
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+use super::qgemm::{add_block_simd, finish_tile_simd};
 
 /// Added to each activation so that it lies in [1, 127].
 const OFFSET: i32 = 64;
@@ -101,19 +105,7 @@ struct Shape {
 /// [m, ⌈k/32⌉]. The same integers as `super::qgemm`'s.
 #[inline(never)]
 fn quantize_activations(x: &[f32], m: usize, k: usize) -> (Vec<i32>, Vec<f32>) {
-    let (quads, blocks) = (k.div_ceil(4), k.div_ceil(BLOCK));
-    let mut xq = vec![i32::from_le_bytes([OFFSET as u8; 4]); m * quads];
-    let mut x_scale = vec![0f32; m * blocks];
-    // SAFETY: the same allocation as bytes (4 per i32), written in order.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(xq.as_mut_ptr() as *mut u8, m * quads * 4) };
-    for i in 0..m {
-        let row = &x[i * k..(i + 1) * k];
-        for (b, chunk) in row.chunks(BLOCK).enumerate() {
-            let out = &mut bytes[i * quads * 4 + b * BLOCK..];
-            x_scale[i * blocks + b] = quantize_block(chunk, out);
-        }
-    }
-    (xq, x_scale)
+    quantize_rows::<u8>(x, m, k, k.div_ceil(4), i32::from_le_bytes([OFFSET as u8; 4]), quantize_block)
 }
 
 /// One block into `out` as `a + 64` bytes; returns its scale. In wasm a full block goes 16 at a
@@ -146,8 +138,7 @@ fn quantize_block(chunk: &[f32], out: &mut [u8]) -> f32 {
 
 /// out[i..i+R, j..j+8] from rows i..i+R of `xq` and one 8-column panel: per activation block,
 /// exact i32 sums from the block's starting values, then `acc += f32(sum) · x_scale[block]`.
-#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
-#[target_feature(enable = "relaxed-simd")]
+#[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block<const R: usize>(
     xq: &[i32],
@@ -161,78 +152,52 @@ unsafe fn block<const R: usize>(
     j: usize,
     s: Shape,
 ) {
-    use core::arch::wasm32::*;
-    let mut acc = [[f32x4_splat(0.0); 2]; R];
-    // SAFETY: rows i..i+R < m; the panel holds quads × 32 bytes, `start` blocks × 8 values, each
-    // row of `xq` `quads` values and of `x_scale` `blocks`.
-    unsafe {
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    {
+        use core::arch::wasm32::*;
+        let mut acc = [[f32x4_splat(0.0); 2]; R];
+        // SAFETY: rows i..i+R < m; the panel holds quads × 32 bytes, `start` blocks × 8 values, each
+        // row of `xq` `quads` values and of `x_scale` `blocks`.
+        unsafe {
+            for b in 0..s.blocks {
+                let (q0, q1) = (b * QUADS_PER_BLOCK, ((b + 1) * QUADS_PER_BLOCK).min(s.quads));
+                let s0 = v128_load(start.as_ptr().add(b * NR) as *const v128);
+                let s1 = v128_load(start.as_ptr().add(b * NR + 4) as *const v128);
+                let mut sums = [[s0, s1]; R];
+                let mut wp = panel.as_ptr().add(q0 * 4 * NR);
+                for qd in q0..q1 {
+                    let w0 = v128_load(wp as *const v128);
+                    let w1 = v128_load(wp.add(16) as *const v128);
+                    for (r, a) in sums.iter_mut().enumerate() {
+                        let x = v128_load32_splat(xq.as_ptr().add((i + r) * s.quads + qd) as *const u32);
+                        a[0] = i32x4_relaxed_dot_i8x16_i7x16_add(w0, x, a[0]);
+                        a[1] = i32x4_relaxed_dot_i8x16_i7x16_add(w1, x, a[1]);
+                    }
+                    wp = wp.add(4 * NR);
+                }
+                add_block_simd(&mut acc, &sums, x_scale, i, s.blocks, b);
+            }
+        }
+        finish_tile_simd(&acc, w_scale, bias, out, i, j, s.n);
+    }
+    #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+    {
+        let mut acc = [[0f32; NR]; R];
         for b in 0..s.blocks {
             let (q0, q1) = (b * QUADS_PER_BLOCK, ((b + 1) * QUADS_PER_BLOCK).min(s.quads));
-            let s0 = v128_load(start.as_ptr().add(b * NR) as *const v128);
-            let s1 = v128_load(start.as_ptr().add(b * NR + 4) as *const v128);
-            let mut sums = [[s0, s1]; R];
-            let mut wp = panel.as_ptr().add(q0 * 4 * NR);
+            let mut sums = [[0i32; NR]; R];
+            sums.iter_mut().for_each(|a| a.copy_from_slice(&start[b * NR..(b + 1) * NR]));
             for qd in q0..q1 {
-                let w0 = v128_load(wp as *const v128);
-                let w1 = v128_load(wp.add(16) as *const v128);
+                let wq = &panel[qd * 4 * NR..(qd + 1) * 4 * NR];
                 for (r, a) in sums.iter_mut().enumerate() {
-                    let x = v128_load32_splat(xq.as_ptr().add((i + r) * s.quads + qd) as *const u32);
-                    a[0] = i32x4_relaxed_dot_i8x16_i7x16_add(w0, x, a[0]);
-                    a[1] = i32x4_relaxed_dot_i8x16_i7x16_add(w1, x, a[1]);
-                }
-                wp = wp.add(4 * NR);
-            }
-            for (r, (a, sum)) in acc.iter_mut().zip(&sums).enumerate() {
-                let xs = f32x4_splat(*x_scale.get_unchecked((i + r) * s.blocks + b));
-                a[0] = f32x4_add(a[0], f32x4_mul(f32x4_convert_i32x4(sum[0]), xs));
-                a[1] = f32x4_add(a[1], f32x4_mul(f32x4_convert_i32x4(sum[1]), xs));
-            }
-        }
-        for (r, a) in acc.iter().enumerate() {
-            let mut lanes = [0f32; NR];
-            v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
-            v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
-            finish(&lanes, w_scale, bias, &mut out[(i + r) * s.n + j..(i + r) * s.n + j + NR]);
-        }
-    }
-}
-
-#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn block<const R: usize>(
-    xq: &[i32],
-    x_scale: &[f32],
-    panel: &[i8],
-    start: &[i32],
-    w_scale: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-    i: usize,
-    j: usize,
-    s: Shape,
-) {
-    let mut acc = [[0f32; NR]; R];
-    for b in 0..s.blocks {
-        let (q0, q1) = (b * QUADS_PER_BLOCK, ((b + 1) * QUADS_PER_BLOCK).min(s.quads));
-        let mut sums = [[0i32; NR]; R];
-        sums.iter_mut().for_each(|a| a.copy_from_slice(&start[b * NR..(b + 1) * NR]));
-        for qd in q0..q1 {
-            let wq = &panel[qd * 4 * NR..(qd + 1) * 4 * NR];
-            for (r, a) in sums.iter_mut().enumerate() {
-                let x = xq[(i + r) * s.quads + qd].to_le_bytes();
-                for (c, t) in a.iter_mut().enumerate() {
-                    *t += (0..4).map(|u| wq[4 * c + u] as i32 * x[u] as i32).sum::<i32>();
+                    let x = xq[(i + r) * s.quads + qd].to_le_bytes();
+                    for (c, t) in a.iter_mut().enumerate() {
+                        *t += (0..4).map(|u| wq[4 * c + u] as i32 * x[u] as i32).sum::<i32>();
+                    }
                 }
             }
+            add_block(&mut acc, &sums, x_scale, i, s.blocks, b);
         }
-        for (r, (a, sum)) in acc.iter_mut().zip(&sums).enumerate() {
-            let xs = x_scale[(i + r) * s.blocks + b];
-            for (v, &t) in a.iter_mut().zip(sum) {
-                *v += t as f32 * xs;
-            }
-        }
-    }
-    for (r, a) in acc.iter().enumerate() {
-        finish(a, w_scale, bias, &mut out[(i + r) * s.n + j..(i + r) * s.n + j + NR]);
+        finish_tile(&acc, w_scale, bias, out, i, j, s.n);
     }
 }
