@@ -44,7 +44,7 @@ try {
 }
 
 // Weight, raw and as a static host sends it (gzip at zlib's default level 6), by kind: what the
-// first visit fetched (from the server's log), and all of dist/ (both wasm builds, both weights).
+// first visit fetched (from the server's log), and all of dist/ (the three wasm builds, both weights).
 const kindOf = (f) => (f.endsWith('.wasm') ? 'wasm' : f.endsWith('.js') ? 'js' : /\/(models|classifiers)\//.test(f) ? 'model' : /\/data\//.test(f) ? 'data' : 'other');
 const weigh = (files) => {
   const w = { total: { raw: 0, gzip: 0 } };

@@ -13,7 +13,7 @@ const simd = process.argv[5] ?? 'relaxed'; // or simd128: the build without rela
 
 // Function name → kind, first match wins.
 const KINDS = [
-  ['int8 quantisation (activations)', /quantize_activations|quantize_block|activation_step/i],
+  ['int8 quantisation', /quantize_activations|quantize_block|quantize_rows|activation_step|quantize_row|quantize::/i],
   ['matmul (gemm)', /gemm|microkernel|matmul/i],
   ['erf (GELU)', /erf/i],
   ['exp (softmax)', /exp/i],

@@ -29,12 +29,19 @@ module() {
   # own would build them all again, 20 minutes clean with fat LTO), and cargo keeps one hies.wasm
   # per profile: each module's own copy is kept beside it with what it was built from, and cargo
   # runs again only when that changed.
-  local kept="$dir/hies.${out##*/}.wasm"
-  local sources
-  sources="$profile $* $(rustc --version) ${RUSTFLAGS:-} $(cat Cargo.toml Cargo.lock $(find src -type f | LC_ALL=C sort) | sha256sum | cut -c1-16)"
+  local kept="$dir/hies.${out##*/}.wasm" rustc_version sources
+  rustc_version=$(rustc --version)
+  sources="$profile $* $rustc_version $(env | { grep -E '^(RUSTFLAGS|CARGO_ENCODED_RUSTFLAGS|CARGO_BUILD_|CARGO_PROFILE_)' || true; } | LC_ALL=C sort | tr '\n' ' ')"
+  sources="$sources $(cat Cargo.toml Cargo.lock .cargo/config.toml $(find src -type f | LC_ALL=C sort) | sha256sum | cut -c1-16)"
   if [ ! -f "$kept" ] || [ "$(cat "$kept.sources" 2>/dev/null)" != "$sources" ]; then
-    cargo build --lib --target wasm32-unknown-unknown --profile "$profile" "$@"
-    cp "$dir/hies.wasm" "$kept"
+    mkdir -p "$dir"
+    # One build at a time per profile folder (clones share it): another could replace hies.wasm
+    # between this build and the copy.
+    (
+      flock 9
+      cargo build --lib --target wasm32-unknown-unknown --profile "$profile" "$@"
+      cp "$dir/hies.wasm" "$kept"
+    ) 9> "$dir/.build-wasm.lock"
     echo "$sources" > "$kept.sources"
   fi
   # wasm-bindgen and wasm-opt again only when cargo produced a new module.
@@ -49,8 +56,11 @@ module() {
   case $profile in dist*)
     # npm binaryen 132: Debian's binaryen 108 breaks wasm-bindgen's externref table.
     echo "build-wasm: wasm-opt -O3 on $out (a minute or two)"
+    # Relaxed SIMD only where it belongs: wasm-opt refuses any other module that holds some.
+    local relaxed=()
+    [ "$out" = www/pkg-relaxed ] && relaxed=(--enable-relaxed-simd)
     node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-relaxed-simd \
+      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue "${relaxed[@]}" \
       "$out/hies_bg.wasm" -o "$out/hies_bg.opt.wasm"
     mv "$out/hies_bg.opt.wasm" "$out/hies_bg.wasm"
   esac

@@ -76,7 +76,8 @@ pub struct ModelInfo {
     /// How inference multiplies: f32, or int8 weights and activations (`Session::set_compute`).
     pub compute: Compute,
     /// Whether this build's q8 kernel uses relaxed SIMD's int8 dot product (the page's
-    /// `pkg-relaxed` build) rather than SIMD128's i16 one; the same numbers either way.
+    /// `pkg-relaxed` build) rather than SIMD128's i16 one: the same bits for any finite input
+    /// (tests/browser/analysis.test.mjs checks q8 predictions bit for bit).
     pub relaxed_simd: bool,
     /// What the classifier predicts (none without a classifier).
     pub problem_type: Option<ProblemType>,

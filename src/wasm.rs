@@ -451,3 +451,10 @@ pub fn csv(table: Ts<CsvTable>) -> Result<String, JsValue> {
 pub fn quantize(weights: &[u8]) -> Result<Vec<u8>, JsValue> {
     crate::quantize::quantize(weights).map_err(js_error)
 }
+
+/// Whether this build's relaxed-SIMD q8 kernel gives the SIMD128 kernel's bits on a fixed product
+/// ([`crate::model::relaxed_kernel_agrees`]): the worker asks before it keeps the relaxed build.
+#[wasm_bindgen]
+pub fn relaxed_simd_check() -> bool {
+    crate::model::relaxed_kernel_agrees()
+}

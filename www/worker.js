@@ -46,9 +46,25 @@ import { dropOldCaches, fetchBytes } from './assets.js';
 // "… simd128" (engine.js, `?simd=simd128` on the page) keeps to pkg/: the tests and the bench
 // measure both.
 const RELAXED_SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 17, 65, 0, 253, 17, 65, 0, 253, 17, 253, 147, 2, 11]); // (func (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s …))
-const relaxed = !self.name.endsWith(' simd128') && WebAssembly.validate(RELAXED_SIMD_PROBE);
+/** The CPU build: the relaxed-SIMD one where it validates, loads and computes the SIMD128 one's
+ *  bits on a fixed product (a browser can validate it and still compile it wrong), else pkg/. */
+async function cpuBuild() {
+  if (!self.name.endsWith(' simd128') && WebAssembly.validate(RELAXED_SIMD_PROBE)) {
+    try {
+      const m = await import('./pkg-relaxed/hies.js');
+      await m.default();
+      if (m.relaxed_simd_check()) return /** @type {Build} */ (/** @type {unknown} */ (m));
+      console.warn('HIES Lab: the relaxed-SIMD engine computed a different q8 product in this browser; using the SIMD128 one');
+    } catch (e) {
+      console.warn(`HIES Lab: the relaxed-SIMD engine did not load (${e.message}); using the SIMD128 one`);
+    }
+  }
+  const m = await import('./pkg/hies.js');
+  await m.default();
+  return m;
+}
 /** @type {Promise<Build>} */
-const cpuReady = (relaxed ? import('./pkg-relaxed/hies.js') : import('./pkg/hies.js')).then(async (m) => { await m.default(); return /** @type {Build} */ (/** @type {unknown} */ (m)); });
+const cpuReady = cpuBuild();
 /** @type {Promise<Build> | null} */
 let gpuReady = null;
 dropOldCaches().catch(() => {});

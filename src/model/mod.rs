@@ -21,4 +21,4 @@ pub use layer::Layer;
 pub use layer_norm::LayerNorm;
 pub use linear::{Compute, Linear};
 pub use pooling::pool;
-pub use qgemm::{QWeight, RELAXED as RELAXED_SIMD, quantize_row};
+pub use qgemm::{QWeight, RELAXED as RELAXED_SIMD, quantize_row, relaxed_kernel_agrees};

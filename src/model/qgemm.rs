@@ -8,7 +8,8 @@
 //! uses one (asymmetric uint8) scale for the whole tensor. BERT's activations have a few outlier
 //! features; with one scale per row they set the step for all 384 (or 1536) inputs, and on the 800
 //! dev sentences 10 of 800 fine-tuned predictions flipped (98.75 % agreement, minimum embedding
-//! cosine 0.9905); blocks of 32 keep the outliers' coarse step to their own block. Products are
+//! cosine 0.9905, measured with 127 levels); blocks of 32 keep the outliers' coarse step to their
+//! own block (2 flips with 63 levels, minimum cosine 0.99690). Products are
 //! summed exactly in i32 per block, then `out = bias + (Σ_blocks f32(sum) · x_scale) · w_scale[j]`
 //! in f32.
 //!
@@ -48,8 +49,6 @@ pub const RELAXED: bool = cfg!(all(target_arch = "wasm32", feature = "relaxed-si
 pub struct QWeight {
     pub k: usize,
     pub n: usize,
-    /// The integers, [k, n] row-major.
-    q: Vec<i8>,
     /// [n]
     pub scale: Vec<f32>,
     packed: Packed,
@@ -101,21 +100,49 @@ impl QWeight {
     fn with_kernel(q: Vec<i8>, scale: Vec<f32>, k: usize, n: usize, relaxed: bool) -> Self {
         assert!(supports(n) && q.len() == k * n && scale.len() == n);
         let packed = if relaxed { Packed::Quads(qgemm_relaxed::Panels::pack(&q, k, n)) } else { Packed::Pairs(pack_pairs(&q, k, n)) };
-        Self { k, n, q, scale, packed }
+        Self { k, n, scale, packed }
+    }
+
+    /// The integers, [k, n] row-major (read back from the packing: no second copy is kept).
+    fn ints(&self) -> Vec<i8> {
+        match &self.packed {
+            Packed::Pairs(packed) => unpack_pairs(packed, self.k, self.n),
+            Packed::Quads(panels) => panels.ints(),
+        }
     }
 
     /// Only the rows (input features) `rows`, with the same integers and column scales: a layer
     /// sliced this way multiplies exactly as the whole one does with the other inputs at 0.
     pub fn select_rows(&self, rows: &[usize]) -> Self {
-        let kept: Vec<i8> = rows.iter().flat_map(|&r| self.q[r * self.n..(r + 1) * self.n].iter().copied()).collect();
+        let q = self.ints();
+        let kept: Vec<i8> = rows.iter().flat_map(|&r| q[r * self.n..(r + 1) * self.n].iter().copied()).collect();
         Self::with_kernel(kept, self.scale.clone(), rows.len(), self.n, matches!(self.packed, Packed::Quads(_)))
     }
 
     /// The weight as f32 again (q · scale), [k, n] row-major.
     #[cfg(test)]
     fn dequantize(&self) -> Vec<f32> {
-        self.q.iter().enumerate().map(|(i, &v)| v as f32 * self.scale[i % self.n]).collect()
+        self.ints().iter().enumerate().map(|(i, &v)| v as f32 * self.scale[i % self.n]).collect()
     }
+}
+
+/// Whether the relaxed-SIMD kernel gives the SIMD128 kernel's bits on a fixed product with a row
+/// remainder, a partial activation block and two panels. A browser can validate relaxed SIMD and
+/// still compile it wrong (Node 20's V8, behind its flag, got rows 2–3 of a tile wrong): the page
+/// asks this first and keeps to the SIMD128 build when it is false. Natively, and in builds
+/// without relaxed SIMD, it compares the portable bodies.
+pub fn relaxed_kernel_agrees() -> bool {
+    let (m, k, n) = (7, 72, 16);
+    let x: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+    let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 89) as f32 - 44.0) / 30.0).collect();
+    let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.25 - 2.0).collect();
+    let q = QWeight::quantize(&w, k, n);
+    let run = |relaxed| {
+        let mut out = vec![0f32; m * n];
+        qgemm(&x, &QWeight::with_kernel(q.ints(), q.scale.clone(), k, n, relaxed), &bias, &mut out, m);
+        out
+    };
+    run(true).iter().zip(&run(false)).all(|(a, b)| a.to_bits() == b.to_bits())
 }
 
 /// `q` [k, n] as [`Packed::Pairs`].
@@ -132,6 +159,22 @@ fn pack_pairs(q: &[i8], k: usize, n: usize) -> Vec<i16> {
         }
     }
     packed
+}
+
+/// [`pack_pairs`] undone: `q` [k, n] row-major.
+fn unpack_pairs(packed: &[i16], k: usize, n: usize) -> Vec<i8> {
+    let pairs = k.div_ceil(2);
+    let mut q = vec![0i8; k * n];
+    for (c, panel) in packed.chunks(pairs * NR * 2).enumerate() {
+        for (pp, step) in panel.chunks(NR * 2).enumerate() {
+            for (jj, pair) in step.chunks(2).enumerate() {
+                for (h, &v) in pair.iter().enumerate().filter(|&(h, _)| 2 * pp + h < k) {
+                    q[(2 * pp + h) * n + c * NR + jj] = v as i8;
+                }
+            }
+        }
+    }
+    q
 }
 
 /// `x`: [m, k] row-major f32, `w`: a packed [`QWeight`], `bias`: [n], `out`: [m, n] row-major.
@@ -175,9 +218,13 @@ fn quantize_activations(x: &[f32], m: usize, k: usize) -> (Vec<i32>, Vec<f32>) {
 }
 
 /// The integer types activations are packed as, several to an i32 word.
-pub(super) trait Lane: Copy {}
-impl Lane for i16 {}
-impl Lane for u8 {}
+///
+/// # Safety
+/// Every bit pattern is a valid value, and the size divides 4 (`quantize_rows` views i32 words as these).
+pub(super) unsafe trait Lane: Copy {}
+// SAFETY: plain integers of 2 and 1 bytes.
+unsafe impl Lane for i16 {}
+unsafe impl Lane for u8 {}
 
 /// Each row of `x` [m, k] in blocks of [`BLOCK`], quantised by `block` into `T`s packed in order
 /// in i32 words, `words` a row (initialised to `fill`), and each block's scale, [m, ⌈k/32⌉].
@@ -208,8 +255,9 @@ pub(super) fn quantize_rows<T: Lane>(
 
 /// One block of activations into `out` (as many i16); returns its scale. In wasm a full block is
 /// quantised 8 at a time (multiply, `f32x4.nearest`, saturating convert, narrow): the scalar
-/// loop took a fifth of the q8 linear layers' time. Both give the same integers (NaN becomes 0
-/// in both: an activation that is NaN has already made the f32 model's output NaN).
+/// loop took a fifth of the q8 linear layers' time. Both give the same integers (a NaN is left
+/// out of the block's max and becomes 0 in both: an activation that is NaN has already made the
+/// f32 model's output NaN).
 #[inline(always)]
 fn quantize_block(chunk: &[f32], out: &mut [i16]) -> f32 {
     let (scale, inv) = activation_step(chunk);
@@ -240,23 +288,32 @@ fn quantize_block(chunk: &[f32], out: &mut [i16]) -> f32 {
 pub fn activation_step(block: &[f32]) -> (f32, f32) {
     // A compare and select, not f32::max: in wasm that is a libm call (it must ignore NaN,
     // which f32.max does not), and it took 5 % of a q8 forward. In wasm a full block is read 4
-    // at a time (`f32x4.pmax` is the same select, lane by lane; a max is exact in any order):
-    // the scalar loop was most of the relaxed-SIMD build's quantisation, 15 % of its q8 forward.
+    // at a time, as integers: |x| with NaN lanes zeroed is a non-negative float, whose bits
+    // order as it does, so `i32x4.max_s` finds the same max exactly. (The scalar loop was 15 % of
+    // the relaxed-SIMD build's q8 forward; a float max there would become `f32x4.relaxed_max`,
+    // which the relaxed-SIMD feature lets LLVM choose, and whose NaN handling varies by machine.)
     #[cfg(target_arch = "wasm32")]
     let max = if block.len() == BLOCK {
         use core::arch::wasm32::*;
         let p = block.as_ptr();
-        // SAFETY: `block` holds 32 f32.
-        let m = (0..BLOCK / 4).fold(f32x4_splat(0.0), |m, t| f32x4_pmax(m, f32x4_abs(unsafe { v128_load(p.add(4 * t) as *const v128) })));
-        let lanes = [f32x4_extract_lane::<0>(m), f32x4_extract_lane::<1>(m), f32x4_extract_lane::<2>(m), f32x4_extract_lane::<3>(m)];
-        lanes.into_iter().fold(0f32, |m, v| if v > m { v } else { m })
+        let m = (0..BLOCK / 4).fold(i32x4_splat(0), |m, t| {
+            // SAFETY: `block` holds 32 f32.
+            let v = unsafe { v128_load(p.add(4 * t) as *const v128) };
+            i32x4_max(m, v128_and(f32x4_abs(v), f32x4_eq(v, v)))
+        });
+        [i32x4_extract_lane::<0>(m), i32x4_extract_lane::<1>(m), i32x4_extract_lane::<2>(m), i32x4_extract_lane::<3>(m)]
+            .into_iter()
+            .max()
+            .map_or(0.0, |b| f32::from_bits(b as u32))
     } else {
         block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m })
     };
     #[cfg(not(target_arch = "wasm32"))]
     let max = block.iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
-    // Below f32's smallest normal, 63 / max would overflow: such a block counts as zeros.
-    if max >= f32::MIN_POSITIVE { (max / LEVELS, LEVELS / max) } else { (0.0, 0.0) }
+    // A block whose 63 / max is not finite (max below about 1.9e-37, or 0) counts as zeros: an
+    // infinite factor would saturate differently in each kernel.
+    let inv = LEVELS / max;
+    if max > 0.0 && inv.is_finite() { (max / LEVELS, inv) } else { (0.0, 0.0) }
 }
 
 /// One activation in int8: `x · inv` to the nearest integer, ties to even (`f32.nearest` in wasm,
@@ -425,7 +482,7 @@ mod tests {
             // The relaxed-SIMD kernel's layout and offsets (its portable body here) give the same
             // integers, hence the same bits; so do both kernels on a weight sliced by rows.
             for relaxed in [false, true] {
-                let other = QWeight::with_kernel(qw.q.clone(), qw.scale.clone(), k, n, relaxed);
+                let other = QWeight::with_kernel(qw.ints(), qw.scale.clone(), k, n, relaxed);
                 let mut again = vec![f32::NAN; m * n];
                 qgemm(&x, &other, &bias, &mut again, m);
                 assert_eq!(
@@ -437,7 +494,7 @@ mod tests {
                     let rows: Vec<usize> = (0..k).filter(|p| p % 3 != 1).collect();
                     let (sliced, xs) =
                         (other.select_rows(&rows), x.iter().enumerate().filter(|(t, _)| (t % k) % 3 != 1).map(|(_, &v)| v).collect::<Vec<_>>());
-                    let reference = QWeight::with_kernel(sliced.q.clone(), sliced.scale.clone(), rows.len(), n, !relaxed);
+                    let reference = QWeight::with_kernel(sliced.ints(), sliced.scale.clone(), rows.len(), n, !relaxed);
                     let (mut a, mut b) = (vec![0f32; m * n], vec![0f32; m * n]);
                     qgemm(&xs, &sliced, &bias, &mut a, m);
                     qgemm(&xs, &reference, &bias, &mut b, m);
@@ -473,6 +530,42 @@ mod tests {
     }
 
     #[test]
+    fn both_packings_give_their_integers_back() {
+        for &(k, n) in &[(1, 8), (3, 16), (5, 8), (33, 24), (64, 8)] {
+            let q: Vec<i8> = (0..k * n).map(|i| ((i * 37 % 255) as i32 - 127) as i8).collect();
+            for relaxed in [false, true] {
+                assert_eq!(QWeight::with_kernel(q.clone(), vec![1.0; n], k, n, relaxed).ints(), q, "({k},{n}) relaxed {relaxed}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_relaxed_kernels_self_check_passes_here() {
+        assert!(relaxed_kernel_agrees());
+    }
+
+    /// NaN is left out of a block's max and becomes 0; a block too small for a finite 63 / max
+    /// counts as zeros (an infinite factor saturated differently in each kernel); both kernels agree.
+    #[test]
+    fn nan_and_tiny_blocks_quantise_alike_in_both_kernels() {
+        assert_eq!(activation_step(&[f32::NAN, -2.0, 1.0]), (2.0 / LEVELS, LEVELS / 2.0));
+        assert_eq!(activation_step(&[1e-37, -3e-38]), (0.0, 0.0));
+        assert_eq!(activation_step(&[0.0; 4]), (0.0, 0.0));
+        let (m, k, n) = (3, 40, 8);
+        let mut x: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-39).collect(); // tiny
+        x[5] = f32::NAN;
+        x[k + 3] = 2.0;
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 89) as f32 - 44.0) / 30.0).collect();
+        let q = QWeight::quantize(&w, k, n);
+        let run = |relaxed| {
+            let mut out = vec![0f32; m * n];
+            qgemm(&x, &QWeight::with_kernel(q.ints(), q.scale.clone(), k, n, relaxed), &[0.0; 8], &mut out, m);
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(true), run(false));
+    }
+
+    #[test]
     fn quantisation_is_symmetric_per_column_and_round_trips() {
         let w = [0.5f32, -2.0, 0.0, 1.0, 0.25, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]; // [2, 8]
         let q = QWeight::quantize(&w, 2, 8);
@@ -488,6 +581,6 @@ mod tests {
         // Requantising the dequantised weight gives the same integers (a checkpoint stored as
         // int8 and a weight quantised at load agree).
         let again = QWeight::quantize(&back, 2, 8);
-        assert_eq!(again.q, q.q);
+        assert_eq!(again.ints(), q.ints());
     }
 }

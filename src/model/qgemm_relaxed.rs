@@ -57,6 +57,22 @@ impl Panels {
         }
         Self { k, n, packed, start }
     }
+
+    /// [`Panels::pack`] undone: `q` [k, n] row-major.
+    pub fn ints(&self) -> Vec<i8> {
+        let (k, n, quads) = (self.k, self.n, self.k.div_ceil(4));
+        let mut q = vec![0i8; k * n];
+        for (c, panel) in self.packed.chunks(quads * NR * 4).enumerate() {
+            for (qd, step) in panel.chunks(NR * 4).enumerate() {
+                for (jj, four) in step.chunks(4).enumerate() {
+                    for (t, &v) in four.iter().enumerate().filter(|&(t, _)| 4 * qd + t < k) {
+                        q[(4 * qd + t) * n + c * NR + jj] = v;
+                    }
+                }
+            }
+        }
+        q
+    }
 }
 
 /// `x`: [m, k] row-major f32, `w`: [`Panels`] with their column scales `w_scale` [n], `bias`:

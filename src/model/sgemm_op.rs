@@ -29,9 +29,10 @@ pub struct Packed {
     /// The weight `pack`ed for `x·w`.
     w: Vec<f32>,
     bias: Vec<f32>,
-    /// `wᵀ` [n, k] packed for the backward (`dy·wᵀ`), made from `w` on the first backward
-    /// (inference never pays its memory: 42 MB for MiniLM's linear layers).
-    wt: OnceLock<Vec<f32>>,
+    /// `wᵀ` [n, k] packed for the backward (`dy·wᵀ`) and a zero bias [k], made from `w` on the
+    /// first backward: a second f32 copy of the layer (42 MB for MiniLM's linear layers), which
+    /// the page pays since it scores at start; inference alone never makes it.
+    wt: OnceLock<(Vec<f32>, Vec<f32>)>,
 }
 
 impl std::fmt::Debug for Packed {
@@ -55,13 +56,13 @@ impl Packed {
     /// `dy` [m, n] → `dx = dy·wᵀ` [m, k].
     fn backward(&self, dy: &[f32], m: usize) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
-        let wt = self.wt.get_or_init(|| {
+        let (wt, zeros) = self.wt.get_or_init(|| {
             // w[p, j] sits at panel j / 8, row p, lane j % 8 of the packed w.
             let t: Vec<f32> = (0..n * k).map(|i| (i / k, i % k)).map(|(j, p)| self.w[(j / 8) * k * 8 + p * 8 + j % 8]).collect(); // [n, k]
-            sgemm::pack(&t, n, k)
+            (sgemm::pack(&t, n, k), vec![0f32; k])
         });
         let mut dx = vec![0f32; m * k];
-        sgemm::sgemm(dy, wt, &vec![0f32; k], &mut dx, m, n, k);
+        sgemm::sgemm(dy, wt, zeros, &mut dx, m, n, k);
         dx
     }
 }
@@ -137,7 +138,7 @@ mod tests {
         let r = Tensor::<2>::from_data(TensorData::new(data(m * n, 31, 97), [m, n]), &device);
         let run = |ours: bool| {
             let g = Tensor::<2>::from_data(TensorData::new(data(k * m, 37, 101), [k, m]), &device).require_grad();
-            let x = g.clone().transpose() * 1.5; // [M, K], a strided view of a tracked tensor
+            let x = g.clone().transpose(); // [M, K], a strided view of a tracked tensor
             let y = if ours {
                 sgemm_linear(x, layer.clone())
             } else {
