@@ -47,6 +47,10 @@ const server = createServer((req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
   }
 });
+server.on('error', (e) => {
+  console.error(e.code === 'EADDRINUSE' ? `serve: port ${port} is in use (another server?): try PORT=${Number(port) + 1} npm start` : `serve: ${e.message}`);
+  process.exit(1);
+});
 server.listen(port, '127.0.0.1', () => {
   console.log(`serving http://127.0.0.1:${server.address().port}/`);
 });
