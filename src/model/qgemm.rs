@@ -26,16 +26,15 @@
 //! epilogue, so the page's q8 and the native q8 agree to the bit on the linear layers.
 
 use super::qgemm_relaxed;
+use super::sgemm::{self, MR, for_each_tile};
 
 // The kernels read pairs of i16 (and quads of u8) written in order as one little-endian i32.
 #[cfg(target_endian = "big")]
 compile_error!("qgemm packs i16 pairs into i32 little-endian");
 
-/// Rows per register block and columns per panel (two i32x4 accumulators per row).
-pub(super) const MR: usize = 4;
-pub const NR: usize = 8;
-/// Rows per chunk: its activations stay in L2 while every panel of `w` passes over them.
-pub(super) const MC: usize = 96;
+/// Columns per panel (two i32x4 accumulators per row); the tiles are `sgemm`'s
+/// ([`for_each_tile`]: 4 rows, chunks of 96 rows whose activations stay in L2).
+pub const NR: usize = sgemm::NR;
 /// Activations are quantised in blocks of this many inputs (a multiple of 4), each with its own scale.
 pub const BLOCK: usize = 32;
 /// An activation is an integer in [−LEVELS, LEVELS] times its block's scale.
@@ -64,10 +63,8 @@ enum Packed {
     Quads(qgemm_relaxed::Panels),
 }
 
-/// Whether `qgemm` takes this shape (`n` a multiple of 8: every BERT projection, pruned or not).
-pub fn supports(n: usize) -> bool {
-    n > 0 && n.is_multiple_of(NR)
-}
+/// Whether `qgemm` takes this shape: `sgemm`'s panels, so `n` a multiple of 8.
+pub use sgemm::supports;
 
 /// Symmetric int8 of `v` with `scale = max |v| / 127` (0 for an all-zero `v`: every q is 0),
 /// rounding half away from zero. Deterministic: the same f32 operations natively and in wasm.
@@ -189,24 +186,16 @@ pub fn qgemm(x: &[f32], w: &QWeight, bias: &[f32], out: &mut [f32], m: usize) {
     let blocks = k.div_ceil(BLOCK);
     let (xq, x_scale) = quantize_activations(x, m, k);
     let shape = Shape { pairs, blocks, n };
-    for i0 in (0..m).step_by(MC) {
-        let end = (i0 + MC).min(m);
-        for j in (0..n).step_by(NR) {
-            let panel = &packed[j * pairs * 2..(j + NR) * pairs * 2];
-            let (ws, b) = (&w.scale[j..j + NR], &bias[j..j + NR]);
-            let mut i = i0;
-            while i + MR <= end {
-                block::<MR>(&xq, &x_scale, panel, ws, b, out, i, j, shape);
-                i += MR;
-            }
-            match end - i {
-                0 => {}
-                1 => block::<1>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
-                2 => block::<2>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
-                _ => block::<3>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
-            }
+    for_each_tile(m, n, |i, rows, j| {
+        let panel = &packed[j * pairs * 2..(j + NR) * pairs * 2];
+        let (ws, b) = (&w.scale[j..j + NR], &bias[j..j + NR]);
+        match rows {
+            MR => block::<MR>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+            1 => block::<1>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+            2 => block::<2>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
+            _ => block::<3>(&xq, &x_scale, panel, ws, b, out, i, j, shape),
         }
-    }
+    });
 }
 
 /// Each row of `x` [m, k] in blocks of [`BLOCK`]: the int8 values as pairs, two i16 in one i32
@@ -460,11 +449,8 @@ pub(super) fn finish_tile<const R: usize>(acc: &[[f32; NR]; R], w_scale: &[f32],
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_values as data;
     use super::*;
-
-    fn data(len: usize, a: usize, b: usize) -> Vec<f32> {
-        (0..len).map(|i| ((i * a % b) as f32 - b as f32 / 2.0) / 17.0).collect()
-    }
 
     /// Every row remainder, an odd k, partial activation blocks and several panels, against an
     /// integer reference computed here from the same quantisation: exact integer sums per block,

@@ -13,11 +13,12 @@
 //! Compiled everywhere: in wasm with `--features relaxed-simd` the body is the instruction;
 //! elsewhere a portable body computes the same integers, so native tests check the layout.
 
-use super::qgemm::{BLOCK, MC, MR, NR, activation_q, activation_step, quantize_rows};
+use super::qgemm::{BLOCK, NR, activation_q, activation_step, quantize_rows};
 #[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
 use super::qgemm::{add_block, finish_tile};
 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
 use super::qgemm::{add_block_simd, finish_tile_simd};
+use super::sgemm::{MR, for_each_tile};
 
 /// Added to each activation so that it lies in [1, 127].
 const OFFSET: i32 = 64;
@@ -83,29 +84,21 @@ pub fn qgemm(x: &[f32], w: &Panels, w_scale: &[f32], bias: &[f32], out: &mut [f3
     let (quads, blocks) = (k.div_ceil(4), k.div_ceil(BLOCK));
     let (xq, x_scale) = quantize_activations(x, m, k);
     let shape = Shape { quads, blocks, n };
-    for i0 in (0..m).step_by(MC) {
-        let end = (i0 + MC).min(m);
-        for j in (0..n).step_by(NR) {
-            let panel = &w.packed[j * quads * 4..(j + NR) * quads * 4];
-            let start = &w.start[j * blocks..(j + NR) * blocks];
-            let (ws, b) = (&w_scale[j..j + NR], &bias[j..j + NR]);
-            let mut i = i0;
-            // SAFETY (every call): the slices hold what `block` reads, checked above and by
-            // construction; the relaxed-SIMD body needs a browser that validated this module.
-            unsafe {
-                while i + MR <= end {
-                    block::<MR>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape);
-                    i += MR;
-                }
-                match end - i {
-                    0 => {}
-                    1 => block::<1>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
-                    2 => block::<2>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
-                    _ => block::<3>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
-                }
+    for_each_tile(m, n, |i, rows, j| {
+        let panel = &w.packed[j * quads * 4..(j + NR) * quads * 4];
+        let start = &w.start[j * blocks..(j + NR) * blocks];
+        let (ws, b) = (&w_scale[j..j + NR], &bias[j..j + NR]);
+        // SAFETY: the slices hold what `block` reads, checked above and by construction; the
+        // relaxed-SIMD body needs a browser that validated this module.
+        unsafe {
+            match rows {
+                MR => block::<MR>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
+                1 => block::<1>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
+                2 => block::<2>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
+                _ => block::<3>(&xq, &x_scale, panel, start, ws, b, out, i, j, shape),
             }
         }
-    }
+    });
 }
 
 /// k-quads and activation blocks per row, and the output's columns.

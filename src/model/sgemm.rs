@@ -9,8 +9,8 @@
 
 /// Rows per register block and columns per panel (two f32x4): 8 accumulators. V8 has 16 SIMD
 /// registers on x86-64; 6 or 5 rows (12 or 10 accumulators) spill and ran 1.5× slower.
-const MR: usize = 4;
-const NR: usize = 8;
+pub(super) const MR: usize = 4;
+pub(super) const NR: usize = 8;
 /// Rows per chunk: its slice of `x` stays in L2 while every panel of `w` passes over it.
 const MC: usize = 96;
 
@@ -34,19 +34,24 @@ pub fn pack(w: &[f32], k: usize, n: usize) -> Vec<f32> {
 /// `x`: [m, k] row-major, `w`: `pack`ed [k, n], `bias`: [n], `out`: [m, n] row-major.
 pub fn sgemm(x: &[f32], w: &[f32], bias: &[f32], out: &mut [f32], m: usize, k: usize, n: usize) {
     assert!(supports(n) && x.len() == m * k && w.len() == k * n && bias.len() == n && out.len() == m * n);
+    for_each_tile(m, n, |i, rows, j| match rows {
+        MR => block::<MR>(x, w, bias, out, i, j, k, n),
+        1 => block::<1>(x, w, bias, out, i, j, k, n),
+        2 => block::<2>(x, w, bias, out, i, j, k, n),
+        _ => block::<3>(x, w, bias, out, i, j, k, n),
+    });
+}
+
+/// Every register tile of an [m, n] product, in the order the kernels (this one and the q8 ones)
+/// run them: chunks of [`MC`] rows, in each chunk the [`NR`]-column panels, in each panel [`MR`]
+/// rows at a time, then the remainder: `tile(i, rows, j)` with `rows` in 1..=MR.
+#[inline(always)]
+pub(super) fn for_each_tile(m: usize, n: usize, mut tile: impl FnMut(usize, usize, usize)) {
     for i0 in (0..m).step_by(MC) {
-        let rows = MC.min(m - i0);
+        let end = (i0 + MC).min(m);
         for j in (0..n).step_by(NR) {
-            let mut i = i0;
-            while i + MR <= i0 + rows {
-                block::<MR>(x, w, bias, out, i, j, k, n);
-                i += MR;
-            }
-            match i0 + rows - i {
-                0 => {}
-                1 => block::<1>(x, w, bias, out, i, j, k, n),
-                2 => block::<2>(x, w, bias, out, i, j, k, n),
-                _ => block::<3>(x, w, bias, out, i, j, k, n),
+            for i in (i0..end).step_by(MR) {
+                tile(i, MR.min(end - i), j);
             }
         }
     }

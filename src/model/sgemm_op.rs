@@ -119,11 +119,8 @@ pub fn sgemm_linear(x: Tensor<2>, layer: Arc<Packed>) -> Tensor<2> {
 mod tests {
     use burn::tensor::Device;
 
+    use super::super::test_values as data;
     use super::*;
-
-    fn data(len: usize, a: usize, b: usize) -> Vec<f32> {
-        (0..len).map(|i| ((i * a % b) as f32 - b as f32 / 2.0) / 17.0).collect()
-    }
 
     /// The forward and the gradient reaching a tracked input, against burn's matmul under
     /// autodiff, on a row count that is not a multiple of the register block and a strided
